@@ -1,0 +1,51 @@
+# Development entry points. `make demo` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PLUGINS := $(sort $(wildcard plugins/brs-*))
+STAMP := $(VENV)/.brs-installed
+PYTEST_ARGS ?=
+
+.PHONY: dev system-deps test-servers demo test test-fast bench lint clean
+
+$(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e 'core[test]' $(foreach p,$(PLUGINS),-e '$(p)[test]')
+	touch $@
+
+## dev: install every distribution of the repository editable into .venv
+dev: $(STAMP)
+
+## system-deps: database servers and tools the tests start (Debian packages; idempotent)
+system-deps:
+	bash scripts/install-system-deps.sh
+
+## test-servers: servers that are not plain Debian packages, under /opt/brs-test
+test-servers:
+	bash scripts/install-test-servers.sh
+
+## demo: back up a directory, wipe it, restore it, and prove the data came back
+demo: dev
+	bash scripts/demo.sh
+
+## test: the whole test suite against real servers
+test: dev system-deps test-servers
+	source scripts/test-servers.env && $(PY) -m pytest $(PYTEST_ARGS)
+
+## test-fast: unit tests only (no servers, no large data)
+test-fast: dev
+	$(PY) -m pytest core/tests plugins/brs-localfs -m "not slow" $(PYTEST_ARGS)
+
+## bench: pipeline throughput and memory against the shell pipeline
+bench: dev
+	$(PY) bench/pipeline.py
+
+lint: dev
+	$(PY) -m pip install -q ruff mypy
+	$(VENV)/bin/ruff check core plugins tests bench
+	$(VENV)/bin/mypy core/src
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,25 @@
+"""brs: automatic backup and recovery for databases on Kubernetes, as a sidecar.
+
+The public surface for plugin authors is :mod:`brs.interfaces` (driver base classes),
+:mod:`brs.hookspecs` (hooks and markers), :mod:`brs.archive` (what dumps write into),
+:mod:`brs.errors` and :mod:`brs.testing` (contract tests).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from brs.hookspecs import hookimpl
+
+__all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    # Resolved lazily from the installed metadata so that the version lives in one place.
+    if name == "__version__":
+        try:
+            return metadata.version("brs")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            return "0.0.0+unknown"
+    raise AttributeError(name)

@@ -1,0 +1,134 @@
+"""``--backup-provider local``: a directory, typically on its own persistent volume."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import click
+
+from brs.errors import BackupNotFound, StorageError
+from brs.interfaces import Storage, StoredObject
+
+if TYPE_CHECKING:
+    from brs.interfaces import PluginContext
+
+__all__ = ["LocalStorage"]
+
+DEFAULT_PATH = "/backup/local-provider"
+_TEMP_MARK = ".brs-upload-"
+_BLOCK = 1 << 20
+
+
+class LocalStorage(Storage):
+    """Objects are files below ``--local-provider-backup-path``/``--object-prefix``.
+
+    Uploads go to a hidden temporary file that is fsynced and renamed into place, so a crash
+    never leaves a partial object under its final name.
+    """
+
+    def __init__(self, context: PluginContext) -> None:
+        super().__init__(context)
+        base = Path(self.option("local_provider_backup_path", DEFAULT_PATH))
+        self.root = base / context.object_prefix if context.object_prefix else base
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return (
+            click.Option(
+                ["--local-provider-backup-path"],
+                default=DEFAULT_PATH,
+                show_default=True,
+                type=click.Path(file_okay=False),
+                help="Directory of the local backup provider.",
+            ),
+        )
+
+    def _path(self, name: str) -> Path:
+        if not name or name.startswith(".") or "/" in name or "\\" in name:
+            raise StorageError(f"invalid object name {name!r}")
+        return self.root / name
+
+    def brs_storage_ensure(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f"{_TEMP_MARK}probe-{secrets.token_hex(4)}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            self.remove_stale_uploads(older_than=3600)
+        except OSError as error:
+            raise StorageError(f"local backup path {self.root} is not usable: {error.strerror or error}") from error
+
+    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+        final = self._path(name)
+        temporary = self.root / f"{_TEMP_MARK}{name}-{secrets.token_hex(4)}"
+        written = 0
+        try:
+            with open(temporary, "wb") as out:
+                while piece := source.read(_BLOCK):
+                    out.write(piece)
+                    written += len(piece)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, final)
+            _fsync_dir(self.root)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise StorageError(f"cannot write {final}: {error.strerror or error}") from error
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return written
+
+    def brs_storage_download(self, name: str) -> BinaryIO:
+        path = self._path(name)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError as error:
+            raise BackupNotFound(f"object {name} does not exist in {self.root}") from error
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
+
+    def brs_storage_list(self) -> list[StoredObject]:
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StorageError(f"cannot list {self.root}: {error.strerror or error}") from error
+        objects = []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            modified = datetime.fromtimestamp(info.st_mtime, tz=timezone.utc)
+            objects.append(StoredObject(name=entry.name, size=info.st_size, modified=modified))
+        return objects
+
+    def brs_storage_delete(self, name: str) -> None:
+        try:
+            self._path(name).unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot delete {self._path(name)}: {error.strerror or error}") from error
+
+    def remove_stale_uploads(self, older_than: float) -> int:
+        """Remove temporary files of uploads that were killed (older than ``older_than`` seconds)."""
+        removed = 0
+        for entry in os.scandir(self.root) if self.root.is_dir() else ():
+            if entry.name.startswith(_TEMP_MARK) and time.time() - entry.stat().st_mtime > older_than:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,7 @@
+"""The ``brs`` command line."""
+
+from __future__ import annotations
+
+from brs.cli.app import cli, main
+
+__all__ = ["cli", "main"]

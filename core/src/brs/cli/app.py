@@ -1,0 +1,247 @@
+"""Commands of the ``brs`` CLI and its error boundary."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+import brs
+from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
+from brs.engine import Engine
+from brs.errors import BrsError
+from brs.interfaces import Role
+from brs.plugins import list_plugins
+
+__all__ = ["cli", "main"]
+
+
+def _version_message() -> str:
+    lines = [f"brs {brs.__version__}"]
+    for row in list_plugins(check=False):
+        lines.append(f"  {row.role}/{row.name}: {row.distribution} {row.version}")
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(message="%(version)s", version=None, package_name="brs")
+def cli() -> None:
+    """Automatic backup and recovery for databases on Kubernetes."""
+
+
+# click's version option cannot list plugins; replace its message callback.
+for _param in cli.params:
+    if _param.name == "version":
+        _param.callback = lambda ctx, _p, value: (click.echo(_version_message()), ctx.exit()) if value and not ctx.resilient_parsing else None  # type: ignore[assignment]
+
+
+class _ProgressLine:
+    """A live progress line on a terminal; silent when stderr is not a terminal (logs)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _ProgressLine:
+        if sys.stderr.isatty():
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            p = self._engine.progress
+            elapsed = max(time.monotonic() - p.started, 1e-6)
+            total = f" of {p.total / 2**20:,.0f} MiB" if p.total else ""
+            sys.stderr.write(f"\r{p.phase}: {p.done / 2**20:,.0f} MiB{total} ({p.done / 2**20 / elapsed:,.0f} MiB/s)  ")
+            sys.stderr.flush()
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+@cli.command(cls=BrsCommand)
+@core_options
+@database_options
+@compression_option
+@click.pass_context
+def backup(ctx: click.Context, **_: Any) -> None:
+    """Take one backup now and print its version."""
+    engine, _params = build_engine(ctx, need_db=True)
+    engine.session.call(Role.STORAGE, "brs_storage_ensure")
+    with _ProgressLine(engine):
+        manifest = engine.backup()
+    click.echo(manifest.backup_id)
+
+
+@cli.group()
+def backups() -> None:
+    """Inspect stored backups."""
+
+
+@backups.command("list", cls=BrsCommand)
+@core_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def backups_list(ctx: click.Context, as_json: bool, **_: Any) -> None:
+    """List backups, newest first."""
+    engine, _params = build_engine(ctx)
+    rows = [manifest.summary() for manifest in engine.list_backups()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no backups", err=True)
+        return
+    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB")
+    table = [header] + [
+        (r["version"], r["created_at"].replace("T", " ")[:19], _human(r["size"]), r["compression"], "yes" if r["encrypted"] else "no", r["db"])
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@cli.command(cls=BrsCommand)
+@core_options
+@database_options
+@click.argument("version", required=False, default="latest")
+@click.option("--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside).")
+@click.pass_context
+def restore(ctx: click.Context, **_: Any) -> None:
+    """Restore VERSION (default: latest) into the data directory.
+
+    The backup is verified completely before the data directory is touched; its previous
+    content is moved aside next to it, not deleted.
+    """
+    engine, params = build_engine(ctx, need_db=True)
+    with _ProgressLine(engine):
+        result = engine.restore(params["version"], keep_previous=not params["discard_previous"])
+    click.echo(result.manifest.backup_id)
+    if result.previous is not None:
+        click.echo(f"previous content kept at {result.previous}", err=True)
+
+
+@cli.command(cls=BrsCommand)
+@core_options
+@click.argument("version", required=False, default="latest")
+@click.pass_context
+def verify(ctx: click.Context, **_: Any) -> None:
+    """Download, decrypt, decompress and check VERSION (default: latest) without restoring it."""
+    engine, params = build_engine(ctx)
+    with _ProgressLine(engine):
+        result = engine.verify(params["version"])
+    click.echo(
+        f"backup {result.manifest.backup_id} is intact: {result.members} archive members, "
+        f"{_human(result.raw_bytes)} of file data, SHA-256 {result.manifest.sha256[:16]}… matches"
+    )
+
+
+@cli.command(cls=BrsCommand)
+@core_options
+@click.argument("version")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the tar archive.")
+@click.pass_context
+def download(ctx: click.Context, **_: Any) -> None:
+    """Write the decrypted, decompressed tar archive of VERSION (or 'latest') to a file."""
+    engine, params = build_engine(ctx)
+    with _ProgressLine(engine):
+        manifest = engine.download(params["version"], params["output"])
+    click.echo(f"{manifest.backup_id} -> {params['output']}")
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--no-check", is_flag=True, help="Do not import the plugins to check that they load.")
+def plugins_list(as_json: bool, no_check: bool) -> None:
+    """Every installed plugin with role, name, distribution, version and load status."""
+    rows = list_plugins(check=not no_check)
+    if as_json:
+        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    header = ("ROLE", "NAME", "DISTRIBUTION", "VERSION", "STATUS")
+    table = [header] + [(r.role, r.name, r.distribution, r.version, r.status + (f": {r.error}" if r.error else "")) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+_SECRET_WORDS = ("key", "password", "secret", "token", "connection-string")
+
+
+def _scrub_process_title(argv: list[str]) -> None:
+    """Hide secret flag values from ``ps``: a key on the command line is visible to every user."""
+    redacted, hide_next, changed = [], False, False
+    for arg in argv:
+        if hide_next:
+            redacted.append("***")
+            hide_next, changed = False, True
+            continue
+        name, sep, _value = arg.partition("=")
+        secret = name.startswith("--") and any(w in name for w in _SECRET_WORDS) and not name.endswith("-file") and name not in ("--object-max-keep",)
+        if secret and sep:
+            redacted.append(f"{name}=***")
+            changed = True
+        else:
+            redacted.append(arg)
+            hide_next = secret and not sep
+    if changed:
+        try:
+            import setproctitle
+
+            setproctitle.setproctitle(" ".join(["brs", *redacted]))
+        except ImportError:  # pragma: no cover - setproctitle is a dependency
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: expected failures are one line (exit 1), bugs keep their traceback (exit 3)."""
+    args = sys.argv[1:] if argv is None else argv
+    _scrub_process_title(args)
+    try:
+        cli.main(args=args, prog_name="brs", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("brs: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except BrsError as error:
+        message = " ".join(str(error).split())
+        click.echo(f"brs: error: {message}", err=True)
+        sys.exit(1)
+    except Exception:  # noqa: BLE001 - a bug: show everything and exit 3
+        traceback.print_exc()
+        click.echo("brs: internal error (this is a bug; please report it with the traceback above)", err=True)
+        sys.exit(3)
+    sys.exit(0)

@@ -1,0 +1,204 @@
+"""Shared options of the commands and the wiring from options to an :class:`~brs.engine.Engine`.
+
+Options are resolved in two passes. The first pass reads core's options (which plugins to use,
+where the data lives). Only then are the selected plugins imported, and their own options (for
+example ``--postgres-host``) are parsed from the remaining arguments, ``BRS_*`` variables and
+the config file. This keeps unselected plugins unimported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from brs import crypto, logs
+from brs.config import load_config
+from brs.engine import Engine, Settings
+from brs.errors import ConfigError
+from brs.interfaces import Plugin, PluginContext, Role
+from brs.plugins import Session, driver_class
+
+__all__ = ["BrsCommand", "build_engine", "compression_option", "core_options", "database_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Lets plugin options through the first pass.
+PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+_CONFIG_KEY = "brs_config"
+
+
+def _env(name: str) -> str:
+    return "BRS_" + name.upper().replace("-", "_")
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    config = load_config(value)
+    ctx.meta[_CONFIG_KEY] = config
+    # click consults default_map after flags and environment variables: exactly the precedence
+    # we want (flag > BRS_* > config file > default).
+    ctx.default_map = {**(ctx.default_map or {}), **config}
+    return value
+
+
+def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(f"--{name}", envvar=_env(name), show_envvar=True, **kwargs)
+
+
+def core_options(func: F) -> F:
+    """Options every command that reaches storage understands."""
+    decorators = [
+        click.option(
+            "--config",
+            envvar="BRS_CONFIG",
+            is_eager=True,
+            expose_value=False,
+            callback=_load_config,
+            type=click.Path(dir_okay=False),
+            help="YAML file with option values (keys are the long option names). Default: /etc/brs/config.yaml if present.",
+        ),
+        _option("log-level", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False), help="Log level."),
+        _option("log-format", default="auto", type=click.Choice(["auto", "json", "text"]), help="auto: text on a terminal, else JSON."),
+        _option("backup-provider", default="local", show_default=True, help="Storage plugin (brs plugins list)."),
+        _option("object-prefix", default="", help="Folder for this database's backups inside the storage."),
+        _option("object-max-keep", default=20, show_default=True, type=click.IntRange(min=1), help="Backups to keep."),
+        _option("encryption-key", default=None, help="32 ASCII characters; encrypts new backups. Prefer --encryption-key-file."),
+        _option("encryption-key-file", default=None, type=click.Path(dir_okay=False), help="File holding the encryption key."),
+        _option(
+            "decryption-key-file",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Extra key files for reading backups made with older keys (repeatable).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+def database_options(func: F) -> F:
+    """Options that select and locate the database."""
+    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False, path_type=Path), help="Data directory.")(func)
+    func = _option("db", default=None, help="Database plugin (brs plugins list).")(func)
+    return func
+
+
+def compression_option(func: F) -> F:
+    return _option(
+        "compression-method", default="targz", show_default=True, help="tar, targz, tarlz4 or tarzst (or a plugin's method)."
+    )(func)
+
+
+def _keyring(params: dict[str, Any]) -> crypto.Keyring:
+    key_text, key_file = params.get("encryption_key"), params.get("encryption_key_file")
+    if key_text and key_file:
+        raise ConfigError("--encryption-key and --encryption-key-file are both set; use one")
+    key = None
+    if key_text:
+        key = crypto.parse_key(str(key_text), "--encryption-key")
+    elif key_file:
+        key = crypto.parse_key(_read(key_file, "--encryption-key-file"), str(key_file))
+    extra = params.get("decryption_key_file") or ()
+    if isinstance(extra, str):
+        extra = [extra]
+    decryption = [crypto.parse_key(_read(path, "--decryption-key-file"), str(path)) for path in extra]
+    return crypto.Keyring(key, decryption)
+
+
+def _read(path: str | Path, flag: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {flag} {path}: {error.strerror or error}") from error
+
+
+class BrsCommand(click.Command):
+    """A command that remembers its raw arguments for the second option pass."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", dict(PASSTHROUGH))
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_RAW_ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+_RAW_ARGS = "brs_raw_args"
+
+
+def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, Any]:
+    """Second pass: parse the command's arguments again, with the selected plugins' options.
+
+    Parsing everything again (not just the leftovers) keeps positional arguments right when a
+    plugin option with a value stands before them.
+    """
+    params: list[click.Parameter] = list(ctx.command.params)
+    seen = {p.name for p in params}
+    for cls in classes:
+        for option in cls.options():
+            if option.name in seen:
+                continue
+            seen.add(option.name)
+            if option.envvar is None:
+                option.envvar = _env(str(option.name))
+            params.append(option)
+    command = click.Command(ctx.info_name or "brs", params=params, add_help_option=False)
+    config = ctx.meta.get(_CONFIG_KEY, {})
+    try:
+        sub = command.make_context(ctx.info_name, list(ctx.meta.get(_RAW_ARGS, [])), default_map=config)
+    except click.NoSuchOption as error:
+        raise click.UsageError(f"no such option: {error.option_name} (not an option of brs or of the selected plugins)", ctx) from None
+    except click.BadParameter as error:
+        raise click.UsageError(error.format_message(), ctx) from None
+    if sub.args:
+        raise click.UsageError(f"unexpected arguments: {' '.join(sub.args)}", ctx)
+    for key in config:
+        if key not in seen:
+            logging.getLogger("brs.config").warning("config key %s is not an option of this command or its plugins", key)
+    return dict(sub.params)
+
+
+def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, dict[str, Any]]:
+    """Select, configure and register the drivers a command needs.
+
+    :returns: the engine and every option value of the command (core's and the plugins').
+    """
+    params = dict(ctx.params)
+    logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
+    db = params.get("db")
+    if need_db and not db:
+        raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")
+    provider = params.get("backup_provider") or "local"
+    compression = params.get("compression_method") or "targz"
+    classes: dict[Role, tuple[str, type[Plugin]]] = {Role.STORAGE: (provider, driver_class(Role.STORAGE, provider))}
+    if db:
+        classes[Role.DATABASE] = (db, driver_class(Role.DATABASE, db))
+    classes[Role.COMPRESSION] = (compression, driver_class(Role.COMPRESSION, compression))
+    params = values = _reparse(ctx, [cls for _, cls in classes.values()])
+    data_dir = params.get("db_data_directory")
+    prefix = str(params.get("object_prefix") or "").strip("/")
+    settings = Settings(
+        db=db,
+        data_dir=Path(data_dir).absolute() if data_dir else None,
+        backup_provider=provider,
+        object_prefix=prefix,
+        object_max_keep=int(params.get("object_max_keep") or 20),
+        compression_method=compression,
+        keyring=_keyring(params),
+        plugin_options=values,
+    )
+    session = Session()
+    for role, (name, cls) in classes.items():
+        context = PluginContext(
+            name=name,
+            options=values,
+            data_dir=settings.data_dir,
+            object_prefix=prefix,
+            log=logging.getLogger(f"brs.{role.label}.{name}"),
+        )
+        session.use(role, name, cls(context))
+    return Engine(session, settings), params

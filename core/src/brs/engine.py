@@ -1,0 +1,452 @@
+"""Backup, restore, verify, download, list and retention: the operations behind every command.
+
+The engine owns the public operations (the "template methods"); drivers implement only their
+steps through hooks. Data flows through :class:`brs.pipeline.Pipeline` stages:
+
+backup:  dump -> tar -> compress -> encrypt -> upload (+ SHA-256), then the manifest
+restore: download (+ SHA-256) -> decrypt -> decompress -> tar -> plugin into staging -> swap
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import brs
+from brs import datadir
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
+from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, StorageError
+from brs.interfaces import PluginContext, Role
+from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
+from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
+from brs.plugins import Session, distribution_of, driver_class
+
+__all__ = ["Engine", "Progress", "RestoreResult", "Settings", "VerifyResult"]
+
+log = logging.getLogger("brs.engine")
+ENCRYPTED_SUFFIX = ".aes"
+#: Unlisted data objects younger than this may still be uploading; older ones are orphans.
+ORPHAN_AGE = timedelta(hours=6)
+
+
+@dataclass
+class Settings:
+    """The resolved configuration of one run (flags, ``BRS_*`` variables and config file)."""
+
+    db: str | None = None
+    data_dir: Path | None = None
+    backup_provider: str = "local"
+    object_prefix: str = ""
+    object_max_keep: int = 20
+    compression_method: str = "targz"
+    keyring: Keyring = field(default_factory=Keyring)
+    plugin_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Progress:
+    """Counters a terminal progress line reads while an operation runs."""
+
+    phase: str = ""
+    done: int = 0
+    total: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    manifest: Manifest
+    data_dir: Path
+    previous: Path | None
+    duration: float
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    manifest: Manifest
+    members: int
+    raw_bytes: int
+    duration: float
+
+
+class _HashingReader:
+    """Counts and hashes what the storage driver reads from the pipeline."""
+
+    def __init__(self, source: ChannelReader, progress: Progress) -> None:
+        self._source = source
+        self._progress = progress
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read_piece() if size is None or size < 0 or size >= CHUNK else self._source.read(size)
+        if data:
+            self.sha256.update(data)
+            self.size += len(data)
+            self._progress.done = self.size
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def at_end(self) -> bool:
+        return self._source.eof or self._source.read(1) == b"" and self._source.eof
+
+
+class Engine:
+    """Runs brs operations with the drivers selected in ``session``."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.progress = Progress()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _storage(self, hook: str, **kwargs: Any) -> Any:
+        return self.session.call(Role.STORAGE, hook, **kwargs)
+
+    def _database(self, hook: str, **kwargs: Any) -> Any:
+        return self.session.call(Role.DATABASE, hook, **kwargs)
+
+    def _compression(self, hook: str, **kwargs: Any) -> Any:
+        return self.session.call(Role.COMPRESSION, hook, **kwargs)
+
+    def _use_compression(self, name: str) -> None:
+        if self.session.names.get(Role.COMPRESSION) == name:
+            return
+        cls = driver_class(Role.COMPRESSION, name)
+        self.session.use(Role.COMPRESSION, name, cls(PluginContext(name=name, log=logging.getLogger(f"brs.compression.{name}"))))
+
+    def _require_data_dir(self) -> Path:
+        if self.settings.data_dir is None:
+            raise ConfigError("the database data directory is not set (--db-data-directory)")
+        return self.settings.data_dir
+
+    # -- listing -----------------------------------------------------------------------------
+    def list_backups(self) -> list[Manifest]:
+        """Committed backups, newest first (read from manifests only)."""
+        manifests = []
+        for obj in self._storage("brs_storage_list"):
+            if not obj.name.endswith(MANIFEST_SUFFIX):
+                continue
+            try:
+                with self._storage("brs_storage_download", name=obj.name) as handle:
+                    manifests.append(Manifest.from_json(handle.read(), obj.name))
+            except BackupNotFound:
+                continue  # pruned between list and read
+            except IntegrityError as error:
+                log.warning("skipping unreadable manifest: %s", error)
+        manifests.sort(key=lambda m: (m.created_at, m.backup_id), reverse=True)
+        return manifests
+
+    def find(self, version: str | None) -> Manifest:
+        """The backup named by ``version``: ``latest``/None, a backup id, or an object name."""
+        backups = self.list_backups()
+        if not backups:
+            raise BackupNotFound("there are no backups yet")
+        if version in (None, "", "latest"):
+            return backups[0]
+        for manifest in backups:
+            if version in (manifest.backup_id, manifest.object_name, manifest.manifest_name):
+                return manifest
+        raise BackupNotFound(f"backup {version} not found (newest is {backups[0].backup_id})")
+
+    # -- backup ------------------------------------------------------------------------------
+    def backup(self) -> Manifest:
+        """Take one backup now; returns its committed manifest."""
+        settings = self.settings
+        if settings.db is None:
+            raise ConfigError("no database plugin selected (--db)")
+        self._use_compression(settings.compression_method)
+        compression = self.session.drivers[Role.COMPRESSION]
+        key = settings.keyring.encryption_key
+        backup_id = new_backup_id()
+        object_name = backup_id + type(compression).suffix + (ENCRYPTED_SUFFIX if key else "")
+        started_at = datetime.now(timezone.utc)
+        started = time.monotonic()
+        self.progress = Progress(phase="backup")
+        self.session.notify("brs_backup_started", backup_id=backup_id, db=settings.db)
+        stage = "dump"
+        try:
+            server_version = self._server_version()
+            pipe = Pipeline("backup")
+            tar_out, compressed = pipe.channel(), pipe.channel()
+            stored = pipe.channel() if key else compressed
+            stats: dict[str, int] = {}
+
+            def dump() -> None:
+                sink = ChannelWriter(tar_out)
+                archive = ArchiveWriter(sink)  # type: ignore[arg-type]
+                self._database("brs_database_dump", archive=archive)
+                archive.close()
+                stats["raw"], stats["members"] = sink.tell(), archive.members
+                sink.finish()
+
+            def compress() -> None:
+                compressor = self._compression("brs_compression_compressor")
+                for piece in tar_out:
+                    compressed.put(compressor.compress(piece))
+                compressed.put(compressor.flush())
+                compressed.close()
+
+            def encrypt() -> None:
+                assert key is not None
+                encryptor = StreamEncryptor(key, backup_id)
+                for piece in compressed:
+                    stored.put(encryptor.update(piece))
+                stored.put(encryptor.finalize())
+                stored.close()
+
+            pipe.stage("dump", dump)
+            pipe.stage("compress", compress)
+            if key:
+                pipe.stage("encrypt", encrypt)
+            reader = _HashingReader(ChannelReader(stored), self.progress)
+
+            def upload() -> None:
+                self._storage("brs_storage_upload", name=object_name, source=reader)
+                if not reader.at_end:
+                    raise StorageError(f"storage plugin {settings.backup_provider} stopped reading before the end")
+
+            try:
+                pipe.run(upload, name="upload")
+            except BaseException as error:
+                stage = pipe.failed_stage or "upload"
+                self._forget(object_name)
+                raise error
+            stage = "manifest"
+            manifest = Manifest(
+                backup_id=backup_id,
+                object_name=object_name,
+                created_at=format_time(started_at),
+                finished_at=format_time(datetime.now(timezone.utc)),
+                db=settings.db,
+                db_plugin=distribution_of(Role.DATABASE.value, settings.db)[0],
+                db_plugin_version=distribution_of(Role.DATABASE.value, settings.db)[1],
+                db_server_version=server_version,
+                brs_version=brs.__version__,
+                compression=settings.compression_method,
+                encryption=None if key is None else {"scheme": SCHEME, "version": FORMAT_VERSION, "key_id": settings.keyring.encryption_key_id},
+                raw_size=stats["raw"],
+                stored_size=reader.size,
+                sha256=reader.sha256.hexdigest(),
+                members=stats["members"],
+            )
+            try:
+                self._storage("brs_storage_upload", name=manifest.manifest_name, source=BytesIO(manifest.to_json()))
+            except BaseException:
+                self._forget(object_name)
+                raise
+        except BaseException as error:
+            self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
+            raise
+        duration = time.monotonic() - started
+        log.info(
+            "backup %s stored: %s raw, %s stored in %.1fs", backup_id, _size(manifest.raw_size), _size(manifest.stored_size), duration
+        )
+        self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
+        try:
+            self.apply_retention()
+        except BrsError as error:
+            log.error("retention failed (the new backup is kept): %s", error)
+            self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
+        return manifest
+
+    def _server_version(self) -> str | None:
+        try:
+            version = self._database("brs_database_version")
+            return None if version is None else str(version)
+        except BrsError as error:
+            log.debug("server version unknown: %s", error)
+            return None
+
+    def _forget(self, object_name: str) -> None:
+        """Best-effort removal of a data object whose backup failed (it is unlisted anyway)."""
+        try:
+            self._storage("brs_storage_delete", name=object_name)
+        except Exception as error:  # noqa: BLE001 - the original failure matters more
+            log.debug("could not remove %s after a failed backup: %s", object_name, error)
+
+    # -- retention ---------------------------------------------------------------------------
+    def apply_retention(self, keep: int | None = None) -> list[str]:
+        """Keep the newest ``keep`` backups (at least one); delete older ones and stale orphans.
+
+        A backup is removed manifest first, so a crash in between leaves an orphan data object
+        (removed later), never a listed backup without data.
+        """
+        keep = max(1, self.settings.object_max_keep if keep is None else keep)
+        objects = self._storage("brs_storage_list")
+        backups = self.list_backups()
+        removed = []
+        for manifest in backups[keep:]:
+            self._storage("brs_storage_delete", name=manifest.manifest_name)
+            self._storage("brs_storage_delete", name=manifest.object_name)
+            removed.append(manifest.backup_id)
+            log.info("retention removed backup %s", manifest.backup_id)
+        referenced = {m.object_name for m in backups[:keep]}
+        cutoff = datetime.now(timezone.utc) - ORPHAN_AGE
+        for obj in objects:
+            backup_id = obj.name.split(".", 1)[0]
+            if obj.name.endswith(MANIFEST_SUFFIX) or obj.name in referenced or not is_backup_id(backup_id):
+                continue
+            if obj.modified < cutoff and obj.name not in {m.object_name for m in backups}:
+                self._storage("brs_storage_delete", name=obj.name)
+                log.info("removed orphaned object %s (no manifest)", obj.name)
+        return removed
+
+    # -- reading a backup ------------------------------------------------------------------
+    def _read(self, manifest: Manifest, consume: Callable[[BinaryIO], Any], phase: str) -> Any:
+        """Stream a backup through download, decryption and decompression into ``consume``.
+
+        Returns ``consume``'s result only if the stored object matched the manifest's size and
+        SHA-256 and every layer ended cleanly.
+        """
+        if manifest.encrypted:
+            self.settings.keyring.find(str(manifest.key_id), what=f"backup {manifest.backup_id}")
+        self._use_compression(manifest.compression)
+        self.progress = Progress(phase=phase, total=manifest.stored_size)
+        pipe = Pipeline(phase)
+        fetched, plain, tar_in = pipe.channel(), pipe.channel(), pipe.channel()
+        if not manifest.encrypted:
+            plain = fetched
+
+        def download() -> None:
+            digest, size = hashlib.sha256(), 0
+            with self._storage("brs_storage_download", name=manifest.object_name) as handle:
+                while piece := handle.read(CHUNK):
+                    digest.update(piece)
+                    size += len(piece)
+                    self.progress.done = size
+                    fetched.put(piece)
+            if size != manifest.stored_size:
+                raise IntegrityError(
+                    f"backup {manifest.backup_id} is truncated or padded: stored object has {size} bytes, "
+                    f"the manifest says {manifest.stored_size}"
+                )
+            if digest.hexdigest() != manifest.sha256:
+                raise IntegrityError(f"backup {manifest.backup_id} is corrupt: SHA-256 of the stored object does not match its manifest")
+            fetched.close()
+
+        def decrypt() -> None:
+            decryptor = StreamDecryptor(self.settings.keyring, expected_backup_id=manifest.backup_id, what=f"backup {manifest.backup_id}")
+            for piece in fetched:
+                plain.put(decryptor.update(piece))
+            plain.put(decryptor.finalize())
+            plain.close()
+
+        def decompress() -> None:
+            reader = self._compression("brs_compression_decompress", source=ChannelReader(plain))
+            while piece := reader.read(CHUNK):
+                tar_in.put(piece)
+            tar_in.close()
+
+        pipe.stage("download", download)
+        if manifest.encrypted:
+            pipe.stage("decrypt", decrypt)
+        pipe.stage("decompress", decompress)
+        return pipe.run(lambda: consume(ChannelReader(tar_in)), name=phase)  # type: ignore[arg-type]
+
+    def _read_archive(self, manifest: Manifest, consume: Callable[[ArchiveReader], Any], phase: str) -> Any:
+        def run(stream: BinaryIO) -> Any:
+            archive = ArchiveReader(stream)
+            result = consume(archive)
+            archive.drain()
+            if archive.members != manifest.members:
+                raise IntegrityError(
+                    f"backup {manifest.backup_id} has {archive.members} archive members, the manifest says {manifest.members}"
+                )
+            return result
+
+        return self._read(manifest, run, phase)
+
+    # -- restore -----------------------------------------------------------------------------
+    def restore(self, version: str | None = None, keep_previous: bool = True) -> RestoreResult:
+        """Restore a backup into the data directory, never touching it before the copy is verified."""
+        data_dir = self._require_data_dir()
+        manifest = self.find(version)
+        if self.settings.db is not None and manifest.db != self.settings.db and not _compatible(manifest.db, self.settings.db):
+            raise ConfigError(f"backup {manifest.backup_id} is a {manifest.db} backup, but --db is {self.settings.db}")
+        started = time.monotonic()
+        self.session.notify("brs_restore_started", manifest=manifest)
+        staging = datadir.prepare_staging(data_dir, manifest.backup_id)
+        try:
+            self._read_archive(
+                manifest, lambda archive: self._database("brs_database_restore", archive=archive, target=staging), "restore"
+            )
+            previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
+        except BaseException as error:
+            datadir.discard_staging(staging)
+            self.session.notify("brs_restore_failed", manifest=manifest, error=error)
+            raise
+        duration = time.monotonic() - started
+        if previous is not None:
+            log.info("previous content of %s kept at %s", data_dir, previous)
+        log.info("restored backup %s into %s in %.1fs", manifest.backup_id, data_dir, duration)
+        self.session.notify("brs_restore_succeeded", manifest=manifest, duration=duration)
+        return RestoreResult(manifest, data_dir, previous, duration)
+
+    # -- verify ------------------------------------------------------------------------------
+    def verify(self, version: str | None = None) -> VerifyResult:
+        """Download, decrypt, decompress and check a backup without touching the data directory."""
+        manifest = self.find(version)
+        started = time.monotonic()
+        raw = 0
+
+        def consume(archive: ArchiveReader) -> None:
+            nonlocal raw
+            for entry in archive:
+                if entry.info.isreg() or entry.is_stream:
+                    with entry.open() as handle:
+                        while piece := handle.read(CHUNK):
+                            raw += len(piece)
+
+        self._read_archive(manifest, consume, "verify")
+        return VerifyResult(manifest, manifest.members, raw, time.monotonic() - started)
+
+    # -- download ----------------------------------------------------------------------------
+    def download(self, version: str | None, output: Path) -> Manifest:
+        """Write the decrypted, decompressed tar archive of a backup to ``output``."""
+        manifest = self.find(version)
+        partial = output.with_name(output.name + ".partial")
+
+        def save(stream: BinaryIO) -> None:
+            with open(partial, "wb") as out:
+                while piece := stream.read(CHUNK):
+                    out.write(piece)
+
+        try:
+            self._read(manifest, save, "download")
+            partial.replace(output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return manifest
+
+
+def _compatible(backup_db: str, selected_db: str) -> bool:
+    """Backups of protocol-compatible engines (redis, keydb, valkey) restore into each other."""
+    family = {"redis", "keydb", "valkey"}
+    return backup_db in family and selected_db in family
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{n} B"
+        value /= 1024
+    return f"{n} B"

@@ -1,0 +1,255 @@
+"""Abstract pytest classes that every storage, compression and database plugin passes.
+
+A plugin's test module subclasses a contract and provides the fixtures it documents; pytest
+then runs every ``test_*`` method against the plugin. The classes hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import BackupNotFound, BrsError, IntegrityError
+from brs.interfaces import Compression, Database, DataDirStatus, Storage
+
+__all__ = ["CompressionContract", "DatabaseContract", "StorageContract"]
+
+_MiB = 1 << 20
+
+
+class _FailingSource(io.RawIOBase):
+    """Yields ``size`` bytes, then raises: an upload that breaks in the middle."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            raise OSError("the pipeline broke")
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        self._left -= n
+        return os.urandom(n)
+
+
+class _CountingSource(io.RawIOBase):
+    """Remembers the largest read, to check that uploads stream."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._data = io.BytesIO(data)
+        self.largest = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        self.largest = max(self.largest, n if n is not None and n >= 0 else 1 << 62)
+        return self._data.read(n)
+
+
+class StorageContract:
+    """Contract for ``brs.storage`` drivers.
+
+    Provide a fixture ``storage_factory`` returning a callable ``(prefix: str) -> Storage`` that
+    builds a driver for a fresh, empty location (its bucket may be shared between prefixes).
+    """
+
+    @pytest.fixture
+    def storage_factory(self) -> Callable[[str], Storage]:
+        raise NotImplementedError("provide a storage_factory fixture")
+
+    @pytest.fixture
+    def storage(self, storage_factory: Callable[[str], Storage]) -> Storage:
+        driver = storage_factory("contract")
+        driver.brs_storage_ensure()
+        return driver
+
+    @staticmethod
+    def _read(storage: Storage, name: str) -> bytes:
+        with storage.brs_storage_download(name) as handle:
+            return handle.read()
+
+    def test_ensure_is_idempotent(self, storage: Storage) -> None:
+        storage.brs_storage_ensure()
+        storage.brs_storage_ensure()
+
+    @pytest.mark.parametrize("size", [0, 1, 5 * _MiB + 3])
+    def test_upload_then_download_returns_the_same_bytes(self, storage: Storage, size: int) -> None:
+        data = os.urandom(size)
+        assert storage.brs_storage_upload(f"obj-{size}", io.BytesIO(data)) == size
+        assert self._read(storage, f"obj-{size}") == data
+
+    def test_listing_shows_names_relative_to_the_prefix_with_sizes(self, storage: Storage) -> None:
+        storage.brs_storage_upload("one", io.BytesIO(b"1"))
+        storage.brs_storage_upload("two.manifest.json", io.BytesIO(b"22"))
+        listed = {obj.name: obj.size for obj in storage.brs_storage_list()}
+        assert listed == {"one": 1, "two.manifest.json": 2}
+        assert all(obj.modified.tzinfo is not None for obj in storage.brs_storage_list())
+
+    def test_delete_removes_and_tolerates_missing_objects(self, storage: Storage) -> None:
+        storage.brs_storage_upload("gone", io.BytesIO(b"x"))
+        storage.brs_storage_delete("gone")
+        storage.brs_storage_delete("gone")
+        assert [obj.name for obj in storage.brs_storage_list()] == []
+
+    def test_download_of_a_missing_object_is_backup_not_found(self, storage: Storage) -> None:
+        with pytest.raises(BackupNotFound):
+            self._read(storage, "missing")
+
+    def test_a_failed_upload_leaves_nothing_listed(self, storage: Storage) -> None:
+        with pytest.raises(OSError):
+            storage.brs_storage_upload("broken", _FailingSource(3 * _MiB))
+        assert [obj.name for obj in storage.brs_storage_list()] == []
+
+    def test_upload_reads_in_bounded_pieces(self, storage: Storage) -> None:
+        source = _CountingSource(os.urandom(9 * _MiB))
+        storage.brs_storage_upload("streamed", source)
+        assert source.largest <= 64 * _MiB
+
+    def test_prefix_is_a_folder(self, storage_factory: Callable[[str], Storage]) -> None:
+        foo, foobar = storage_factory("foo"), storage_factory("foo-bar")
+        for driver in (foo, foobar):
+            driver.brs_storage_ensure()
+        foo.brs_storage_upload("mine", io.BytesIO(b"foo"))
+        foobar.brs_storage_upload("theirs", io.BytesIO(b"foobar"))
+        assert [obj.name for obj in foo.brs_storage_list()] == ["mine"]
+        assert [obj.name for obj in foobar.brs_storage_list()] == ["theirs"]
+        foo.brs_storage_delete("theirs")
+        assert [obj.name for obj in foobar.brs_storage_list()] == ["theirs"]
+
+
+class CompressionContract:
+    """Contract for ``brs.compression`` drivers. Provide a fixture ``compression``."""
+
+    @pytest.fixture
+    def compression(self) -> Compression:
+        raise NotImplementedError("provide a compression fixture")
+
+    @staticmethod
+    def _compress(compression: Compression, data: bytes) -> bytes:
+        compressor = compression.brs_compression_compressor()
+        out = [compressor.compress(data[i : i + _MiB]) for i in range(0, len(data), _MiB)]
+        return b"".join(out) + compressor.flush()
+
+    @staticmethod
+    def _decompress(compression: Compression, data: bytes, read_size: int = _MiB) -> tuple[bytes, int]:
+        reader = compression.brs_compression_decompress(io.BytesIO(data))
+        pieces, largest = [], 0
+        while piece := reader.read(read_size):
+            largest = max(largest, len(piece))
+            pieces.append(piece)
+        return b"".join(pieces), largest
+
+    def test_suffix_names_a_tar_stream(self, compression: Compression) -> None:
+        assert type(compression).suffix.startswith(".tar")
+
+    @pytest.mark.parametrize("size", [0, 1, _MiB - 1, 3 * _MiB + 7])
+    def test_round_trip(self, compression: Compression, size: int) -> None:
+        data = os.urandom(size // 2) + b"abc" * (size // 6) + bytes(size - size // 2 - 3 * (size // 6))
+        compressed = self._compress(compression, data)
+        assert self._decompress(compression, compressed)[0] == data
+
+    def test_reads_are_bounded_even_for_extreme_ratios(self, compression: Compression) -> None:
+        data = bytes(64 * _MiB)
+        restored, largest = self._decompress(compression, self._compress(compression, data), read_size=256 * 1024)
+        assert len(restored) == len(data)
+        assert largest <= 256 * 1024
+
+    def test_truncated_input_is_an_integrity_error(self, compression: Compression) -> None:
+        compressed = self._compress(compression, os.urandom(2 * _MiB))
+        if compressed == b"" or type(compression).suffix == ".tar":
+            pytest.skip("an uncompressed stream has no framing to check")  # tar itself is checked by the archive layer
+        with pytest.raises(IntegrityError):
+            self._decompress(compression, compressed[: len(compressed) - 7])
+
+    def test_garbage_is_an_integrity_error(self, compression: Compression) -> None:
+        if type(compression).suffix == ".tar":
+            pytest.skip("an uncompressed stream has no framing to check")
+        with pytest.raises(IntegrityError):
+            self._decompress(compression, b"this is not compressed data at all" * 100)
+
+
+class DatabaseContract:
+    """Contract for ``brs.database`` drivers.
+
+    Provide fixtures:
+
+    * ``database``: a driver instance connected to a running server (or directory) that holds
+      sample data;
+    * ``assert_restored``: a callable ``(target: Path) -> None`` that checks a restored data
+      directory holds the sample data (for servers: start a server on it and query it).
+    """
+
+    @pytest.fixture
+    def database(self) -> Database:
+        raise NotImplementedError("provide a database fixture")
+
+    @pytest.fixture
+    def assert_restored(self) -> Callable[[Path], None]:
+        raise NotImplementedError("provide an assert_restored fixture")
+
+    @pytest.fixture
+    def dumped(self, database: Database) -> Iterator[Path]:
+        """The sample database dumped into an archive file."""
+        with tempfile.TemporaryDirectory(prefix="brs-contract-") as scratch:
+            path = Path(scratch) / "dump.tar"
+            with open(path, "wb") as sink:
+                writer = ArchiveWriter(sink)
+                database.brs_database_dump(writer)
+                writer.close()
+            yield path
+
+    def test_a_missing_or_empty_directory_needs_a_restore(self, database: Database, tmp_path: Path) -> None:
+        assert database.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+        (tmp_path / "mounted" / "lost+found").mkdir(parents=True)
+        assert database.brs_database_check(tmp_path / "mounted").status is DataDirStatus.EMPTY
+
+    def test_dump_is_a_readable_archive(self, dumped: Path) -> None:
+        with open(dumped, "rb") as source:
+            archive = ArchiveReader(source)
+            names = [entry.name for entry in archive]
+        assert names, "the dump wrote nothing"
+
+    def test_restore_builds_a_healthy_data_directory(
+        self, database: Database, dumped: Path, tmp_path: Path, assert_restored: Callable[[Path], None]
+    ) -> None:
+        target = tmp_path / "restored"
+        target.mkdir(mode=0o700)
+        with open(dumped, "rb") as source:
+            database.brs_database_restore(ArchiveReader(source), target)
+        assert database.brs_database_check(target).status is DataDirStatus.HEALTHY
+        assert_restored(target)
+
+    def test_restore_writes_nothing_outside_the_target(self, database: Database, dumped: Path, tmp_path: Path) -> None:
+        target = tmp_path / "inside" / "restored"
+        target.mkdir(parents=True, mode=0o700)
+        sentinel = tmp_path / "inside" / "sentinel"
+        sentinel.write_text("untouched")
+        before = sorted(p.name for p in (tmp_path / "inside").iterdir())
+        with open(dumped, "rb") as source:
+            database.brs_database_restore(ArchiveReader(source), target)
+        assert sorted(p.name for p in (tmp_path / "inside").iterdir()) == before
+        assert sentinel.read_text() == "untouched"
+
+    def test_restore_of_a_broken_archive_raises_a_brs_error(self, database: Database, dumped: Path, tmp_path: Path) -> None:
+        data = dumped.read_bytes()
+        target = tmp_path / "restored"
+        target.mkdir(mode=0o700)
+        with pytest.raises(BrsError):
+            database.brs_database_restore(ArchiveReader(io.BytesIO(data[: len(data) // 2 + 100])), target)
+
+    def test_probe_and_version_answer(self, database: Database) -> None:
+        assert database.brs_database_probe() in (True, False)
+        version: Any = database.brs_database_version()
+        assert version is None or isinstance(version, str)

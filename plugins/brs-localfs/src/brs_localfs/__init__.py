@@ -1,0 +1,49 @@
+"""brs database plugin ``localfs``: back up and restore a plain directory tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.datadir import is_empty, is_reserved
+from brs.errors import ConfigError, DatabaseError
+from brs.interfaces import Database, DataDirState, DataDirStatus
+
+__all__ = ["LocalFs"]
+
+#: Every member lives below this folder in the archive, so a downloaded archive unpacks tidily.
+ROOT = "data"
+
+
+class LocalFs(Database):
+    """The "database" is the data directory itself: files, empty directories, symlinks, modes,
+    owners and mtimes are kept. It has no server, so probing always succeeds and the backup is
+    only as consistent as the writers to the directory allow.
+    """
+
+    def _data_dir(self) -> Path:
+        if self.context.data_dir is None:
+            raise ConfigError("localfs needs --db-data-directory")
+        return self.context.data_dir
+
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
+        if is_empty(data_dir):
+            return DataDirState(DataDirStatus.EMPTY, "no files")
+        if not data_dir.is_dir():
+            return DataDirState(DataDirStatus.CORRUPT, f"{data_dir} is not a directory")
+        return DataDirState(DataDirStatus.HEALTHY)
+
+    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+        data_dir = self._data_dir()
+        if not data_dir.is_dir():
+            raise DatabaseError(f"data directory {data_dir} does not exist")
+        # brs's own staging and set-aside folders (".brs-*") and lost+found are not data.
+        archive.add_path(data_dir, ROOT, exclude=lambda name: _top_level(name) in ("lost+found",) or is_reserved(_top_level(name)))
+
+    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        archive.extract_all(target, strip=ROOT + "/")
+
+
+def _top_level(member: str) -> str:
+    parts = member.split("/", 2)
+    return parts[1] if len(parts) > 1 else ""

@@ -19,6 +19,7 @@ __all__ = [
     "ArchiveError",
     "DatabaseError",
     "BusyError",
+    "BackupSkipped",
 ]
 
 
@@ -60,3 +61,10 @@ class DatabaseError(BrsError):
 
 class BusyError(BrsError):
     """Another backup or restore is already running."""
+
+
+class BackupSkipped(BrsError):
+    """The database declined to be backed up this time (e.g. it is a replica).
+
+    Nothing is uploaded, and the attempt counts neither as a success nor as a failure.
+    """

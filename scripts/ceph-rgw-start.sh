@@ -24,7 +24,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 D=$(mkdir -p "$1" && cd "$1" && pwd)
 PORT=$2
 case $PORT in ''|*[!0-9]*) echo "PORT must be a number" >&2; exit 2;; esac
-[ "$PORT" -ge 1024 ] && [ $((PORT + 49)) -le 65535 ] || { echo "PORT out of range" >&2; exit 2; }
+if [ "$PORT" -lt 1024 ] || [ $((PORT + 49)) -gt 65535 ]; then echo "PORT out of range" >&2; exit 2; fi
 MON2=$((PORT + 1)) MON1=$((PORT + 2)) MSMIN=$((PORT + 10)) MSMAX=$((PORT + 49))
 TIMEOUT=${BRS_CEPH_TIMEOUT:-120}
 

@@ -13,21 +13,21 @@ D=$1
 log() { printf '[ceph-rgw-stop] %s\n' "$*" >&2; }
 
 stop_pid() {   # stop_pid PIDFILE EXPECTED_COMM GRACE_TENTHS
-    local f=$1 comm=$2 grace=$3 pid i
+    local f=$1 comm=$2 grace=$3 pid
     [ -s "$f" ] || return 0
     pid=$(cat "$f"); local t0=$SECONDS
     case $pid in ''|*[!0-9]*) rm -f "$f"; return 0;; esac
     # only signal the process if the PID still belongs to the expected daemon
     if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$comm" ]; then rm -f "$f"; return 0; fi
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 "$grace"); do
+    for _ in $(seq 1 "$grace"); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
         log "$comm ($pid) still running after SIGTERM, sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        for i in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     fi
     kill -0 "$pid" 2>/dev/null && { log "could not stop $comm ($pid)"; return 1; }
     log "stopped $comm ($pid) in $((SECONDS - t0))s"

@@ -54,11 +54,11 @@ else
         } > /etc/apt/sources.list.d/brs-backports.sources
         log "wrote /etc/apt/sources.list.d/brs-backports.sources ($MIRROR $BPO_SUITE)"
     fi
-    step_end
+    step_end ""
 
     step_start "apt-get update"
     apt-get -o DPkg::Lock::Timeout=600 update -qq
-    step_end
+    step_end ""
 
     services_guard_on
     step_start "apt-get install"
@@ -69,13 +69,13 @@ else
         VALKEY=("valkey-server/$BPO_SUITE" "valkey-tools/$BPO_SUITE")
     fi
     apt_install "${PKGS[@]}" "${VALKEY[@]}"
-    step_end
+    step_end ""
     services_guard_off
 fi
 
 step_start "stop default services"
 stop_default_services
-step_end
+step_end ""
 
 # --- check -------------------------------------------------------------------
 fail=0

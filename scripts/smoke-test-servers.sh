@@ -24,7 +24,7 @@ cleanup() {
     if [ -d "$W/pg/data" ] && [ -f "$W/pg/data/postmaster.pid" ]; then
         runuser -u postgres -- "$BRS_PG15_BINDIR/pg_ctl" -D "$W/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
-    [ -n "$CEPH_DIR" ] && "$HERE/ceph-rgw-stop.sh" "$CEPH_DIR" >/dev/null 2>&1 || true
+    if [ -n "$CEPH_DIR" ]; then "$HERE/ceph-rgw-stop.sh" "$CEPH_DIR" >/dev/null 2>&1 || true; fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -39,9 +39,9 @@ until_ok() {   # until_ok TENTHS CMD...
     return 1
 }
 stop_pid() {   # stop_pid PID : TERM, wait, KILL; then drop it from PIDS
-    local p=$1 i
+    local p=$1
     kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
     local keep=() q

@@ -130,6 +130,11 @@ class ArchiveEntry:
             raise ArchiveError(f"archive member {self.name!r} is not a regular file")
         return _GuardedReader(handle, self.name)  # type: ignore[return-value]
 
+    def check(self) -> None:
+        """Raise :class:`ArchiveError` if extracting this entry would be unsafe (as extract would)."""
+        if not self.is_stream:
+            _safe_member(self.info, Path("/brs-verify-root"))
+
     def extract(self, target: Path) -> None:
         """Extract below ``target`` safely (a stream becomes one joined file)."""
         if self.is_stream:

@@ -409,6 +409,7 @@ class Engine:
         def consume(archive: ArchiveReader) -> None:
             nonlocal raw
             for entry in archive:
+                entry.check()
                 if entry.info.isreg() or entry.is_stream:
                     with entry.open() as handle:
                         while piece := handle.read(CHUNK):

@@ -88,7 +88,7 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
             name=name,
             invoke_on_load=False,
             on_load_failure_callback=on_failure,
-            warn_on_missing_entrypoint=False,
+            on_missing_entrypoints_callback=_quiet,
         )
     except stevedore.exception.MultipleMatches as error:
         claimants = [f"{ep.dist.name if ep.dist else '?'}" for ep in _entry_points(role.value) if ep.name == name]
@@ -103,6 +103,10 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise PluginError(f"{role.label} plugin {name!r} is not a subclass of brs.interfaces.{base.__name__}")
     return cls  # type: ignore[no-any-return]
+
+
+def _quiet(_names: Any) -> None:
+    """A missing name is reported by :func:`driver_class` itself, as one line."""
 
 
 @dataclass(frozen=True)

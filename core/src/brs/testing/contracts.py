@@ -36,7 +36,7 @@ class _FailingSource(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         if self._left <= 0:
-            raise OSError("the pipeline broke")
+            raise RuntimeError("the pipeline broke")
         n = self._left if n is None or n < 0 else min(n, self._left)
         self._left -= n
         return os.urandom(n)
@@ -108,7 +108,8 @@ class StorageContract:
             self._read(storage, "missing")
 
     def test_a_failed_upload_leaves_nothing_listed(self, storage: Storage) -> None:
-        with pytest.raises(OSError):
+        # Drivers may wrap the source's error in their own type; any exception is right here.
+        with pytest.raises(Exception):  # noqa: B017
             storage.brs_storage_upload("broken", _FailingSource(3 * _MiB))
         assert [obj.name for obj in storage.brs_storage_list()] == []
 
@@ -168,16 +169,22 @@ class CompressionContract:
 
     def test_truncated_input_is_an_integrity_error(self, compression: Compression) -> None:
         compressed = self._compress(compression, os.urandom(2 * _MiB))
-        if compressed == b"" or type(compression).suffix == ".tar":
-            pytest.skip("an uncompressed stream has no framing to check")  # tar itself is checked by the archive layer
+        cut = compressed[: len(compressed) - 7]
+        if type(compression).suffix == ".tar":
+            # No framing to check: the stream passes through as it is, and the archive layer and
+            # the object's SHA-256 catch damage.
+            assert self._decompress(compression, cut)[0] == cut
+            return
         with pytest.raises(IntegrityError):
-            self._decompress(compression, compressed[: len(compressed) - 7])
+            self._decompress(compression, cut)
 
     def test_garbage_is_an_integrity_error(self, compression: Compression) -> None:
+        garbage = b"this is not compressed data at all" * 100
         if type(compression).suffix == ".tar":
-            pytest.skip("an uncompressed stream has no framing to check")
+            assert self._decompress(compression, garbage)[0] == garbage
+            return
         with pytest.raises(IntegrityError):
-            self._decompress(compression, b"this is not compressed data at all" * 100)
+            self._decompress(compression, garbage)
 
 
 class DatabaseContract:

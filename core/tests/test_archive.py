@@ -1,0 +1,114 @@
+"""The tar layer: streams split into parts, safe extraction, attributes kept."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from brs import archive as archive_module
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import ArchiveError
+from brs.testing import make_tree, tree_snapshot
+
+
+def _write(build: object) -> bytes:
+    sink = io.BytesIO()
+    writer = ArchiveWriter(sink)  # type: ignore[arg-type]
+    build(writer)  # type: ignore[operator]
+    writer.close()
+    return sink.getvalue()
+
+
+def test_a_tree_round_trips_with_modes_links_and_mtimes(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "source", big_file_size=3 << 20)
+    data = _write(lambda w: w.add_path(source, "data"))
+    target = tmp_path / "target"
+    target.mkdir()
+    ArchiveReader(io.BytesIO(data)).extract_all(target, strip="data/")
+    assert tree_snapshot(target) == tree_snapshot(source)
+    assert stat.S_IMODE((target / "odd-mode").stat().st_mode) == stat.S_IMODE((source / "odd-mode").stat().st_mode)
+
+
+def test_a_stream_is_split_into_parts_and_joined_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_module, "STREAM_PART_SIZE", 1000)
+    payload = os.urandom(4500)
+    data = _write(lambda w: (w.add_bytes("before.txt", b"b"), w.add_stream("dump.sql", io.BytesIO(payload)), w.add_bytes("after.txt", b"a")))
+    with tarfile.open(fileobj=io.BytesIO(data)) as plain:
+        names = plain.getnames()
+    assert names == ["before.txt"] + [f"dump.sql.part-{i:06d}" for i in range(5)] + ["after.txt"]
+    reader = ArchiveReader(io.BytesIO(data))
+    seen = {}
+    for entry in reader:
+        with entry.open() as handle:
+            seen[entry.name] = handle.read()
+    assert seen == {"before.txt": b"b", "dump.sql": payload, "after.txt": b"a"}
+
+
+def test_an_empty_stream_is_one_empty_member() -> None:
+    data = _write(lambda w: w.add_stream("empty", io.BytesIO(b"")))
+    entries = list(ArchiveReader(io.BytesIO(data)))
+    assert [e.name for e in entries] == ["empty"]
+
+
+def test_an_unread_stream_is_skipped_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_module, "STREAM_PART_SIZE", 100)
+    data = _write(lambda w: (w.add_stream("s", io.BytesIO(os.urandom(1000))), w.add_bytes("last", b"x")))
+    assert [e.name for e in ArchiveReader(io.BytesIO(data))] == ["s", "last"]
+
+
+def _hostile(member: tarfile.TarInfo, content: bytes = b"evil") -> bytes:
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w") as tar:
+        member.size = len(content) if member.isreg() else 0
+        tar.addfile(member, io.BytesIO(content) if member.isreg() else None)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        tarfile.TarInfo("../escape.txt"),
+        tarfile.TarInfo("/etc/absolute.txt"),
+        tarfile.TarInfo("a/../../escape.txt"),
+    ],
+    ids=["dotdot", "absolute", "nested-dotdot"],
+)
+def test_members_outside_the_target_are_refused(tmp_path: Path, member: tarfile.TarInfo) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(ArchiveError, match="outside"):
+        ArchiveReader(io.BytesIO(_hostile(member))).extract_all(target)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_absolute_and_escaping_links_and_devices_are_refused(tmp_path: Path) -> None:
+    absolute = tarfile.TarInfo("link")
+    absolute.type, absolute.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    escaping = tarfile.TarInfo("link2")
+    escaping.type, escaping.linkname = tarfile.SYMTYPE, "../../outside"
+    device = tarfile.TarInfo("dev")
+    device.type, device.devmajor, device.devminor = tarfile.CHRTYPE, 1, 3
+    for member in (absolute, escaping, device):
+        target = tmp_path / member.name
+        target.mkdir()
+        with pytest.raises(ArchiveError):
+            ArchiveReader(io.BytesIO(_hostile(member))).extract_all(target)
+        assert list(target.iterdir()) == []
+
+
+def test_a_cut_archive_raises_archive_error(tmp_path: Path) -> None:
+    data = _write(lambda w: w.add_bytes("big", os.urandom(100_000)))
+    reader = ArchiveReader(io.BytesIO(data[:50_000]))
+    with pytest.raises(ArchiveError):
+        for entry in reader:
+            entry.open().read()
+
+
+def test_not_a_tar_stream_raises_archive_error() -> None:
+    with pytest.raises(ArchiveError):
+        list(ArchiveReader(io.BytesIO(b"\x01" * 5000)))

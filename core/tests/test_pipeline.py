@@ -1,0 +1,80 @@
+"""Stages in threads: bounded channels, first error wins, everyone stops."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from brs.pipeline import ChannelReader, ChannelWriter, Pipeline
+
+
+def test_data_flows_through_stages_in_order() -> None:
+    pipe = Pipeline("t")
+    first, second = pipe.channel(), pipe.channel()
+    payload = bytes(range(256)) * 20_000
+
+    def produce() -> None:
+        writer = ChannelWriter(first, piece_size=4096)
+        for i in range(0, len(payload), 1000):
+            writer.write(payload[i : i + 1000])
+        writer.finish()
+
+    def double() -> None:
+        for piece in first:
+            second.put(piece)
+        second.close()
+
+    pipe.stage("produce", produce)
+    pipe.stage("copy", double)
+    result = pipe.run(lambda: ChannelReader(second).read())
+    assert result == payload
+
+
+def test_a_failing_stage_stops_the_others_and_its_error_is_raised() -> None:
+    pipe = Pipeline("t")
+    channel = pipe.channel(depth=1)
+    stopped = threading.Event()
+
+    def endless() -> None:
+        try:
+            while True:
+                channel.put(b"x" * 1024)
+        finally:
+            stopped.set()
+
+    def consumer() -> None:
+        channel.get()
+        raise ValueError("consumer broke")
+
+    pipe.stage("endless", endless)
+    with pytest.raises(ValueError, match="consumer broke"):
+        pipe.run(consumer, name="consume")
+    assert stopped.is_set()
+    assert pipe.failed_stage == "consume"
+
+
+def test_an_upstream_error_wins_over_the_cancellation_it_causes_downstream() -> None:
+    pipe = Pipeline("t")
+    channel = pipe.channel()
+
+    def broken() -> None:
+        channel.put(b"partial")
+        raise RuntimeError("dump tool exited 1")
+
+    pipe.stage("dump", broken)
+    with pytest.raises(RuntimeError, match="dump tool exited 1"):
+        pipe.run(lambda: ChannelReader(channel).read())
+    assert pipe.failed_stage == "dump"
+
+
+def test_reader_never_returns_more_than_asked() -> None:
+    pipe = Pipeline("t")
+    channel = pipe.channel()
+    pipe.stage("put", lambda: (channel.put(b"a" * 5000), channel.close()))
+    reader = ChannelReader(channel)
+    sizes = []
+    while piece := reader.read(700):
+        sizes.append(len(piece))
+    pipe.run(lambda: None)
+    assert max(sizes) <= 700 and sum(sizes) == 5000

@@ -1,0 +1,21 @@
+"""Fixtures for cross-package tests that drive the real ``brs`` CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def brs_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a localfs + local storage setup below ``tmp_path``."""
+    (tmp_path / "key").write_text(KEY + "\n")
+    return {
+        "BRS_DB": "localfs",
+        "BRS_DB_DATA_DIRECTORY": str(tmp_path / "data"),
+        "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(tmp_path / "store"),
+        "BRS_LOG_FORMAT": "json",
+    }

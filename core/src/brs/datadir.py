@@ -36,6 +36,8 @@ def is_empty(data_dir: Path) -> bool:
             return all(entry.name in _IGNORED or is_reserved(entry.name) for entry in entries)
     except FileNotFoundError:
         return True
+    except NotADirectoryError:
+        return False
 
 
 def _stamp() -> str:
@@ -108,10 +110,13 @@ def swap_in(staging: Path, data_dir: Path, keep_previous: bool = True) -> Path |
                 os.chown(data_dir, info.st_uid, info.st_gid)
             staging.rmdir()
         else:
-            if data_dir.exists():  # an empty directory (or only lost+found) that stayed in place
-                shutil.rmtree(data_dir) if not any(data_dir.iterdir()) else None
-                if data_dir.exists():
+            if data_dir.exists():
+                # Still here means it was empty (set_aside moves anything else): a bare directory
+                # can go; one holding lost+found or brs folders is renamed, not deleted.
+                if any(data_dir.iterdir()):
                     os.rename(data_dir, data_dir.parent / f".{data_dir.name}{RESERVED_PREFIX}empty-{_stamp()}")
+                else:
+                    data_dir.rmdir()
             os.rename(staging, data_dir)
     except OSError as error:
         raise BrsError(f"cannot move the restored data into {data_dir}: {error}") from error

@@ -22,9 +22,10 @@ dev: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-## test-servers: servers that are not plain Debian packages, under /opt/brs-test
+## test-servers: servers that are not plain Debian packages, under /opt/brs-test (with Ceph RGW)
+BRS_WITH_CEPH ?= 1
 test-servers:
-	bash scripts/install-test-servers.sh
+	BRS_WITH_CEPH=$(BRS_WITH_CEPH) bash scripts/install-test-servers.sh
 
 ## demo: back up a directory, wipe it, restore it, and prove the data came back
 demo: dev

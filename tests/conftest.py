@@ -10,6 +10,12 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
+def brs_key() -> str:
+    """The encryption key written to ``tmp_path / "key"`` by :func:`brs_env`."""
+    return KEY
+
+
+@pytest.fixture
 def brs_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a localfs + local storage setup below ``tmp_path``."""
     (tmp_path / "key").write_text(KEY + "\n")

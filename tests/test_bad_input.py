@@ -19,7 +19,6 @@ from brs.manifest import Manifest
 from brs.testing import make_tree, run_brs, tree_snapshot
 from brs.testing.helpers import brs_executable
 
-from .conftest import KEY
 
 
 @pytest.fixture
@@ -50,14 +49,16 @@ def _restore_fails_and_nothing_changes(env: dict[str, str], data: Path, *needles
     assert sorted(p.name for p in data.parent.iterdir()) == siblings
 
 
-def test_wrong_key_names_the_key_ids_and_never_the_key(tmp_path: Path, backed_up: tuple[dict[str, str], Path, Path]) -> None:
+def test_wrong_key_names_the_key_ids_and_never_the_key(
+    tmp_path: Path, backed_up: tuple[dict[str, str], Path, Path], brs_key: str
+) -> None:
     env, data, _ = backed_up
     other = "ffffffffffffffffffffffffffffffff"
     (tmp_path / "other").write_text(other)
     env = {**env, "BRS_ENCRYPTION_KEY_FILE": str(tmp_path / "other")}
-    _restore_fails_and_nothing_changes(env, data, "encrypted with key", Keyring(parse_key(KEY, "t")).ids[0])
+    _restore_fails_and_nothing_changes(env, data, "encrypted with key", Keyring(parse_key(brs_key, "t")).ids[0])
     result = run_brs("restore", env=env)
-    assert other not in result.stderr and KEY not in result.stderr
+    assert other not in result.stderr and brs_key not in result.stderr
 
 
 def test_a_missing_key_is_named(backed_up: tuple[dict[str, str], Path, Path]) -> None:
@@ -81,7 +82,9 @@ def test_a_flipped_byte_is_detected(backed_up: tuple[dict[str, str], Path, Path]
     _restore_fails_and_nothing_changes(env, data, "corrupt")
 
 
-def test_an_archive_with_dotdot_members_is_refused(tmp_path: Path, backed_up: tuple[dict[str, str], Path, Path]) -> None:
+def test_an_archive_with_dotdot_members_is_refused(
+    tmp_path: Path, backed_up: tuple[dict[str, str], Path, Path], brs_key: str
+) -> None:
     """A backup that authenticates perfectly but carries a hostile archive (a stolen key, a
     malicious writer) still cannot write outside the data directory."""
     env, data, stored = backed_up
@@ -95,7 +98,7 @@ def test_an_archive_with_dotdot_members_is_refused(tmp_path: Path, backed_up: tu
             info.size = 0 if name.endswith("/") else 4
             tar.addfile(info, None if name.endswith("/") else io.BytesIO(b"evil"))
     payload = hostile.getvalue()
-    encryptor = StreamEncryptor(parse_key(KEY, "t"), manifest.backup_id)
+    encryptor = StreamEncryptor(parse_key(brs_key, "t"), manifest.backup_id)
     sealed = encryptor.update(_zstd(payload)) + encryptor.finalize()
     stored.write_bytes(sealed)
     import hashlib

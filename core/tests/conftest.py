@@ -13,10 +13,6 @@ from brs.engine import Engine, Settings
 from brs.interfaces import PluginContext, Role
 from brs.plugins import Session, driver_class
 
-KEY = b"0123456789abcdef0123456789abcdef"
-OTHER_KEY = b"ffffffffffffffffffffffffffffffff"
-
-
 @pytest.fixture
 def make_engine(tmp_path: Path) -> Callable[..., Engine]:
     """Build an engine with localfs + local storage, as the CLI would, without a subprocess."""

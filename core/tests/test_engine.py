@@ -14,7 +14,8 @@ from brs.errors import BackupNotFound, DecryptionError, IntegrityError
 from brs.manifest import MANIFEST_SUFFIX
 from brs.testing import tree_snapshot
 
-from .conftest import KEY, OTHER_KEY
+KEY = b"0123456789abcdef0123456789abcdef"
+OTHER_KEY = b"ffffffffffffffffffffffffffffffff"
 
 
 def _data(tmp_path: Path, text: str = "v1") -> Path:

@@ -1,0 +1,102 @@
+"""Turn botocore and s3transfer exceptions into one-line :class:`brs.errors.StorageError` messages.
+
+botocore has already retried transient failures (timeouts, 5xx, throttling) when an exception
+reaches this module, so whatever arrives here is reported, never retried again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+    SSLError,
+)
+from brs.errors import StorageError
+
+__all__ = ["error_code", "storage_error"]
+
+#: Codes whose meaning is clearer in words than in S3's names.
+_EXPLAINED = {
+    "InvalidAccessKeyId": "the access key is not known to the server (check the credentials)",
+    "SignatureDoesNotMatch": "the secret key does not match the access key (check the credentials)",
+    "AccessDenied": "access denied (check the credentials and the bucket policy)",
+    "AllAccessDisabled": "access denied (all access to this bucket is disabled)",
+    "NoSuchBucket": "the bucket does not exist",
+    "ExpiredToken": "the session token has expired",
+    "InvalidToken": "the session token is invalid",
+    "RequestTimeTooSkewed": "the local clock differs too much from the server's",
+    "PermanentRedirect": "the bucket is in another region (set --s3-region)",
+    "AuthorizationHeaderMalformed": "the request was signed for the wrong region (set --s3-region)",
+}
+
+
+def error_code(error: BaseException) -> str:
+    """The S3 error code of a ``ClientError`` (``""`` for anything else)."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def describe(error: BaseException) -> str:
+    """A short human explanation of a botocore failure, without request details or secrets."""
+    cause = _unwrap(error)
+    if isinstance(cause, ClientError):
+        code = error_code(cause)
+        status = _status(cause)
+        if code in _EXPLAINED:
+            return f"{_EXPLAINED[code]} [{code}]"
+        if code in ("403", "Forbidden") or status == 403:
+            return "access denied (HTTP 403; check the credentials and the bucket policy)"
+        if code in ("404", "NotFound") or status == 404:
+            return "not found (HTTP 404)"
+        message = str(cause.response.get("Error", {}).get("Message") or "").strip()
+        return f"{code or 'HTTP ' + str(status)}: {message}" if message else f"{code or 'HTTP ' + str(status)}"
+    if isinstance(cause, SSLError):
+        return f"TLS failure talking to the endpoint (certificate not trusted? see --s3-trusted-ca-cert): {_reason(cause)}"
+    if isinstance(cause, EndpointConnectionError):
+        return f"cannot connect to the endpoint {cause.kwargs.get('endpoint_url', '')} (after retries)".replace("  ", " ")
+    if isinstance(cause, (ReadTimeoutError, ConnectionClosedError)):
+        return f"the connection failed after retries: {_reason(cause)}"
+    if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
+        return "no AWS credentials found (set --s3-access-key/--s3-secret-key or the standard AWS variables)"
+    if isinstance(cause, BotoCoreError):
+        return _reason(cause)
+    return f"{type(cause).__name__}: {cause}"
+
+
+def storage_error(action: str, where: str, error: BaseException, secrets: Iterable[str | None] = ()) -> StorageError:
+    """``StorageError("cannot ACTION in WHERE: REASON")`` with any secret value masked."""
+    message = f"cannot {action} in {where}: {describe(error)}"
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return StorageError(" ".join(message.split()))
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """s3transfer wraps the real failure (``S3UploadFailedError``, futures); find the botocore one."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ClientError, BotoCoreError)):
+            return current
+        current = current.__cause__ or current.__context__
+    return error
+
+
+def _reason(error: BaseException) -> str:
+    # botocore messages embed the whole urllib3 repr; its last clause is the useful part.
+    text = " ".join(str(error).split())
+    return text[-300:] if len(text) > 300 else text

@@ -1,0 +1,233 @@
+"""``--backup-provider s3``: backups as objects in an S3 bucket, below ``--object-prefix``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from brs.errors import BackupNotFound, StorageError
+from brs.interfaces import Storage, StoredObject
+
+from brs_storage_s3 import lifecycle
+from brs_storage_s3.client import DEFAULT_REGION, make_client, transfer_config
+from brs_storage_s3.errors import error_code, storage_error
+from brs_storage_s3.settings import S3Settings, options
+from brs_storage_s3.streams import FullReader, ResumingReader
+
+if TYPE_CHECKING:
+    import click
+    from brs.interfaces import PluginContext
+
+__all__ = ["S3Storage"]
+
+#: Unfinished multipart uploads older than this belong to killed backups; their parts cost
+#: money until aborted. Younger ones may still be running in another process.
+STALE_UPLOAD_AGE = timedelta(hours=24)
+_STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, IncompleteReadError, ConnectionClosedError)
+_BOTO_ERRORS = (BotoCoreError, ClientError)
+
+
+class S3Storage(Storage):
+    """Objects ``<prefix>/<name>`` in ``--s3-bucket-name`` on AWS or an S3-compatible server.
+
+    Uploads are multipart uploads of a stream with bounded memory; S3 only shows an object once
+    its upload completed, and a failed upload is aborted, so nothing partial is ever listed.
+    """
+
+    def __init__(self, context: PluginContext) -> None:
+        super().__init__(context)
+        self.settings = S3Settings.from_options(context.options)
+        self.prefix = context.object_prefix.strip("/")
+        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        if self.settings.insecure_skip_verify:
+            # urllib3 would warn on every request; say it once.
+            warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+            self.log.warning("TLS certificate verification of %s is disabled", self.settings.endpoint or "S3")
+        self._client: Any = None
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return options()
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The boto3 client, created on first use (constructing it reads credential files)."""
+        if self._client is None:
+            try:
+                self._client = make_client(self.settings)
+            except BotoCoreError as error:
+                raise self._error("connect", error) from error
+        return self._client
+
+    @property
+    def where(self) -> str:
+        """``s3://bucket/prefix/`` and the endpoint, for messages."""
+        location = f"s3://{self.settings.bucket}/{self._key_prefix}"
+        return f"{location} at {self.settings.endpoint}" if self.settings.endpoint else location
+
+    def _error(self, action: str, error: BaseException) -> StorageError:
+        return storage_error(action, self.where, error, secrets=(self.settings.secret_key,))
+
+    def _key(self, name: str) -> str:
+        if not name or name.startswith(".") or "/" in name or "\\" in name:
+            raise StorageError(f"invalid object name {name!r}")
+        return self._key_prefix + name
+
+    # -- hooks -----------------------------------------------------------------------------
+    def brs_storage_ensure(self) -> None:
+        # ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so a 403 could not
+        # tell bad credentials from a missing permission, and it needs only s3:ListBucket too.
+        try:
+            self._probe()
+        except ClientError as error:
+            if error_code(error) not in ("NoSuchBucket", "404", "NotFound"):
+                raise self._error("open the bucket", error) from error
+            self._create_bucket()
+            try:
+                self._probe()
+            except _BOTO_ERRORS as error:
+                raise self._error("list objects", error) from error
+        except BotoCoreError as error:
+            raise self._error("open the bucket", error) from error
+        if self.settings.lifecycle_days is not None:
+            try:
+                if lifecycle.install_rule(self.client, self.settings.bucket, self.prefix, self.settings.lifecycle_days):
+                    self.log.info("lifecycle rule %s installed on bucket %s", lifecycle.rule_id(self.prefix), self.settings.bucket)
+            except _BOTO_ERRORS as error:
+                raise self._error("install the lifecycle rule", error) from error
+        self.abort_stale_uploads(STALE_UPLOAD_AGE)
+
+    def _probe(self) -> None:
+        self.client.list_objects_v2(Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/", MaxKeys=1)
+
+    def _create_bucket(self) -> None:
+        bucket = self.settings.bucket
+        if not self.settings.create_bucket:
+            raise StorageError(f"bucket {bucket} does not exist ({self.where}) and --no-s3-create-bucket is set")
+        region = self.client.meta.region_name
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region and region != DEFAULT_REGION:
+            # Outside us-east-1, AWS needs the region again in the body (the original omitted it).
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            self.client.create_bucket(**kwargs)
+            self.log.info("created bucket %s", bucket)
+        except ClientError as error:
+            if error_code(error) == "BucketAlreadyOwnedByYou":
+                return
+            if error_code(error) == "BucketAlreadyExists":
+                raise StorageError(f"bucket {bucket} does not exist for these credentials and its name is taken ({self.where})") from error
+            raise self._error("create the missing bucket", error) from error
+        except BotoCoreError as error:
+            raise self._error("create the missing bucket", error) from error
+
+    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+        key = self._key(name)
+        reader = FullReader(source)
+        try:
+            # s3transfer aborts the multipart upload itself when a part or the source fails.
+            self.client.upload_fileobj(reader, self.settings.bucket, key, Config=transfer_config(self.settings))
+        except _BOTO_ERRORS as error:
+            raise self._error(f"upload {name}", error) from error
+        except Exception as error:
+            if _is_boto(error):
+                raise self._error(f"upload {name}", error) from error
+            raise
+        return reader.tell()
+
+    def brs_storage_download(self, name: str) -> BinaryIO:
+        key = self._key(name)
+
+        def open_at(offset: int) -> Any:
+            kwargs = {"Bucket": self.settings.bucket, "Key": key}
+            if offset:
+                kwargs["Range"] = f"bytes={offset}-"
+            return self.client.get_object(**kwargs)["Body"]
+
+        def translate(error: Exception) -> BaseException:
+            return self._error(f"download {name}", error) if _is_boto(error) else error
+
+        try:
+            return ResumingReader(open_at, _STREAM_ERRORS, translate)  # type: ignore[return-value]
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404", "NotFound"):
+                raise BackupNotFound(f"object {name} does not exist in {self.where}") from error
+            raise self._error(f"download {name}", error) from error
+        except BotoCoreError as error:
+            raise self._error(f"download {name}", error) from error
+
+    def brs_storage_list(self) -> list[StoredObject]:
+        objects = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/"
+            )
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    name = item["Key"][len(self._key_prefix) :]
+                    if name:  # "prefix/" itself is a folder marker some tools create
+                        objects.append(StoredObject(name=name, size=int(item["Size"]), modified=_utc(item["LastModified"])))
+        except _BOTO_ERRORS as error:
+            raise self._error("list objects", error) from error
+        return objects
+
+    def brs_storage_delete(self, name: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.settings.bucket, Key=self._key(name))
+        except ClientError as error:
+            if error_code(error) not in ("NoSuchKey", "404", "NotFound"):
+                raise self._error(f"delete {name}", error) from error
+        except BotoCoreError as error:
+            raise self._error(f"delete {name}", error) from error
+
+    # -- maintenance -------------------------------------------------------------------------
+    def abort_stale_uploads(self, older_than: timedelta) -> int:
+        """Abort unfinished multipart uploads below the prefix started before ``older_than`` ago.
+
+        Best effort: the permission (s3:ListBucketMultipartUploads, s3:AbortMultipartUpload)
+        is optional, so a refusal is logged, not raised.
+        """
+        cutoff = datetime.now(timezone.utc) - older_than
+        aborted = 0
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/"
+            )
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if _utc(upload["Initiated"]) < cutoff:
+                        self.client.abort_multipart_upload(Bucket=self.settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                        aborted += 1
+        except _BOTO_ERRORS as error:
+            self.log.debug("cannot clean up unfinished uploads in %s: %s", self.where, storage_error("list", self.where, error))
+        if aborted:
+            self.log.info("aborted %d unfinished uploads older than %s in %s", aborted, older_than, self.where)
+        return aborted
+
+
+def _is_boto(error: BaseException) -> bool:
+    """True when a botocore failure is the error or its cause (s3transfer wraps some)."""
+    current: BaseException | None = error
+    for _ in range(5):
+        if current is None:
+            return False
+        if isinstance(current, _BOTO_ERRORS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+

@@ -1,0 +1,250 @@
+"""Servers and helpers for the S3 tests: moto (subprocess, fast) and a single-node Ceph RGW (real S3).
+
+Every server is started by a fixture on a free 127.0.0.1 port and stopped by the same fixture,
+also when the test fails. A server that cannot start fails the tests that need it; nothing is
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from brs.interfaces import PluginContext
+
+from brs_storage_s3 import S3Storage
+
+REPO = Path(__file__).resolve().parents[3]
+KEY = "0123456789abcdef0123456789abcdef"
+MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 30, **kwargs: Any) -> None:
+    """Wait until ``url`` answers with any HTTP status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            urllib.request.urlopen(url, timeout=2, **kwargs).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+@dataclass
+class Moto:
+    """A ``moto_server`` subprocess that a test may kill and start again on the same port."""
+
+    port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    tls: tuple[Path, Path] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def start(self) -> Moto:
+        command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)]
+        if self.tls:
+            command += ["-c", str(self.tls[0]), "-k", str(self.tls[1])]
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        import ssl
+
+        context = ssl._create_unverified_context() if self.tls else None
+        try:
+            wait_http(self.endpoint + "/moto-api/", self.process, context=context)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-request, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Moto]:
+    """One shared moto server; tests isolate themselves with unique bucket names."""
+    server = Moto().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_factory() -> Iterator[Callable[..., Moto]]:
+    """Private moto servers for tests that kill them or change their settings."""
+    started: list[Moto] = []
+
+    def make(**kwargs: Any) -> Moto:
+        server = Moto(**kwargs)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()
+
+
+@dataclass(frozen=True)
+class S3Target:
+    """Where and how a test reaches an S3 server."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+    checksum: str | None = None
+
+    def options(self, bucket: str, **more: Any) -> dict[str, Any]:
+        """Option values as the CLI would pass them to the driver."""
+        values: dict[str, Any] = {
+            "s3_bucket_name": bucket,
+            "s3_endpoint": self.endpoint,
+            "s3_region": self.region,
+            "s3_access_key": self.access_key,
+            "s3_secret_key": self.secret_key,
+            "s3_max_attempts": 3,
+        }
+        if self.checksum:
+            values["s3_request_checksum_calculation"] = self.checksum
+        values.update(more)
+        return values
+
+    def env(self, tmp_path: Path, bucket: str, prefix: str = "") -> dict[str, str]:
+        """Environment for ``brs`` subprocesses: localfs data under ``tmp_path``, secrets not on argv."""
+        (tmp_path / "key").write_text(KEY + "\n")
+        env = {
+            "BRS_DB": "localfs",
+            "BRS_DB_DATA_DIRECTORY": str(tmp_path / "data"),
+            "BRS_BACKUP_PROVIDER": "s3",
+            "BRS_S3_BUCKET_NAME": bucket,
+            "BRS_S3_ENDPOINT": self.endpoint,
+            "BRS_S3_REGION": self.region,
+            "BRS_S3_ACCESS_KEY": self.access_key,
+            "BRS_S3_SECRET_KEY": self.secret_key,
+            "BRS_S3_MAX_ATTEMPTS": "3",
+            "BRS_OBJECT_PREFIX": prefix,
+            "BRS_LOG_FORMAT": "json",
+        }
+        if self.checksum:
+            env["BRS_S3_REQUEST_CHECKSUM_CALCULATION"] = self.checksum
+        return env
+
+
+def moto_target(server: Moto) -> S3Target:
+    return S3Target(server.endpoint, MOTO_KEYS["AWS_ACCESS_KEY_ID"], MOTO_KEYS["AWS_SECRET_ACCESS_KEY"])
+
+
+def unique_bucket(tag: str = "brs") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def storage_on() -> Callable[[S3Target, str, str], S3Storage]:
+    """Build a driver in-process for ``target``/``bucket``/``prefix``."""
+
+    def make(target: S3Target, bucket: str, prefix: str, **more: Any) -> S3Storage:
+        return S3Storage(PluginContext(name="s3", options=target.options(bucket, **more), object_prefix=prefix))
+
+    return make
+
+
+# -- Ceph RGW ---------------------------------------------------------------------------------
+def _ceph_script(name: str, variable: str) -> Path:
+    configured = os.environ.get(variable)
+    return Path(configured) if configured else REPO / "scripts" / name
+
+
+def _ceph_port() -> int:
+    """A base port whose +0..+49 neighbours are free (the script binds mon and OSD there)."""
+    for _ in range(50):
+        base = free_port()
+        if base + 49 > 65535:
+            continue
+        ports = [base + offset for offset in (0, 1, 2, *range(10, 50))]
+        try:
+            for port in ports:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free range of 50 ports for Ceph")
+
+
+@pytest.fixture(scope="session")
+def ceph_rgw() -> Iterator[S3Target]:
+    """A single-node Ceph cluster with radosgw, started once per session (~15 s)."""
+    start, stop = _ceph_script("ceph-rgw-start.sh", "BRS_CEPH_RGW_START"), _ceph_script("ceph-rgw-stop.sh", "BRS_CEPH_RGW_STOP")
+    if shutil.which("radosgw") is None or not start.exists():
+        pytest.fail("Ceph RGW is not installed: run BRS_WITH_CEPH=1 scripts/install-test-servers.sh (needed for the real-S3 tests)")
+    # Admin sockets live below the directory: keep its path short.
+    directory = Path(tempfile.mkdtemp(prefix="brs-ceph-", dir="/tmp"))
+    try:
+        result = subprocess.run([str(start), str(directory), str(_ceph_port())], capture_output=True, text=True, timeout=180)
+        if result.returncode != 0:
+            pytest.fail(f"Ceph RGW did not start:\n{result.stderr[-3000:]}")
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        # Ceph predates the CRC trailers boto3 sends by default; stay with MD5 where required.
+        yield S3Target(
+            values["CEPH_RGW_ENDPOINT"],
+            values["CEPH_RGW_ACCESS_KEY"],
+            values["CEPH_RGW_SECRET_KEY"],
+            region=values.get("CEPH_RGW_REGION", "default"),
+            checksum="when_required",
+        )
+    finally:
+        subprocess.run([str(stop), str(directory), "--purge"], capture_output=True, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def listed(env: dict[str, str]) -> list[dict[str, Any]]:
+    """``brs backups list --json`` for ``env``."""
+    from brs.testing import run_brs
+
+    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))

@@ -1,0 +1,112 @@
+"""brs's storage contract against moto, plus S3-specific behaviour of the driver."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+
+import boto3
+import pytest
+from botocore.config import Config
+from brs.interfaces import Storage
+from brs.testing import StorageContract
+from s3_servers import Moto, S3Target, moto_target, unique_bucket
+
+from brs_storage_s3 import S3Storage
+
+_MiB = 1 << 20
+
+
+class TestS3Contract(StorageContract):
+    @pytest.fixture
+    def storage_factory(self, moto: Moto, storage_on: Callable[..., S3Storage]) -> Callable[[str], Storage]:
+        bucket = unique_bucket()
+        return lambda prefix: storage_on(moto_target(moto), bucket, prefix)
+
+
+def _client(target: S3Target) -> object:
+    return boto3.client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name=target.region,
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
+    target = moto_target(moto)
+    bucket = unique_bucket()
+    storage = storage_on(target, bucket, "mp", s3_part_size_mib=5)
+    storage.brs_storage_ensure()
+    data = os.urandom(12 * _MiB + 5)
+    assert storage.brs_storage_upload("big", _Trickle(data)) == len(data)
+    client = _client(target)
+    head = client.head_object(Bucket=bucket, Key="mp/big")  # type: ignore[attr-defined]
+    assert head["ETag"].strip('"').endswith("-3")  # three parts: the 1 MiB pieces were gathered
+    with storage.brs_storage_download("big") as handle:
+        assert handle.read() == data
+
+    class Broken(io.RawIOBase):
+        sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            if self.sent >= 11 * _MiB:
+                raise OSError("pipeline broke")
+            self.sent += min(n, _MiB)
+            return os.urandom(min(n, _MiB))
+
+    with pytest.raises(OSError):
+        storage.brs_storage_upload("broken", Broken())
+    uploads = client.list_multipart_uploads(Bucket=bucket, Prefix="mp/")  # type: ignore[attr-defined]
+    assert uploads.get("Uploads", []) == []
+    assert [obj.name for obj in storage.brs_storage_list()] == ["big"]
+
+
+def test_listing_pages_and_ignores_deeper_folders(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
+    target = moto_target(moto)
+    bucket = unique_bucket()
+    storage = storage_on(target, bucket, "team/db")
+    storage.brs_storage_ensure()
+    client = _client(target)
+    for i in range(1005):  # more than one page of 1000 keys
+        client.put_object(Bucket=bucket, Key=f"team/db/obj-{i:04d}", Body=b"")  # type: ignore[attr-defined]
+    client.put_object(Bucket=bucket, Key="team/db/nested/other", Body=b"x")  # type: ignore[attr-defined]
+    client.put_object(Bucket=bucket, Key="team/db-2/other", Body=b"x")  # type: ignore[attr-defined]
+    names = {obj.name for obj in storage.brs_storage_list()}
+    assert len(names) == 1005 and "nested/other" not in names and "other" not in names
+
+
+def test_lifecycle_rule_keeps_other_rules(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
+    target = moto_target(moto)
+    bucket = unique_bucket()
+    client = _client(target)
+    client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    foreign = {"ID": "someone-else", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})  # type: ignore[attr-defined]
+    for days in (30, 30, 40):
+        storage_on(target, bucket, "pg", s3_lifecycle_days=days).brs_storage_ensure()
+    rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]  # type: ignore[attr-defined]
+    by_id = {rule["ID"]: rule for rule in rules}
+    assert set(by_id) == {"someone-else", "brs-pg-expire"}
+    assert by_id["brs-pg-expire"]["Expiration"]["Days"] == 40
+    assert by_id["brs-pg-expire"]["Filter"]["Prefix"] == "pg/"
+
+
+class _Trickle(io.RawIOBase):
+    """Hands out at most 1 MiB per read, like brs's pipeline."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(min(n, _MiB) if n is not None and n >= 0 else _MiB)

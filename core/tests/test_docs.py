@@ -1,0 +1,50 @@
+"""The plugin contract and the options stay documented."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import click
+import pytest
+
+from brs import hookspecs
+from brs.cli.app import cli
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+FIRSTRESULT = "firstresult: the call ends at the first implementation that returns a value other than None."
+
+
+def _hookspecs() -> list[tuple[str, object]]:
+    return [
+        (name, member)
+        for group in hookspecs.SPEC_GROUPS
+        for name, member in inspect.getmembers(group, inspect.isfunction)
+        if name.startswith("brs_")
+    ]
+
+
+@pytest.mark.parametrize("name,spec", _hookspecs(), ids=lambda value: value if isinstance(value, str) else "")
+def test_every_hook_is_documented(name: str, spec: object) -> None:
+    doc = inspect.getdoc(spec) or ""
+    assert doc.splitlines()[0].endswith("."), f"{name} needs a one-line summary"
+    options = getattr(spec, "brs_spec")
+    if options.get("firstresult"):
+        assert FIRSTRESULT in " ".join(doc.split()), f"{name} must carry the firstresult sentence"
+    assert name in (DOCS / "writing-plugins.md").read_text(), f"{name} is missing from docs/writing-plugins.md"
+
+
+def _options(group: click.Group) -> set[str]:
+    found: set[str] = set()
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            found |= _options(command)
+        else:
+            found |= {max(p.opts, key=len) for p in command.params if isinstance(p, click.Option) and not p.hidden}
+    return found
+
+
+def test_every_core_option_is_in_the_configuration_reference() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    missing = sorted(flag for flag in _options(cli) if f"`{flag}`" not in text)
+    assert not missing, f"run scripts/options_table.py and update docs/configuration.md: {missing}"

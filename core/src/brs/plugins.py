@@ -78,8 +78,7 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
     failures: list[str] = []
 
     def on_failure(_manager: Any, entry_point: metadata.EntryPoint, error: BaseException) -> None:
-        dist = entry_point.dist
-        origin = f"{dist.name} {dist.version}" if dist is not None else entry_point.value
+        origin = " ".join(distribution_of(role.value, entry_point.name))
         failures.append(f"{role.label} plugin {name!r} ({origin}) failed to load: {type(error).__name__}: {error}")
 
     try:
@@ -151,8 +150,7 @@ class Session:
     def _load_hook_plugins(self) -> None:
         def on_failure(_manager: Any, entry_point: metadata.EntryPoint, error: BaseException) -> None:
             # A broken notification plugin must never stop backups; say so once and go on.
-            dist = entry_point.dist
-            origin = f"{dist.name} {dist.version}" if dist is not None else entry_point.value
+            origin = " ".join(distribution_of(HOOKS_GROUP, entry_point.name))
             log.warning("hook plugin %s (%s) failed to load: %s", entry_point.name, origin, error)
 
         manager: stevedore.ExtensionManager[Any] = stevedore.ExtensionManager(

@@ -20,7 +20,6 @@ from brs.testing import make_tree, run_brs, tree_snapshot
 from brs.testing.helpers import brs_executable
 
 
-
 @pytest.fixture
 def backed_up(tmp_path: Path, brs_env: dict[str, str]) -> tuple[dict[str, str], Path, Path]:
     """An encrypted backup of a small tree; returns env, data dir and the stored object."""
@@ -123,14 +122,20 @@ def test_bad_flags_and_settings(tmp_path: Path, brs_env: dict[str, str]) -> None
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     unknown = run_brs("backup", "--no-such-flag", env=brs_env)
     assert unknown.returncode == 2 and "no-such-flag" in unknown.stderr
-    _assert_one_line_failure(run_brs("backup", env={**brs_env, "BRS_DB": "oracle"}), "no database plugin named 'oracle'", "localfs")
-    _assert_one_line_failure(run_brs("backup", env={**brs_env, "BRS_COMPRESSION_METHOD": "rar"}), "no compression plugin named 'rar'")
+    _assert_one_line_failure(
+        run_brs("backup", env={**brs_env, "BRS_DB": "oracle"}), "no database plugin named 'oracle'", "localfs"
+    )
+    _assert_one_line_failure(
+        run_brs("backup", env={**brs_env, "BRS_COMPRESSION_METHOD": "rar"}), "no compression plugin named 'rar'"
+    )
     _assert_one_line_failure(run_brs("backup", env={**brs_env, "BRS_ENCRYPTION_KEY": "short"}), "32 ASCII characters")
     _assert_one_line_failure(run_brs("backup", env=brs_env), "does not exist")
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("x")
     (tmp_path / "data").mkdir()
-    _assert_one_line_failure(run_brs("backup", env={**brs_env, "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(blocked / "sub")}), "not usable")
+    _assert_one_line_failure(
+        run_brs("backup", env={**brs_env, "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(blocked / "sub")}), "not usable"
+    )
 
 
 def test_config_file_env_and_flag_precedence(tmp_path: Path, brs_env: dict[str, str]) -> None:
@@ -138,11 +143,21 @@ def test_config_file_env_and_flag_precedence(tmp_path: Path, brs_env: dict[str, 
     data.mkdir()
     (data / "f").write_text("x")
     config = tmp_path / "config.yaml"
-    config.write_text(f"compression-method: tarlz4\nobject-prefix: from-config\nlocal-provider-backup-path: {tmp_path / 'store'}\n")
+    config.write_text(
+        f"compression-method: tarlz4\nobject-prefix: from-config\nlocal-provider-backup-path: {tmp_path / 'store'}\n"
+    )
     env = {k: v for k, v in brs_env.items() if k != "BRS_LOCAL_PROVIDER_BACKUP_PATH"}
     run_brs("backup", "--config", str(config), env=env, check=True)
     run_brs("backup", "--config", str(config), env={**env, "BRS_COMPRESSION_METHOD": "tar"}, check=True)
-    run_brs("backup", "--config", str(config), "--compression-method", "targz", env={**env, "BRS_COMPRESSION_METHOD": "tar"}, check=True)
+    run_brs(
+        "backup",
+        "--config",
+        str(config),
+        "--compression-method",
+        "targz",
+        env={**env, "BRS_COMPRESSION_METHOD": "tar"},
+        check=True,
+    )
     listed = json.loads(run_brs("backups", "list", "--json", "--config", str(config), env=env, check=True).stdout)
     assert [b["compression"] for b in listed] == ["targz", "tar", "tarlz4"]
     assert (tmp_path / "store" / "from-config").is_dir()

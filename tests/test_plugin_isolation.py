@@ -25,7 +25,9 @@ def broken_plugins(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))}
 
 
-def test_an_unselected_broken_plugin_does_not_stop_a_backup(tmp_path: Path, brs_env: dict[str, str], broken_plugins: dict[str, str]) -> None:
+def test_an_unselected_broken_plugin_does_not_stop_a_backup(
+    tmp_path: Path, brs_env: dict[str, str], broken_plugins: dict[str, str]
+) -> None:
     data = Path(brs_env["BRS_DB_DATA_DIRECTORY"])
     data.mkdir()
     (data / "file").write_text("x")

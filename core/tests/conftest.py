@@ -13,6 +13,7 @@ from brs.engine import Engine, Settings
 from brs.interfaces import PluginContext, Role
 from brs.plugins import Session, driver_class
 
+
 @pytest.fixture
 def make_engine(tmp_path: Path) -> Callable[..., Engine]:
     """Build an engine with localfs + local storage, as the CLI would, without a subprocess."""
@@ -39,7 +40,9 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
         )
         session = Session(load_hook_plugins=False)
         for role, name in ((Role.DATABASE, "localfs"), (Role.STORAGE, "local"), (Role.COMPRESSION, compression)):
-            context = PluginContext(name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
+            context = PluginContext(
+                name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name)
+            )
             session.use(role, name, driver_class(role, name)(context))
         session.call(Role.STORAGE, "brs_storage_ensure")
         return Engine(session, settings)

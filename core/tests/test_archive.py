@@ -37,7 +37,9 @@ def test_a_tree_round_trips_with_modes_links_and_mtimes(tmp_path: Path) -> None:
 def test_a_stream_is_split_into_parts_and_joined_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(archive_module, "STREAM_PART_SIZE", 1000)
     payload = os.urandom(4500)
-    data = _write(lambda w: (w.add_bytes("before.txt", b"b"), w.add_stream("dump.sql", io.BytesIO(payload)), w.add_bytes("after.txt", b"a")))
+    data = _write(
+        lambda w: (w.add_bytes("before.txt", b"b"), w.add_stream("dump.sql", io.BytesIO(payload)), w.add_bytes("after.txt", b"a"))
+    )
     with tarfile.open(fileobj=io.BytesIO(data)) as plain:
         names = plain.getnames()
     assert names == ["before.txt"] + [f"dump.sql.part-{i:06d}" for i in range(5)] + ["after.txt"]

@@ -19,7 +19,10 @@ class TestLocalStorage(StorageContract):
     def storage_factory(self, tmp_path: Path) -> Callable[[str], Storage]:
         def make(prefix: str) -> Storage:
             context = PluginContext(
-                name="local", options={"local_provider_backup_path": str(tmp_path / "bucket")}, object_prefix=prefix, log=logging.getLogger("t")
+                name="local",
+                options={"local_provider_backup_path": str(tmp_path / "bucket")},
+                object_prefix=prefix,
+                log=logging.getLogger("t"),
             )
             return LocalStorage(context)
 

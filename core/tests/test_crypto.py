@@ -87,14 +87,7 @@ def seal_stream(chunks: list[tuple[bytes, bool]], key: bytes = KEY, log2: int = 
     """Build a stream by hand from the format description, independently of StreamEncryptor."""
     prefix = os.urandom(7)
     bid = BACKUP_ID.encode()
-    header = (
-        b"BRSAEAD\x00"
-        + bytes([1, 1, log2, 0])
-        + bytes.fromhex(key_id(key))
-        + prefix
-        + bytes([len(bid)])
-        + bid
-    )
+    header = b"BRSAEAD\x00" + bytes([1, 1, log2, 0]) + bytes.fromhex(key_id(key)) + prefix + bytes([len(bid)]) + bid
     aead = AESGCM(key)
     sealed = [
         aead.encrypt(prefix + i.to_bytes(4, "big") + bytes([last]), plaintext, header)
@@ -295,8 +288,7 @@ def test_keyring_find_unknown_id() -> None:
     with pytest.raises(DecryptionError) as info:
         ring.find("0011223344556677", "manifest x")
     assert str(info.value) == (
-        f"manifest x is encrypted with key 0011223344556677; "
-        f"configured keys: {key_id(KEY)}, {key_id(OTHER_KEY)}"
+        f"manifest x is encrypted with key 0011223344556677; configured keys: {key_id(KEY)}, {key_id(OTHER_KEY)}"
     )
     with pytest.raises(DecryptionError, match=r"configured keys: none$"):
         Keyring().find("0011223344556677")
@@ -305,9 +297,7 @@ def test_keyring_find_unknown_id() -> None:
 def test_wrong_key() -> None:
     blob = encrypt(b"secret data")
     message = decrypt_error(blob, keyring=Keyring(OTHER_KEY), what="backup b1")
-    assert message == (
-        f"backup b1 is encrypted with key {key_id(KEY)}; configured keys: {key_id(OTHER_KEY)}"
-    )
+    assert message == (f"backup b1 is encrypted with key {key_id(KEY)}; configured keys: {key_id(OTHER_KEY)}")
     for key in (KEY, OTHER_KEY):
         assert key.decode() not in message
         assert key.decode()[:8] not in message
@@ -380,9 +370,7 @@ def test_not_a_brs_object(blob: bytes) -> None:
 
 
 def test_unsupported_header_fields(blob: bytes) -> None:
-    assert decrypt_error(flip(blob, VERSION_AT, 0x02)) == (
-        "backup uses unsupported encryption format version 3"
-    )
+    assert decrypt_error(flip(blob, VERSION_AT, 0x02)) == ("backup uses unsupported encryption format version 3")
     assert "unsupported encryption algorithm 3" in decrypt_error(flip(blob, ALGORITHM_AT, 0x02))
     assert "unsupported chunk size" in decrypt_error(flip(blob, LOG2_AT, 0x10))
     assert "unsupported" in decrypt_error(flip(blob, RESERVED_AT))
@@ -401,13 +389,9 @@ def test_flipped_header_bits(blob: bytes) -> None:
     assert "is encrypted with key" in decrypt_error(flip(blob, KEY_ID_AT))
     # Nonce prefix, backup id length and backup id are authenticated by every chunk.
     for at in (PREFIX_AT, ID_LEN_AT - 1, HEADER_SIZE - 1):
-        assert decrypt_error(flip(blob, at)) == (
-            "backup failed authentication at chunk 0 (corrupt or tampered data)"
-        )
+        assert decrypt_error(flip(blob, at)) == ("backup failed authentication at chunk 0 (corrupt or tampered data)")
     # A damaged backup id is reported as damage, not as an object of another backup.
-    assert "failed authentication at chunk 0" in decrypt_error(
-        flip(blob, HEADER_SIZE - 1), expected_backup_id=BACKUP_ID
-    )
+    assert "failed authentication at chunk 0" in decrypt_error(flip(blob, HEADER_SIZE - 1), expected_backup_id=BACKUP_ID)
     # A changed length shifts the chunk boundaries; still an error, never plaintext.
     decrypt_error(flip(blob, ID_LEN_AT))
 
@@ -416,9 +400,7 @@ def test_flipped_chunk_bits(blob: bytes) -> None:
     for chunk in range(3):
         for at in (0, 1000, SEALED - 1):  # first byte, middle, last byte of the tag
             message = decrypt_error(flip(blob, HEADER_SIZE + chunk * SEALED + at))
-            assert message == (
-                f"backup failed authentication at chunk {chunk} (corrupt or tampered data)"
-            )
+            assert message == (f"backup failed authentication at chunk {chunk} (corrupt or tampered data)")
     message = decrypt_error(flip(blob, len(blob) - 1), what="backup b7")
     assert message.startswith("backup b7 failed authentication at chunk 3 ")
 
@@ -438,9 +420,7 @@ def test_swapped_dropped_and_duplicated_chunks(blob: bytes) -> None:
     final = body[3 * SEALED :]
     assert "failed authentication at chunk 0" in decrypt_error(header + c[1] + c[0] + c[2] + final)
     assert "failed authentication at chunk 1" in decrypt_error(header + c[0] + c[2] + final)
-    assert "failed authentication at chunk 1" in decrypt_error(
-        header + c[0] + c[0] + c[1] + c[2] + final
-    )
+    assert "failed authentication at chunk 1" in decrypt_error(header + c[0] + c[0] + c[1] + c[2] + final)
     # A chunk from another object with the same key and backup id.
     other = encrypt(os.urandom(3 * CHUNK + 5))
     assert "failed authentication at chunk 2" in decrypt_error(
@@ -449,15 +429,11 @@ def test_swapped_dropped_and_duplicated_chunks(blob: bytes) -> None:
 
 
 def test_truncation_at_chunk_boundaries(blob: bytes) -> None:
-    assert decrypt_error(blob[:HEADER_SIZE]) == (
-        "backup is truncated after its header (the final chunk is missing)"
-    )
+    assert decrypt_error(blob[:HEADER_SIZE]) == ("backup is truncated after its header (the final chunk is missing)")
     for chunks in (1, 2, 3):
         # Ends right after a complete non-final chunk: the final chunk was dropped.
         message = decrypt_error(blob[: HEADER_SIZE + chunks * SEALED])
-        assert message == (
-            f"backup is truncated after chunk {chunks - 1} (the final chunk is missing)"
-        )
+        assert message == (f"backup is truncated after chunk {chunks - 1} (the final chunk is missing)")
     # Same through the incremental path, byte by byte.
     message = decrypt_error(blob[: HEADER_SIZE + 2 * SEALED], piece=4096)
     assert "truncated after chunk 1" in message
@@ -465,9 +441,7 @@ def test_truncation_at_chunk_boundaries(blob: bytes) -> None:
 
 def test_truncation_inside_header(blob: bytes) -> None:
     for cut in range(8, HEADER_SIZE):
-        assert decrypt_error(blob[:cut], piece=3) == (
-            "backup is truncated inside its header (the final chunk is missing)"
-        )
+        assert decrypt_error(blob[:cut], piece=3) == ("backup is truncated inside its header (the final chunk is missing)")
     for cut in range(1, 8):
         assert "not a brs encrypted object" in decrypt_error(blob[:cut])
 
@@ -496,9 +470,7 @@ def test_dropping_exactly_the_final_chunk(blob: bytes) -> None:
 
 def test_data_after_the_final_chunk() -> None:
     full_final = seal_stream([(b"a" * CHUNK, False), (b"b" * CHUNK, True)])
-    assert decrypt_error(full_final + b"x") == (
-        "backup has unexpected data after its final chunk 1"
-    )
+    assert decrypt_error(full_final + b"x") == ("backup has unexpected data after its final chunk 1")
     short_final = encrypt(b"abc")
     assert "failed authentication at chunk 0" in decrypt_error(short_final + b"xyz")
 

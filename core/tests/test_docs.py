@@ -28,7 +28,7 @@ def _hookspecs() -> list[tuple[str, object]]:
 def test_every_hook_is_documented(name: str, spec: object) -> None:
     doc = inspect.getdoc(spec) or ""
     assert doc.splitlines()[0].endswith("."), f"{name} needs a one-line summary"
-    options = getattr(spec, "brs_spec")
+    options = spec.brs_spec
     if options.get("firstresult"):
         assert FIRSTRESULT in " ".join(doc.split()), f"{name} must carry the firstresult sentence"
     assert name in (DOCS / "writing-plugins.md").read_text(), f"{name} is missing from docs/writing-plugins.md"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from brs.errors import BrsError
 
-__all__ = ["RESERVED_PREFIX", "is_empty", "is_reserved", "prepare_staging", "swap_in", "discard_staging", "set_aside"]
+__all__ = ["RESERVED_PREFIX", "discard_staging", "is_empty", "is_reserved", "prepare_staging", "set_aside", "swap_in"]
 
 RESERVED_PREFIX = ".brs-"
 _IGNORED = {"lost+found"}

@@ -9,17 +9,17 @@ types too, never ``SystemExit`` or click exceptions.
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
+    "BackupNotFound",
+    "BackupSkipped",
     "BrsError",
+    "BusyError",
     "ConfigError",
+    "DatabaseError",
+    "DecryptionError",
+    "IntegrityError",
     "PluginError",
     "StorageError",
-    "BackupNotFound",
-    "IntegrityError",
-    "DecryptionError",
-    "ArchiveError",
-    "DatabaseError",
-    "BusyError",
-    "BackupSkipped",
 ]
 
 

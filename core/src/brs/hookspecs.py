@@ -1,3 +1,5 @@
+# Hookspecs are signatures with documentation; their bodies are empty on purpose.
+# mypy: disable-error-code="empty-body"
 """Every hook brs calls, documented like an API reference.
 
 There are two kinds of hooks.
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from brs.interfaces import Compressor, DataDirState, StoredObject
     from brs.manifest import Manifest
 
-__all__ = ["PROJECT", "hookspec", "hookimpl", "DatabaseSpecs", "StorageSpecs", "CompressionSpecs", "LifecycleSpecs"]
+__all__ = ["PROJECT", "CompressionSpecs", "DatabaseSpecs", "LifecycleSpecs", "StorageSpecs", "hookimpl", "hookspec"]
 
 PROJECT = "brs"
 
@@ -45,7 +47,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # ---------------------------------------------------------------------------------------------
 class DatabaseSpecs:
     @hookspec(firstresult=True)
-    def brs_database_check(self, data_dir: Path) -> DataDirState:  # type: ignore[empty-body]
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
         """Inspect the data directory and say whether it needs a restore.
 
         Called by the sidecar on start, before the database is allowed to run, and by

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """The three driver roles; the value is the entry-point group."""
 
     DATABASE = "brs.database"
@@ -53,7 +53,7 @@ class Role(str, enum.Enum):
         return self.value.split(".", 1)[1]
 
 
-class DataDirStatus(str, enum.Enum):
+class DataDirStatus(enum.StrEnum):
     """What a database plugin found in the data directory."""
 
     EMPTY = "empty"  #: nothing there (a lone ``lost+found`` counts as empty): restore

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["configure", "LEVELS"]
+__all__ = ["LEVELS", "configure"]
 
 LEVELS = ("debug", "info", "warning", "warn", "error")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

@@ -12,12 +12,12 @@ import json
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from brs.errors import IntegrityError
 
-__all__ = ["MANIFEST_SUFFIX", "Manifest", "new_backup_id", "parse_time", "format_time"]
+__all__ = ["MANIFEST_SUFFIX", "Manifest", "format_time", "new_backup_id", "parse_time"]
 
 MANIFEST_SUFFIX = ".manifest.json"
 FORMAT = "brs-manifest"
@@ -27,7 +27,7 @@ _ID = re.compile(r"^\d{8}T\d{6}(?:\d{6})?Z-[0-9a-f]{6,}$")
 
 def new_backup_id(now: datetime | None = None) -> str:
     """A unique, time-ordered id: UTC time with microseconds plus a random suffix."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 
 
@@ -36,7 +36,7 @@ def is_backup_id(text: str) -> bool:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:

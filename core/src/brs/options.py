@@ -10,7 +10,7 @@ import click
 
 from brs.errors import ConfigError
 
-__all__ = ["secret_option", "read_secret"]
+__all__ = ["read_secret", "secret_option"]
 
 
 def secret_option(name: str, help: str) -> tuple[click.Option, click.Option]:
@@ -22,7 +22,12 @@ def secret_option(name: str, help: str) -> tuple[click.Option, click.Option]:
     """
     return (
         click.Option([f"--{name}"], default=None, help=f"{help} Prefer --{name}-file.", show_default=False),
-        click.Option([f"--{name}-file"], default=None, type=click.Path(dir_okay=False), help=f"File that holds the {help.rstrip('.').lower()}."),
+        click.Option(
+            [f"--{name}-file"],
+            default=None,
+            type=click.Path(dir_okay=False),
+            help=f"File that holds the {help.rstrip('.').lower()}.",
+        ),
     )
 
 

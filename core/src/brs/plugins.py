@@ -24,7 +24,7 @@ from brs import hookspecs
 from brs.errors import BrsError, PluginError
 from brs.interfaces import Compression, Database, Plugin, Role, Storage
 
-__all__ = ["HOOKS_GROUP", "PluginInfo", "Session", "driver_class", "installed_names", "list_plugins", "distribution_of"]
+__all__ = ["HOOKS_GROUP", "PluginInfo", "Session", "distribution_of", "driver_class", "installed_names", "list_plugins"]
 
 HOOKS_GROUP = "brs.hooks"
 _BASES: dict[Role, type[Plugin]] = {Role.DATABASE: Database, Role.STORAGE: Storage, Role.COMPRESSION: Compression}
@@ -101,7 +101,7 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
     base = _BASES[role]
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise PluginError(f"{role.label} plugin {name!r} is not a subclass of brs.interfaces.{base.__name__}")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def _quiet(_names: Any) -> None:
@@ -207,7 +207,7 @@ class Session:
             arguments = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             try:
                 impl.function(**arguments)
-            except Exception:  # noqa: BLE001 - notifications must not change an outcome
+            except Exception:
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
 
     def drivers_in_use(self) -> Iterator[tuple[Role, str]]:

@@ -6,7 +6,7 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -106,7 +106,7 @@ class LocalStorage(Storage):
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
             info = entry.stat(follow_symlinks=False)
-            modified = datetime.fromtimestamp(info.st_mtime, tz=timezone.utc)
+            modified = datetime.fromtimestamp(info.st_mtime, tz=UTC)
             objects.append(StoredObject(name=entry.name, size=info.st_size, modified=modified))
         return objects
 

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 
@@ -110,12 +110,12 @@ class StorageContract:
     def test_a_failed_upload_leaves_nothing_listed(self, storage: Storage) -> None:
         # Drivers may wrap the source's error in their own type; any exception is right here.
         with pytest.raises(Exception):  # noqa: B017
-            storage.brs_storage_upload("broken", _FailingSource(3 * _MiB))
+            storage.brs_storage_upload("broken", cast(BinaryIO, _FailingSource(3 * _MiB)))
         assert [obj.name for obj in storage.brs_storage_list()] == []
 
     def test_upload_reads_in_bounded_pieces(self, storage: Storage) -> None:
         source = _CountingSource(os.urandom(9 * _MiB))
-        storage.brs_storage_upload("streamed", source)
+        storage.brs_storage_upload("streamed", cast(BinaryIO, source))
         assert source.largest <= 64 * _MiB
 
     def test_prefix_is_a_folder(self, storage_factory: Callable[[str], Storage]) -> None:

@@ -20,7 +20,9 @@ def brs_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("brs") or "brs")
 
 
-def run_brs(*args: str, env: Mapping[str, str] | None = None, check: bool = False, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_brs(
+    *args: str, env: Mapping[str, str] | None = None, check: bool = False, timeout: float = 600, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``brs`` CLI in a subprocess (exit codes and stderr as a user sees them)."""
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run([brs_executable(), *args], env=full_env, capture_output=True, text=True, timeout=timeout, **kwargs)

@@ -38,7 +38,9 @@ class LocalFs(Database):
         if not data_dir.is_dir():
             raise DatabaseError(f"data directory {data_dir} does not exist")
         # brs's own staging and set-aside folders (".brs-*") and lost+found are not data.
-        archive.add_path(data_dir, ROOT, exclude=lambda name: _top_level(name) in ("lost+found",) or is_reserved(_top_level(name)))
+        archive.add_path(
+            data_dir, ROOT, exclude=lambda name: _top_level(name) in ("lost+found",) or is_reserved(_top_level(name))
+        )
 
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
         archive.extract_all(target, strip=ROOT + "/")

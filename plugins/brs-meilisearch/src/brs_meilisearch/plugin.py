@@ -1,0 +1,135 @@
+"""The ``meilisearch`` database driver."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import ConfigError, DatabaseError
+from brs.interfaces import Database, DataDirState
+
+from brs_meilisearch.api import MeiliApi
+from brs_meilisearch.binary import binary_version, keep_copy, resolve_binary
+from brs_meilisearch.importer import SCRATCH, clear_directory, import_dump
+from brs_meilisearch.layout import DUMP_MEMBER, check_data_dir
+from brs_meilisearch.settings import MeiliSettings, plugin_options
+from brs_meilisearch.upgrade import upgrade_data_dir
+
+__all__ = ["Meilisearch"]
+
+_COPY_BUFFER = 1 << 20
+
+
+class Meilisearch(Database):
+    """Backs up a running Meilisearch through its dumps API and restores by importing the dump.
+
+    A backup holds one member, the dump file (``meilisearch.dump``). Dumps are Meilisearch's
+    version-independent export format, so a backup restores into the same or a newer version.
+    Restores and upgrades run the Meilisearch binary locally on loopback.
+    """
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return plugin_options()
+
+    @property
+    def settings(self) -> MeiliSettings:
+        return MeiliSettings.from_options(self.context.options, self.context.data_dir)
+
+    def _api(self) -> MeiliApi:
+        return MeiliApi(self.settings.url, self.settings.api_key)
+
+    # -- state -------------------------------------------------------------------------------
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
+        return check_data_dir(data_dir)
+
+    def brs_database_probe(self) -> bool:
+        return self._api().healthy()
+
+    def brs_database_version(self) -> str | None:
+        return self._api().version()
+
+    # -- backup ------------------------------------------------------------------------------
+    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+        settings = self.settings
+        if settings.dump_dir is None:
+            raise ConfigError("meilisearch needs --meilisearch-dump-dir: the server's --dump-dir as mounted in the sidecar")
+        api = self._api()
+        server_version = api.version()  # fails early and clearly when unreachable or the key is wrong
+        uid = api.create_dump(settings.timeout)
+        dump = settings.dump_dir / f"{uid}.dump"
+        try:
+            if not dump.is_file():
+                raise DatabaseError(
+                    f"Meilisearch wrote dump {uid}, but {dump} does not exist: is --meilisearch-dump-dir "
+                    "the directory the server writes dumps to (its --dump-dir, shared with the sidecar)?"
+                )
+            archive.add_path(dump, DUMP_MEMBER)
+        finally:
+            try:
+                dump.unlink(missing_ok=True)
+            except OSError as error:
+                self.log.warning("could not remove the server's dump file %s: %s", dump, error.strerror or error)
+        self._keep_binary(server_version)
+
+    def _keep_binary(self, server_version: str) -> None:
+        """Copy the binary that writes the data to where a later upgrade looks for it.
+
+        Only a binary of the running server's version is copied: a sidecar image that is already
+        newer than the server must not overwrite the copy of the version that wrote the data.
+        A failure is logged, not raised: the backup itself is fine, and an upgrade that then
+        lacks the binary fails loudly.
+        """
+        settings = self.settings
+        if settings.previous_binary is None:
+            self.log.info("no data directory set: not keeping a Meilisearch binary for later upgrades")
+            return
+        try:
+            binary = resolve_binary(settings.binary)
+            version = binary_version(binary)
+            if version.text != server_version:
+                self.log.warning(
+                    "not keeping %s for upgrades: it is Meilisearch %s, the server runs %s", binary, version.text, server_version
+                )
+                return
+            keep_copy(binary, settings.previous_binary, self.log)
+        except (DatabaseError, OSError) as error:
+            self.log.warning(
+                "could not keep the Meilisearch binary for later upgrades at %s: %s", settings.previous_binary, error
+            )
+
+    # -- restore -----------------------------------------------------------------------------
+    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        settings = self.settings
+        binary = resolve_binary(settings.binary)
+        scratch = target / SCRATCH
+        dump = scratch / DUMP_MEMBER
+        try:
+            scratch.mkdir(exist_ok=True)
+            for entry in archive:
+                if entry.name != DUMP_MEMBER:
+                    raise DatabaseError(f"unexpected member {entry.name!r} in a Meilisearch backup")
+                with entry.open() as source, open(dump, "wb") as out:
+                    shutil.copyfileobj(source, out, _COPY_BUFFER)
+            if not dump.is_file():
+                raise DatabaseError(f"the backup holds no {DUMP_MEMBER}")
+        except BaseException:
+            clear_directory(target)
+            raise
+        import_dump(binary, dump, target, timeout=settings.timeout, log=self.log)
+
+    # -- upgrade -----------------------------------------------------------------------------
+    def brs_database_upgrade(self, data_dir: Path) -> None:
+        settings = self.settings
+        upgrade_data_dir(
+            data_dir,
+            binary=resolve_binary(settings.binary),
+            previous_binary=settings.previous_binary,
+            timeout=settings.timeout,
+            keep_old=settings.keep_pre_upgrade_data,
+            log=self.log,
+        )

@@ -76,19 +76,28 @@ def discard_staging(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _unused(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... when two set-asides happen within one second."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def set_aside(data_dir: Path, reason: str) -> Path | None:
     """Move the content of ``data_dir`` aside (e.g. a corrupt one); returns where it went."""
     if is_empty(data_dir):
         return None
     if _in_place(data_dir):
-        aside = data_dir / f"{RESERVED_PREFIX}{reason}-{_stamp()}"
+        aside = _unused(data_dir / f"{RESERVED_PREFIX}{reason}-{_stamp()}")
         aside.mkdir()
         for entry in os.scandir(data_dir):
             if entry.name in _IGNORED or is_reserved(entry.name):
                 continue
             os.rename(entry.path, aside / entry.name)
         return aside
-    aside = data_dir.parent / f".{data_dir.name}{RESERVED_PREFIX}{reason}-{_stamp()}"
+    aside = _unused(data_dir.parent / f".{data_dir.name}{RESERVED_PREFIX}{reason}-{_stamp()}")
     os.rename(data_dir, aside)
     return aside
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 import brs
+from brs.cli import sidecar as sidecar_cli
 from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
 from brs.engine import Engine
 from brs.errors import BrsError
@@ -75,9 +76,12 @@ class _ProgressLine:
 @core_options
 @database_options
 @compression_option
+@sidecar_cli.server_options
 @click.pass_context
 def backup(ctx: click.Context, **_: Any) -> None:
     """Take one backup now and print its version."""
+    if sidecar_cli.remote(ctx, "backup"):
+        return
     engine, _params = build_engine(ctx, need_db=True)
     engine.session.call(Role.STORAGE, "brs_storage_ensure")
     with _ProgressLine(engine):
@@ -93,11 +97,14 @@ def backups() -> None:
 @backups.command("list", cls=BrsCommand)
 @core_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@sidecar_cli.server_options
 @click.pass_context
 def backups_list(ctx: click.Context, as_json: bool, **_: Any) -> None:
     """List backups, newest first."""
-    engine, _params = build_engine(ctx)
-    rows = [manifest.summary() for manifest in engine.list_backups()]
+    rows = sidecar_cli.remote_backups(ctx)
+    if rows is None:
+        engine, _params = build_engine(ctx)
+        rows = [manifest.summary() for manifest in engine.list_backups()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -119,13 +126,17 @@ def backups_list(ctx: click.Context, as_json: bool, **_: Any) -> None:
 @database_options
 @click.argument("version", required=False, default="latest")
 @click.option("--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside).")
+@sidecar_cli.server_options
 @click.pass_context
 def restore(ctx: click.Context, **_: Any) -> None:
     """Restore VERSION (default: latest) into the data directory.
 
     The backup is verified completely before the data directory is touched; its previous
-    content is moved aside next to it, not deleted.
+    content is moved aside next to it, not deleted. With --server, the sidecar stops the
+    database (through brs wait) for the restore and starts it again.
     """
+    if sidecar_cli.remote(ctx, "restore"):
+        return
     engine, params = build_engine(ctx, need_db=True)
     with _ProgressLine(engine):
         result = engine.restore(params["version"], keep_previous=not params["discard_previous"])
@@ -137,9 +148,12 @@ def restore(ctx: click.Context, **_: Any) -> None:
 @cli.command(cls=BrsCommand)
 @core_options
 @click.argument("version", required=False, default="latest")
+@sidecar_cli.server_options
 @click.pass_context
 def verify(ctx: click.Context, **_: Any) -> None:
     """Download, decrypt, decompress and check VERSION (default: latest) without restoring it."""
+    if sidecar_cli.remote(ctx, "verify"):
+        return
     engine, params = build_engine(ctx)
     with _ProgressLine(engine):
         result = engine.verify(params["version"])
@@ -160,6 +174,9 @@ def download(ctx: click.Context, **_: Any) -> None:
     with _ProgressLine(engine):
         manifest = engine.download(params["version"], params["output"])
     click.echo(f"{manifest.backup_id} -> {params['output']}")
+
+
+sidecar_cli.register(cli)
 
 
 @cli.group()

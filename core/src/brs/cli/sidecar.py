@@ -1,0 +1,145 @@
+"""``brs start``, ``brs wait``, and ``--server`` for the one-shot commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from brs import logs
+from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
+from brs.errors import ConfigError
+from brs.sidecar.client import SidecarClient, read_token
+from brs.sidecar.runtime import RuntimeConfig, SidecarRuntime
+from brs.sidecar.service import SidecarOptions
+from brs.sidecar.waiter import Waiter
+
+__all__ = ["start", "wait", "server_options", "remote_client", "register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def server_options(func: F) -> F:
+    """``--server`` and ``--api-token-file``: act through a running sidecar instead of locally."""
+    func = click.option(
+        "--api-token-file",
+        envvar="BRS_API_TOKEN_FILE",
+        show_envvar=True,
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="File holding the sidecar API's bearer token.",
+    )(func)
+    func = click.option(
+        "--server",
+        envvar="BRS_SERVER",
+        show_envvar=True,
+        default=None,
+        metavar="URL",
+        help="Act through the sidecar API at URL (e.g. http://127.0.0.1:8000) instead of locally.",
+    )(func)
+    return func
+
+
+def remote_client(ctx: click.Context) -> SidecarClient | None:
+    """The API client when ``--server`` was given, else None (run locally)."""
+    server = ctx.params.get("server")
+    if not server:
+        return None
+    logs.configure(ctx.params.get("log_level") or "info", ctx.params.get("log_format") or "auto")
+    return SidecarClient(server, read_token(ctx.params.get("api_token_file")))
+
+
+def remote(ctx: click.Context, action: str) -> bool:
+    """Run ``action`` through the sidecar when ``--server`` is set; True when it did."""
+    client = remote_client(ctx)
+    if client is None:
+        return False
+    params = ctx.params
+    if action == "backup":
+        click.echo(client.backup()["version"])
+    elif action == "restore":
+        if params.get("discard_previous"):
+            raise ConfigError("--discard-previous is not available with --server (the sidecar keeps the previous data aside)")
+        result = client.restore(params.get("version") or "latest")
+        click.echo(result["version"])
+        if result.get("previous"):
+            click.echo(f"previous content kept at {result['previous']}", err=True)
+    elif action == "verify":
+        result = client.verify(params.get("version") or "latest")
+        click.echo(f"backup {result['version']} is intact: {result['members']} archive members, SHA-256 {result['sha256'][:16]}… matches")
+    else:  # pragma: no cover - programming error
+        raise ValueError(action)
+    return True
+
+
+def remote_backups(ctx: click.Context) -> list[dict[str, Any]] | None:
+    """``brs backups list --server``: the rows from the sidecar, or None to list locally."""
+    client = remote_client(ctx)
+    return None if client is None else client.list_backups()
+
+
+def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(f"--{name}", envvar="BRS_" + name.upper().replace("-", "_"), show_envvar=True, **kwargs)
+
+
+@click.command(cls=BrsCommand)
+@core_options
+@database_options
+@compression_option
+@_option("pre-exec-cmds", multiple=True, help="Commands to run before anything else (repeatable; no shell).")
+@_option("backup-cron-schedule", default="*/3 * * * *", show_default=True, help="When to take backups (5-field cron).")
+@_option("bind-addr", default="127.0.0.1", show_default=True, help="Address of the HTTP API.")
+@_option("port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port of the HTTP API.")
+@_option("metrics-port", default=2112, show_default=True, type=click.IntRange(0, 65535), help="Prometheus port (0: off).")
+@_option("metrics-bind-addr", default="0.0.0.0", show_default=True, help="Address of the metrics endpoint.")
+@_option("api-token-file", default=None, type=click.Path(dir_okay=False), help="Bearer token required for changes through the API.")
+@_option("stop-ack-timeout", default=120.0, show_default=True, type=float, help="Seconds a restore waits for `brs wait` to stop the database.")
+@_option("probe-interval", default=3.0, show_default=True, type=float, help="Seconds between database probes.")
+@_option("shutdown-grace", default=25.0, show_default=True, type=float, help="Seconds a running backup may take to finish on SIGTERM.")
+@click.pass_context
+def start(ctx: click.Context, **_: Any) -> None:
+    """Run the sidecar: restore if needed, let the database start, then back it up on schedule."""
+    engine, params = build_engine(ctx, need_db=True)
+    commands = params.get("pre_exec_cmds") or ()
+    if isinstance(commands, str):
+        commands = (commands,)
+    config = RuntimeConfig(
+        schedule=str(params["backup_cron_schedule"]),
+        bind_addr=str(params["bind_addr"]),
+        port=int(params["port"]),
+        metrics_port=int(params["metrics_port"]),
+        metrics_bind_addr=str(params["metrics_bind_addr"]),
+        api_token=read_token(params.get("api_token_file")),
+        pre_exec_cmds=tuple(commands),
+        shutdown_grace=float(params["shutdown_grace"]),
+        options=SidecarOptions(stop_ack_timeout=float(params["stop_ack_timeout"]), probe_interval=float(params["probe_interval"])),
+    )
+    code = SidecarRuntime(engine, config).run()
+    sys.exit(code)
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option("--server", envvar="BRS_SERVER", show_envvar=True, default=DEFAULT_SERVER, show_default=True, metavar="URL", help="The sidecar API.")
+@click.option("--api-token-file", envvar="BRS_API_TOKEN_FILE", default=None, type=click.Path(dir_okay=False), help="Bearer token file of the API.")
+@click.option("--stop-timeout", envvar="BRS_STOP_TIMEOUT", default=30.0, show_default=True, type=float, help="Seconds between SIGTERM and SIGKILL.")
+@click.option("--log-level", envvar="BRS_LOG_LEVEL", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False))
+@click.option("--log-format", envvar="BRS_LOG_FORMAT", default="auto", type=click.Choice(["auto", "json", "text"]))
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def wait(server: str, api_token_file: str | None, stop_timeout: float, log_level: str, log_format: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND (the database) once the sidecar allows it; stop and restart it around restores.
+
+    Use it as the database container's entry point: brs wait -- postgres -D /data. COMMAND runs
+    without a shell; SIGTERM and SIGINT are forwarded to it and brs wait exits with its exit code.
+    """
+    logs.configure(log_level, log_format)
+    waiter = Waiter(SidecarClient(server, read_token(api_token_file)), list(command), stop_timeout=stop_timeout)
+    waiter.install_signal_handlers()
+    sys.exit(waiter.run())
+
+
+def register(group: click.Group) -> None:
+    group.add_command(start)
+    group.add_command(wait)

@@ -1,0 +1,200 @@
+"""The sidecar's HTTP API (JSON over ``http.server``).
+
+Routes::
+
+    GET  /healthz                      the process serves requests
+    GET  /readyz                       200 once the database may run and answered its probe, else 503
+    GET  /v1/initializer[?since=N&timeout=S]
+                                       initializer status and the desired database state;
+                                       long-polls up to S seconds for a version newer than N
+    POST /v1/waiter                    brs wait reports {"state", "generation", "pid"}
+    GET  /v1/backups                   committed backups, newest first
+    POST /v1/backups                   take a backup now (201; 409 when busy)
+    POST /v1/backups/<version>/verify  download and check a backup
+    POST /v1/restore                   {"version": "latest" | id}: stop the database, restore, start it
+
+On a non-loopback address every POST needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from brs.errors import BackupNotFound, BrsError, BusyError, ConfigError, IntegrityError
+from brs.sidecar.service import Sidecar
+
+__all__ = ["ApiServer", "is_loopback"]
+
+log = logging.getLogger("brs.sidecar.api")
+MAX_LONG_POLL = 30.0
+MAX_BODY = 1 << 16
+_STATUS: list[tuple[type[BrsError], int]] = [(BusyError, 409), (BackupNotFound, 404), (ConfigError, 400), (IntegrityError, 422)]
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiServer(ThreadingHTTPServer):
+    """Serves :class:`Sidecar` over HTTP; one thread per request, so long polls do not block."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, sidecar: Sidecar, token: str | None) -> None:
+        if not is_loopback(host) and not token:
+            raise ConfigError(f"--bind-addr {host} is reachable from other hosts: set --api-token-file (or bind to 127.0.0.1)")
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as error:
+            raise BrsError(f"cannot serve the API on {host}:{port}: {error.strerror or error}") from error
+        self.sidecar = sidecar
+        self.token = token
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="brs-api", daemon=True)
+        self._thread.start()
+        host, port = self.server_address[:2]
+        log.info("API on http://%s:%d", host, port, extra={"auth": "bearer token" if self.token else "none (loopback only)"})
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ApiServer
+    server_version = "brs"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch("POST")
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _dispatch(self, method: str) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/") if p]
+        try:
+            if method == "POST":
+                self._authorize()
+                body = self._body()
+            else:
+                body = {}
+            status, document = self._route(method, parts, query, body)
+        except _HttpError as error:
+            status, document = error.status, {"error": str(error), "type": "HttpError"}
+        except BrsError as error:
+            status = next((code for kind, code in _STATUS if isinstance(error, kind)), 500)
+            document = {"error": " ".join(str(error).split()), "type": type(error).__name__}
+        except Exception as error:  # noqa: BLE001 - a bug must answer 500, not kill the thread silently
+            log.exception("API %s %s failed", method, self.path)
+            status, document = 500, {"error": f"internal error: {type(error).__name__}: {error}", "type": "InternalError"}
+        self._send(status, document)
+
+    def _authorize(self) -> None:
+        token = self.server.token
+        if not token:
+            return
+        given = self.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise _HttpError(401, "a valid bearer token is required (Authorization: Bearer <token>)")
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise _HttpError(413, "request body too large")
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            return {}
+        try:
+            document = json.loads(raw)
+        except ValueError as error:
+            raise _HttpError(400, f"body is not JSON: {error}") from None
+        if not isinstance(document, dict):
+            raise _HttpError(400, "body must be a JSON object")
+        return document
+
+    def _send(self, status: int, document: Any) -> None:
+        payload = json.dumps(document).encode() + b"\n"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Bearer realm="brs"')
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client went away before the answer to %s", self.path)
+
+    # -- routes -----------------------------------------------------------------------------
+    def _route(self, method: str, parts: list[str], query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        sidecar = self.server.sidecar
+        route = (method, *parts)
+        if route == ("GET", "healthz"):
+            return 200, {"ok": True}
+        if route == ("GET", "readyz"):
+            ready = sidecar.state.database_ready
+            return (200 if ready else 503), {"ready": ready, "status": sidecar.state.status.value, "message": sidecar.state.message}
+        if route == ("GET", "v1", "initializer"):
+            try:
+                since = int(query.get("since", "0"))
+                timeout = min(float(query.get("timeout", "0")), MAX_LONG_POLL)
+            except ValueError:
+                raise _HttpError(400, "since and timeout must be numbers") from None
+            return 200, sidecar.state.wait_change(since, timeout)
+        if route == ("POST", "v1", "waiter"):
+            sidecar.state.report_waiter(str(body.get("state")), int(body.get("generation") or 0), body.get("pid"))
+            return 200, sidecar.state.snapshot()
+        if route == ("GET", "v1", "backups"):
+            return 200, {"backups": [m.summary() for m in sidecar.list_backups()]}
+        if route == ("POST", "v1", "backups"):
+            manifest = sidecar.backup(trigger="api")
+            return 201, manifest.summary()
+        if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "backups"] and parts[3] == "verify":
+            result = sidecar.verify(parts[2])
+            return 200, {
+                "version": result.manifest.backup_id,
+                "members": result.members,
+                "raw_bytes": result.raw_bytes,
+                "sha256": result.manifest.sha256,
+                "duration": result.duration,
+            }
+        if route == ("POST", "v1", "restore"):
+            version = str(body.get("version") or "latest")
+            restored = sidecar.restore(version)
+            return 200, {
+                "version": restored.manifest.backup_id,
+                "previous": None if restored.previous is None else str(restored.previous),
+                "duration": restored.duration,
+            }
+        known = {"healthz", "readyz", "v1"}
+        raise _HttpError(405 if parts and parts[0] in known and method == "POST" else 404, f"no route {method} /{'/'.join(parts)}")

@@ -1,0 +1,103 @@
+"""The start-up sequence of ``brs start``: decide whether the data directory needs a restore."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from brs import datadir
+from brs.errors import BrsError
+from brs.interfaces import DataDirState, DataDirStatus, Role
+from brs.sidecar.service import Sidecar
+from brs.sidecar.state import InitStatus
+
+__all__ = ["Initializer", "Stopped"]
+
+log = logging.getLogger("brs.sidecar.initializer")
+MAX_BACKOFF = 30.0
+
+
+class Stopped(BrsError):
+    """The sidecar was asked to stop while the initializer was waiting."""
+
+
+class Initializer:
+    """Check the data directory, restore when needed, upgrade, and let the database start.
+
+    The data directory is checked *before* the storage is required: a healthy database must
+    start even while the storage is unreachable, and a storage outage must never lead to a
+    restore or a wiped directory.
+    """
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+        self.state = sidecar.state
+        self.engine = sidecar.engine
+        self.stopping: threading.Event = sidecar.stopping
+
+    def run(self) -> None:
+        data_dir = self.engine.settings.data_dir
+        assert data_dir is not None
+        self.state.set_status(InitStatus.CHECKING, f"checking the data directory {data_dir}")
+        check: DataDirState = self.engine.session.call(Role.DATABASE, "brs_database_check", data_dir=data_dir)
+        if not check.needs_restore:
+            log.info("the data directory %s is healthy; no restore needed", data_dir)
+            self._check_storage_once()
+        else:
+            log.info("the data directory %s needs a restore: %s (%s)", data_dir, check.status.value, check.reason or "no reason given")
+            self._restore(check)
+        self.state.set_status(InitStatus.UPGRADING, "upgrading the data directory if needed")
+        self.sidecar.upgrade()
+        self.state.set_status(InitStatus.DONE, "done: the database may start")
+        self.state.allow_run()
+        log.info("initializer done; the database may start")
+
+    def _check_storage_once(self) -> None:
+        try:
+            self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+        except BrsError as error:
+            log.warning("the storage is not reachable (%s); the database starts anyway and backups retry on schedule", error)
+
+    def ensure_storage(self) -> None:
+        """Wait, with backoff, until the storage answers; says why on every failed attempt."""
+        delay, attempt = 1.0, 0
+        while True:
+            attempt += 1
+            self.state.set_status(InitStatus.CHECKING, "ensuring the backup storage is reachable")
+            try:
+                self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+                return
+            except BrsError as error:
+                log.warning("the storage is not reachable (attempt %d): %s; retrying in %.0fs", attempt, error, delay)
+                self.state.set_status(InitStatus.CHECKING, f"the storage is not reachable, retrying: {error}")
+            if self.stopping.wait(delay):
+                raise Stopped("stopped while waiting for the storage")
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _restore(self, check: DataDirState) -> None:
+        data_dir = self.engine.settings.data_dir
+        assert data_dir is not None
+        self.ensure_storage()
+        with self.sidecar.lock.hold("restore"):
+            self.state.set_operation("restore")
+            try:
+                if self.state.waiter_running():
+                    # A database container that outlived a sidecar restart: stop it first.
+                    self.sidecar.stop_database("startup restore")
+                self.state.set_status(InitStatus.CHECKING, "listing backups")
+                backups = self.engine.list_backups()
+                if check.status is DataDirStatus.CORRUPT:
+                    aside = datadir.set_aside(data_dir, "corrupt")
+                    if aside is not None:
+                        log.warning("moved the corrupt data directory aside to %s (kept, not deleted)", aside, extra={"aside": str(aside)})
+                if not backups:
+                    log.warning(
+                        "there are no backups in the storage: the database starts EMPTY. "
+                        "If you expected a restore, check --backup-provider and --object-prefix."
+                    )
+                    data_dir.mkdir(parents=True, exist_ok=True)
+                    return
+                result = self.sidecar.restore_newest_intact(backups)
+                log.info("restored backup %s (created %s)", result.manifest.backup_id, result.manifest.created_at)
+            finally:
+                self.state.set_operation(None)

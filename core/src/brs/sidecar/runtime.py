@@ -1,0 +1,143 @@
+"""``brs start``: wires state, lock, metrics, API, initializer and schedule, and shuts down cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+
+import brs
+from brs.engine import Engine
+from brs.errors import BrsError, ConfigError
+from brs.sidecar.api import ApiServer, is_loopback
+from brs.sidecar.exec import run_commands
+from brs.sidecar.initializer import Initializer, Stopped
+from brs.sidecar.metrics import Metrics
+from brs.sidecar.scheduler import BackupScheduler, CronSchedule
+from brs.sidecar.service import Sidecar, SidecarOptions
+from brs.sidecar.state import InitStatus, SidecarState
+
+__all__ = ["RuntimeConfig", "SidecarRuntime"]
+
+log = logging.getLogger("brs.sidecar")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Options of ``brs start`` that are not engine settings."""
+
+    schedule: str = "*/3 * * * *"
+    bind_addr: str = "127.0.0.1"
+    port: int = 8000
+    metrics_port: int = 2112
+    metrics_bind_addr: str = "0.0.0.0"
+    api_token: str | None = None
+    pre_exec_cmds: tuple[str, ...] = field(default_factory=tuple)
+    #: Seconds a running backup or restore may take to finish after SIGTERM before it is abandoned.
+    shutdown_grace: float = 25.0
+    options: SidecarOptions = field(default_factory=SidecarOptions)
+
+
+class SidecarRuntime:
+    """One ``brs start`` process."""
+
+    def __init__(self, engine: Engine, config: RuntimeConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.schedule = CronSchedule(config.schedule)  # validate before anything starts
+        settings = engine.settings
+        self.state = SidecarState()
+        self.metrics = Metrics(db=settings.db or "", storage=settings.backup_provider)
+        engine.session.register_hook_plugin(self.metrics, "brs-sidecar-metrics")
+        self.state.add_listener(self.metrics.observe_state)
+        self.metrics.observe_state(self.state)
+        self.sidecar = Sidecar(engine, self.state, self.metrics, config.options)
+        self.api: ApiServer | None = None
+        self._init_failed: BaseException | None = None
+        self._done = threading.Event()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; shutting down", signal.Signals(signum).name)
+        self.sidecar.stopping.set()
+        self._done.set()
+
+    def run(self) -> int:
+        settings = self.engine.settings
+        log.info(
+            "brs sidecar %s starting",
+            brs.__version__,
+            extra={
+                "version": brs.__version__,
+                "db": settings.db,
+                "storage": settings.backup_provider,
+                "data_dir": str(settings.data_dir),
+                "schedule": self.schedule.expression,
+                "bind_addr": f"{self.config.bind_addr}:{self.config.port}",
+            },
+        )
+        if settings.data_dir is None:
+            raise BrsError("brs start needs --db-data-directory")
+        if not is_loopback(self.config.bind_addr) and not self.config.api_token:
+            # Refuse before anything runs, rather than after the pre-exec commands.
+            raise ConfigError(f"--bind-addr {self.config.bind_addr} is reachable from other hosts: set --api-token-file (or bind to 127.0.0.1)")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        run_commands(self.config.pre_exec_cmds)
+        if self.config.metrics_port:
+            self.metrics.serve(self.config.metrics_port, self.config.metrics_bind_addr)
+        self.api = ApiServer(self.config.bind_addr, self.config.port, self.sidecar, self.config.api_token)
+        self.api.start()
+        worker = threading.Thread(target=self._main, name="brs-initializer", daemon=True)
+        worker.start()
+        self._done.wait()
+        return self._shutdown()
+
+    def _main(self) -> None:
+        try:
+            Initializer(self.sidecar).run()
+            self.sidecar.start_probing()
+            if not self.sidecar.wait_ready():
+                return
+            log.info("the database is available; starting periodic backups")
+            self.sidecar._count_retained()  # noqa: SLF001 - same package
+            BackupScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
+        except Stopped:
+            pass
+        except BaseException as error:  # noqa: BLE001 - reported by run() in the main thread
+            if not self.sidecar.stopping.is_set():
+                self.state.set_status(InitStatus.FAILED, str(error))
+                log.error("initializer failed, shutting down: %s", error, exc_info=not isinstance(error, BrsError))
+                self._init_failed = error
+            self._done.set()
+
+    def _shutdown(self) -> int:
+        self.sidecar.stopping.set()
+        lock = self.sidecar.lock
+        abandoned = False
+        if lock.current is not None:
+            log.info("waiting up to %.0fs for the running %s to finish", self.config.shutdown_grace, lock.current)
+            if not lock.wait_idle(self.config.shutdown_grace):
+                abandoned = True
+                log.warning(
+                    "abandoning the running %s: an unfinished backup upload is never listed, "
+                    "and an unfinished restore leaves the data directory as it was",
+                    lock.current,
+                )
+        if self.api is not None:
+            self.api.stop()
+        self.metrics.shutdown()
+        if self._init_failed is not None:
+            error = self._init_failed
+            raise error if isinstance(error, BrsError) else BrsError(f"initializer failed: {error}")
+        log.info("stopped")
+        if abandoned:
+            # Worker threads are still inside the abandoned operation; do not wait for them.
+            logging.shutdown()
+            sys.stderr.flush()
+            os._exit(0)
+        return 0
+

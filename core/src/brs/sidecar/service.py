@@ -1,0 +1,208 @@
+"""Backup, restore and verify as the sidecar runs them: locked, observed, and safe for a live database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from brs.engine import Engine, RestoreResult, VerifyResult
+from brs.errors import BrsError, BusyError, DatabaseError, IntegrityError
+from brs.interfaces import Role
+from brs.manifest import Manifest
+from brs.sidecar.lock import OperationLock
+from brs.sidecar.metrics import Metrics
+from brs.sidecar.state import InitStatus, SidecarState
+
+__all__ = ["Sidecar", "SidecarOptions"]
+
+log = logging.getLogger("brs.sidecar")
+
+
+@dataclass(frozen=True)
+class SidecarOptions:
+    """Timing knobs of the sidecar (seconds)."""
+
+    #: How long a restore waits for ``brs wait`` to acknowledge that the database stopped.
+    stop_ack_timeout: float = 120.0
+    #: Pause between database probes.
+    probe_interval: float = 3.0
+
+
+class Sidecar:
+    """The operations behind the API and the schedule; every one runs under :class:`OperationLock`."""
+
+    def __init__(self, engine: Engine, state: SidecarState, metrics: Metrics, options: SidecarOptions | None = None) -> None:
+        self.engine = engine
+        self.state = state
+        self.metrics = metrics
+        self.options = options or SidecarOptions()
+        self.lock = OperationLock()
+        self.stopping = threading.Event()
+        self._probe_thread: threading.Thread | None = None
+
+    # -- backups ----------------------------------------------------------------------------
+    def backup(self, trigger: str) -> Manifest:
+        """Take one backup now (retention runs after it); BusyError when anything else runs."""
+        if self.state.status is not InitStatus.DONE or not self.state.database_ready:
+            raise BusyError(f"busy: the database is not ready for a backup ({self.state.status.value}: {self.state.message})")
+        with self.lock.hold("backup"):
+            self.state.set_operation("backup")
+            try:
+                log.info("backup started (%s)", trigger)
+                self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+                manifest = self.engine.backup()
+            finally:
+                self.state.set_operation(None)
+        self._count_retained()
+        return manifest
+
+    def list_backups(self) -> list[Manifest]:
+        return self.engine.list_backups()
+
+    def verify(self, version: str | None) -> VerifyResult:
+        # Verify shares the engine's compression driver with backups and restores, so it takes
+        # the lock too instead of racing them.
+        with self.lock.hold("verify"):
+            self.state.set_operation("verify")
+            try:
+                result = self.engine.verify(version)
+            except IntegrityError:
+                self.metrics.verified(False)
+                raise
+            finally:
+                self.state.set_operation(None)
+        self.metrics.verified(True)
+        return result
+
+    def _count_retained(self) -> None:
+        try:
+            self.metrics.set_retained(len(self.engine.list_backups()))
+        except BrsError as error:
+            log.warning("cannot count retained backups: %s", error)
+
+    # -- restores ---------------------------------------------------------------------------
+    def restore_newest_intact(self, backups: list[Manifest]) -> RestoreResult:
+        """Restore the newest backup that passes verification, falling back to older ones.
+
+        The engine verifies the whole backup before it touches the data directory, so a damaged
+        backup costs only time: the next older one is tried.
+        """
+        self.metrics.trigger = "startup"
+        damaged: list[str] = []
+        for index, manifest in enumerate(backups):
+            self.state.set_status(InitStatus.RESTORING, f"restoring backup {manifest.backup_id}")
+            try:
+                result = self.engine.restore(manifest.backup_id)
+            except IntegrityError as error:
+                damaged.append(manifest.backup_id)
+                older = backups[index + 1].backup_id if index + 1 < len(backups) else None
+                log.error(
+                    "backup %s is damaged and was not restored: %s; %s",
+                    manifest.backup_id,
+                    error,
+                    f"falling back to the next older backup {older}" if older else "no older backup is left",
+                    extra={"backup": manifest.backup_id, "damaged": True},
+                )
+                if older:
+                    self.metrics.fallbacks.inc()
+                continue
+            if damaged:
+                log.warning(
+                    "restored the older backup %s because newer backups are damaged: %s",
+                    manifest.backup_id,
+                    ", ".join(damaged),
+                    extra={"backup": manifest.backup_id, "damaged_backups": ",".join(damaged)},
+                )
+            return result
+        raise IntegrityError(f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was")
+
+    def stop_database(self, why: str) -> None:
+        """Have ``brs wait`` stop the database and wait for its acknowledgement."""
+        generation = self.state.request_stop()
+        self.state.set_status(InitStatus.RESTORING, f"waiting for the database to stop ({why})")
+        log.info("asked the database container to stop (generation %d) for %s", generation, why)
+        timeout = self.options.stop_ack_timeout
+        if not self.state.wait_for_stop_ack(generation, timeout, self.stopping):
+            raise DatabaseError(
+                f"the database container did not confirm that the database stopped within {timeout:.0f}s "
+                "(is `brs wait` running in it?); nothing was restored"
+            )
+        log.info("the database stopped (generation %d acknowledged)", generation)
+
+    def restore(self, version: str | None) -> RestoreResult:
+        """A manual restore: stop the database through the waiter, restore, upgrade, start it again."""
+        if self.state.status is not InitStatus.DONE:
+            raise BusyError(f"busy: the initializer is still running ({self.state.status.value}: {self.state.message})")
+        with self.lock.hold("restore"):
+            manifest = self.engine.find(version)  # fail before stopping anything
+            self.state.set_operation("restore")
+            message = "done"
+            try:
+                self.stop_database(f"restore of backup {manifest.backup_id}")
+                self.metrics.trigger = "manual"
+                self.state.set_status(InitStatus.RESTORING, f"restoring backup {manifest.backup_id}")
+                try:
+                    result = self.engine.restore(manifest.backup_id)
+                except IntegrityError:
+                    self.metrics.verified(False)
+                    raise
+                self.state.set_status(InitStatus.UPGRADING, "upgrading the data directory if needed")
+                self.upgrade()
+                message = f"restored backup {manifest.backup_id}"
+                return result
+            except BrsError as error:
+                message = f"restore of {manifest.backup_id} failed, the database runs on its previous data: {error}"
+                log.error("%s", message)
+                raise
+            finally:
+                # Whatever happened, the data directory holds complete data (old or new): let the
+                # database run again rather than leaving it stopped.
+                self.state.set_status(InitStatus.DONE, message)
+                self.state.allow_run()
+                self.state.set_operation(None)
+                self.start_probing()
+
+    def upgrade(self) -> None:
+        data_dir = self.engine.settings.data_dir
+        self.engine.session.call(Role.DATABASE, "brs_database_upgrade", data_dir=data_dir)
+
+    # -- probing ----------------------------------------------------------------------------
+    def start_probing(self) -> None:
+        """Probe the database in the background until it answers, then mark it ready."""
+        generation = self.state.generation
+        thread = threading.Thread(target=self._probe, args=(generation,), name="brs-probe", daemon=True)
+        self._probe_thread = thread
+        thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stopping.is_set():
+            if self.state.database_ready:
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            self.stopping.wait(0.2)
+        return False
+
+    def _probe(self, generation: int) -> None:
+        attempts = 0
+        while not self.stopping.is_set() and self.state.generation == generation:
+            attempts += 1
+            try:
+                answered = bool(self.engine.session.call(Role.DATABASE, "brs_database_probe"))
+            except BrsError as error:
+                answered = False
+                log.debug("probe failed: %s", error)
+            if answered:
+                log.info("the database answers", extra={"probes": attempts})
+                self.state.set_ready(True)
+                return
+            if attempts == 1 or attempts % 10 == 0:
+                log.info("the database has not started yet; probing again every %.1fs", self.options.probe_interval)
+            self.stopping.wait(self.options.probe_interval)
+
+    def status(self) -> dict[str, Any]:
+        return self.state.snapshot()

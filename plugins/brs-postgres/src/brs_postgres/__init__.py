@@ -1,0 +1,6 @@
+"""brs database plugin ``postgres``."""
+from __future__ import annotations
+
+from brs_postgres.plugin import Postgres
+
+__all__ = ["Postgres"]

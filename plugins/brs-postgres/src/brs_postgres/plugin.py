@@ -1,0 +1,145 @@
+"""The ``postgres`` database driver: wires options, tools and the method modules to brs's hooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from brs.errors import ConfigError, DatabaseError
+from brs.interfaces import Database, DataDirState
+
+from brs_postgres import basebackup, dumpall
+from brs_postgres.binaries import save_binaries
+from brs_postgres.check import check_data_dir
+from brs_postgres.options import PostgresSettings, plugin_options
+from brs_postgres.probe import ServerFacts, connect, read_facts, server_version, update_timescaledb
+from brs_postgres.tools import Owner, Toolset
+from brs_postgres.upgrade import upgrade
+
+if TYPE_CHECKING:
+    import click
+    from brs.archive import ArchiveReader, ArchiveWriter
+
+__all__ = ["METADATA", "Postgres"]
+
+#: First member of every backup: how it was made and what the server looked like.
+METADATA = "brs-postgres.json"
+_FORMAT = 1
+
+
+class Postgres(Database):
+    """PostgreSQL 10+ through pg_basebackup (physical) or pg_dumpall (logical).
+
+    Connection settings come from the ``--postgres-*`` options; the password reaches child
+    programs only through ``PGPASSWORD`` in their environment. Restores build a complete data
+    directory owned by the data directory's owner (or ``--postgres-system-user``), and
+    :meth:`brs_database_upgrade` runs pg_upgrade when the programs are a newer major version.
+    """
+
+    _timescale_updated = False
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return plugin_options()
+
+    @cached_property
+    def settings(self) -> PostgresSettings:
+        return PostgresSettings.from_options(self.context.options)
+
+    @cached_property
+    def tools(self) -> Toolset:
+        return Toolset.discover(self.settings.bindir)
+
+    def store(self, data_dir: Path) -> Path:
+        """Where pg-bin-v<major> copies and pre-upgrade dumps live (never inside PGDATA)."""
+        store = (self.settings.binaries_store or data_dir.absolute().parent).absolute()
+        data = data_dir.absolute()
+        if store == data or data in store.parents:
+            raise ConfigError(f"--postgres-binaries-store {store} must not be inside the data directory {data}")
+        return store
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
+        return check_data_dir(data_dir, self.tools)
+
+    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+        settings, tools = self.settings, self.tools
+        method = settings.method
+        tools.path("pg_basebackup" if method == "basebackup" else "pg_dumpall")
+        facts = read_facts(settings, with_config=method == "dumpall")
+        self._keep_programs(facts)
+        metadata = {"format": _FORMAT, "method": method, "server": facts.to_json(), "client": tools.version()}
+        archive.add_bytes(METADATA, (json.dumps(metadata, indent=2) + "\n").encode(), mode=0o600)
+        self.log.info("dumping PostgreSQL %s at %s with %s", facts.server_version, settings.server, method)
+        if method == "basebackup":
+            basebackup.dump(archive, settings, tools)
+        else:
+            dumpall.dump(archive, settings, tools)
+
+    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        facts: ServerFacts | None = None
+        method = None
+        owner = Owner.resolve(target, self.settings.system_user)
+        for entry in archive:
+            if entry.name == METADATA:
+                with entry.open() as handle:
+                    try:
+                        metadata: dict[str, Any] = json.loads(handle.read())
+                        facts = ServerFacts.from_json(metadata["server"])
+                        method = str(metadata["method"])
+                    except (ValueError, KeyError, TypeError) as error:
+                        raise DatabaseError(f"the backup's {METADATA} is unreadable: {error}") from None
+            elif entry.name in (basebackup.STREAM, dumpall.STREAM):
+                if facts is None:
+                    raise DatabaseError(f"the backup has no {METADATA} before its data; it was not made by brs-postgres")
+                self.log.info("restoring a %s backup of PostgreSQL %s into %s", method, facts.server_version, target)
+                with entry.open() as source:
+                    if entry.name == basebackup.STREAM:
+                        basebackup.restore(source, target, self.tools, owner, facts.major)
+                    else:
+                        dumpall.restore(source, target, self.tools, owner, facts)
+                return
+        raise DatabaseError("the backup holds no PostgreSQL data (neither a base backup nor a pg_dumpall stream)")
+
+    def brs_database_version(self) -> str | None:
+        return server_version(self.settings)
+
+    def brs_database_probe(self) -> bool:
+        try:
+            with connect(self.settings, timeout=5) as conn:
+                conn.execute("SELECT 1")
+        except DatabaseError as error:
+            self.log.debug("not ready: %s", error)
+            return False
+        if not self._timescale_updated:
+            self._timescale_updated = True
+            if self._timescaledb_installed():
+                update_timescaledb(self.settings, self.settings)
+        return True
+
+    def brs_database_upgrade(self, data_dir: Path) -> None:
+        upgrade(data_dir, self.settings, self.tools, self.store(data_dir))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _keep_programs(self, facts: ServerFacts) -> None:
+        """Save the programs for a later upgrade, as long as they match the server's major."""
+        data_dir = self.context.data_dir
+        if data_dir is None or not data_dir.is_dir():
+            return
+        try:
+            if self.tools.major() != facts.major:
+                self.log.debug("programs %s differ from the server's major %s: not saved", self.tools.version(), facts.major)
+                return
+            save_binaries(self.tools, self.store(data_dir))
+        except DatabaseError as error:
+            # The backup itself matters more; the upgrade says loudly if the copy is missing.
+            self.log.warning("could not save the PostgreSQL programs for later upgrades: %s", error)
+
+    def _timescaledb_installed(self) -> bool:
+        try:
+            return (Path(self.tools.pg_config("--pkglibdir")) / "timescaledb.so").exists()
+        except DatabaseError:
+            return False

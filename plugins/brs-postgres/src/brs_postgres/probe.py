@@ -1,0 +1,158 @@
+"""Talking to the live server through psycopg: readiness, version and facts a backup records."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from brs.errors import DatabaseError
+
+from brs_postgres.options import PostgresSettings
+from brs_postgres.tools import parse_major
+
+__all__ = ["ServerFacts", "connect", "data_dir_major", "read_facts", "server_version", "update_timescaledb"]
+
+log = logging.getLogger("brs.database.postgres")
+
+#: Config files that live in the data directory of most images; a logical dump does not carry them.
+CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")
+
+
+def connect(settings: PostgresSettings, dbname: str = "postgres", *, conninfo: str | None = None, timeout: int = 10) -> psycopg.Connection[Any]:
+    """An autocommit connection; failures become one line that names the server, never the password."""
+    try:
+        if conninfo is not None:
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=timeout)
+        return psycopg.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password or None,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=timeout,
+            application_name="brs",
+        )
+    except psycopg.Error as error:
+        where = conninfo.split(" user=")[0] if conninfo else settings.server
+        raise DatabaseError(f"cannot connect to PostgreSQL at {where} as {settings.user}: {_reason(error)}") from None
+
+
+def _reason(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # libpq prefixes the real cause with "connection to server at ... failed:"; keep the cause.
+    text = " ".join(lines) or type(error).__name__
+    return text.replace("\n", " ")[:300]
+
+
+def server_version(settings: PostgresSettings) -> str:
+    """``SHOW server_version`` of the live server (e.g. ``16.14``)."""
+    with connect(settings) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split(" ", 1)[0] if row else ""
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What a backup records about the server, so a restore can rebuild a matching cluster."""
+
+    server_version: str
+    server_version_num: int
+    superuser: str
+    encoding: str
+    lc_collate: str
+    lc_ctype: str
+    data_checksums: bool
+    config: dict[str, str]
+
+    @property
+    def major(self) -> int:
+        return self.server_version_num // 10000
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServerFacts:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+
+def read_facts(settings: PostgresSettings, *, with_config: bool) -> ServerFacts:
+    """Version, bootstrap superuser, template encoding/locale, checksums and (optionally) config files."""
+    with connect(settings) as conn:
+        version_row = conn.execute("SELECT current_setting('server_version'), current_setting('server_version_num')::int").fetchone()
+        super_row = conn.execute("SELECT rolname FROM pg_roles WHERE oid = 10").fetchone()
+        template = conn.execute(
+            "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'template0'"
+        ).fetchone()
+        checksums = conn.execute("SELECT current_setting('data_checksums')").fetchone()
+        config = _config_files(conn) if with_config else {}
+    assert version_row and super_row and template and checksums
+    return ServerFacts(
+        server_version=str(version_row[0]).split(" ", 1)[0],
+        server_version_num=int(version_row[1]),
+        superuser=str(super_row[0]),
+        encoding=str(template[0]),
+        lc_collate=str(template[1]),
+        lc_ctype=str(template[2]),
+        data_checksums=checksums[0] == "on",
+        config=config,
+    )
+
+
+def _config_files(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """The config files that live inside the data directory, read through the server.
+
+    Needs a superuser or pg_read_server_files; without them the restore keeps initdb's files.
+    """
+    files: dict[str, str] = {}
+    try:
+        row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+        data_directory = Path(str(row[0])) if row else None
+        paths = {name: data_directory / name for name in CONFIG_FILES} if data_directory else {}
+        for name, setting in (("postgresql.conf", "config_file"), ("pg_hba.conf", "hba_file"), ("pg_ident.conf", "ident_file")):
+            located = conn.execute("SELECT current_setting(%s)", (setting,)).fetchone()
+            if located and data_directory and Path(str(located[0])).parent != data_directory:
+                paths.pop(name, None)  # kept outside PGDATA (Debian's /etc): not part of the cluster
+        for name, path in paths.items():
+            try:
+                content = conn.execute("SELECT pg_read_file(%s)", (str(path),)).fetchone()
+            except psycopg.errors.UndefinedFile:
+                continue
+            if content and content[0] is not None:
+                files[name] = str(content[0])
+    except psycopg.Error as error:
+        log.warning("config files not included in the dump (%s); a restore uses initdb's defaults", _reason(error))
+        return {}
+    return files
+
+
+def data_dir_major(data_dir: Path) -> int | None:
+    """The major version in ``PG_VERSION``, ``None`` when the file is missing."""
+    try:
+        text = (data_dir / "PG_VERSION").read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DatabaseError(f"cannot read {data_dir / 'PG_VERSION'}: {error.strerror or error}") from None
+    return parse_major(text)
+
+
+def update_timescaledb(conninfo_or_settings: PostgresSettings | str, settings: PostgresSettings) -> None:
+    """``ALTER EXTENSION timescaledb UPDATE`` in every database that has the extension.
+
+    Called only when the TimescaleDB library is installed (untested here: no TimescaleDB build).
+    """
+    base = conninfo_or_settings if isinstance(conninfo_or_settings, str) else None
+    with connect(settings, conninfo=base) as conn:
+        names = [str(r[0]) for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall()]
+    for name in names:
+        conninfo = None if base is None else make_conninfo(base, dbname=name)
+        with connect(settings, name, conninfo=conninfo) as conn:
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
+                log.info("updating the timescaledb extension in database %s", name)
+                conn.execute("ALTER EXTENSION timescaledb UPDATE")

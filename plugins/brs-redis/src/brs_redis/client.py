@@ -1,0 +1,71 @@
+"""Connections to the server, and redis-py errors turned into one-line brs errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+import redis.exceptions as rexc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from brs.errors import DatabaseError
+from brs_redis.options import ConnectionSettings
+
+__all__ = ["connect", "translate_errors"]
+
+#: Seconds to wait for a connection or a reply; BGSAVE itself is polled, so replies are quick.
+_SOCKET_TIMEOUT = 30.0
+
+
+@contextmanager
+def connect(settings: ConnectionSettings) -> Iterator[redis.Redis]:
+    """One dedicated connection (``INFO`` polling should not open a socket per call)."""
+    with translate_errors(settings):
+        # single_connection_client connects (and authenticates) right here.
+        client = redis.Redis(
+            host=settings.host,
+            port=settings.port,
+            username=settings.username,
+            password=settings.password,
+            ssl=settings.tls,
+            ssl_ca_certs=settings.ca_cert,
+            ssl_certfile=settings.cert,
+            ssl_keyfile=settings.key,
+            socket_connect_timeout=_SOCKET_TIMEOUT,
+            socket_timeout=_SOCKET_TIMEOUT,
+            single_connection_client=True,
+            decode_responses=True,
+            # A refused connection or a wrong password is the answer: retrying only delays it.
+            retry=Retry(NoBackoff(), 0),
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+@contextmanager
+def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
+    """Turn redis-py exceptions into :class:`DatabaseError` naming the server (never the password)."""
+    user = settings.username or "default"
+    try:
+        yield
+    except rexc.AuthenticationError as error:
+        raise DatabaseError(f"{settings.label} rejected the credentials of user {user!r}: {_first_line(error)}") from None
+    except rexc.NoPermissionError as error:
+        raise DatabaseError(f"{settings.label}: user {user!r} lacks a permission the backup needs: {_first_line(error)}") from None
+    except (rexc.ConnectionError, rexc.TimeoutError, OSError) as error:
+        raise DatabaseError(f"{settings.label} is unreachable: {_first_line(error)}") from None
+    except rexc.ResponseError as error:
+        if "NOAUTH" in str(error):
+            raise DatabaseError(f"{settings.label} requires a password (--redis-password-file): {_first_line(error)}") from None
+        raise DatabaseError(f"{settings.label} answered with an error: {_first_line(error)}") from None
+    except rexc.RedisError as error:
+        raise DatabaseError(f"{settings.label}: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    # redis-py messages never contain the password; they can span lines (connection errors).
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,179 @@
+"""Helpers to run real Redis and Valkey servers in tests (imported by conftest and the tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+ENGINES = {
+    # engine name -> (env var, default path), as in scripts/test-servers.env
+    "redis": ("BRS_REDIS_SERVER", "/usr/bin/redis-server"),
+    "valkey": ("BRS_VALKEY_SERVER", "/usr/bin/valkey-server"),
+}
+
+
+def server_binary(engine: str) -> str:
+    """The server program; a missing one fails the test (CI must not silently skip)."""
+    variable, default = ENGINES[engine]
+    path = os.environ.get(variable) or default
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        found = shutil.which(Path(default).name)
+        if found is None:
+            pytest.fail(f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False)
+        path = found
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One running server process."""
+
+    engine: str
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    password: str | None = None
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        kwargs.setdefault("password", self.password)
+        kwargs.setdefault("decode_responses", True)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def log(self) -> str:
+        path = self.directory.parent / f"{self.directory.name}.{self.port}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+StartServer = Callable[..., Server]
+
+
+def start_servers(started: list[Server]) -> StartServer:
+    """``start(engine, directory, *extra_args, password=None, appendonly=False)`` -> a ready :class:`Server`.
+
+    Every server is appended to ``started`` so that the caller stops it, whatever happens.
+    """
+
+    def start(engine: str, directory: Path, *extra: str, password: str | None = None, appendonly: bool = False) -> Server:
+        binary = server_binary(engine)
+        directory.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(5):
+            port = free_port()
+            log = directory.parent / f"{directory.name}.{port}.log"
+            args = [
+                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+                "--save", "", "--appendonly", "yes" if appendonly else "no", "--logfile", str(log),
+                "--daemonize", "no", *extra,
+            ]
+            if password is not None:
+                args += ["--requirepass", password]
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = Server(engine, directory, port, process, password, args)
+            started.append(server)
+            if _wait_ready(server):
+                return server
+            server.stop()
+            if "Address already in use" not in server.log():
+                pytest.fail(f"{engine} did not start on {directory}:\n{server.log()[-2000:]}", pytrace=False)
+        pytest.fail(f"{engine} found no free port", pytrace=False)
+
+    return start
+
+
+def _wait_ready(server: Server, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            with server.client(socket_connect_timeout=1) as client:
+                # LOADING replies with an error until the dataset is in memory.
+                if client.ping():
+                    return True
+        except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
+            pass
+        except redis.ResponseError as error:
+            if "LOADING" not in str(error):
+                raise
+        time.sleep(0.05)
+    return False
+
+
+# --- sample data covering every type ------------------------------------------------------
+def load_sample(client: redis.Redis) -> None:
+    """Strings, hashes, lists, sets, sorted sets, streams, binary values and TTLs."""
+    pipe = client.pipeline()
+    for i in range(200):
+        pipe.set(f"string:{i}", f"value-{i}")
+    pipe.set("binary", "\x00\x01\xff".encode("latin-1"))
+    pipe.set("big", "x" * 200_000)
+    pipe.hset("hash", mapping={f"field{i}": str(i) for i in range(50)})
+    pipe.rpush("list", *[f"item{i}" for i in range(100)])
+    pipe.sadd("set", *[f"member{i}" for i in range(60)])
+    pipe.sadd("intset", *range(20))
+    pipe.zadd("zset", {f"player{i}": i * 1.5 for i in range(40)})
+    for i in range(30):
+        pipe.xadd("stream", {"n": str(i), "word": f"w{i}"}, id=f"1700000000000-{i}")
+    pipe.set("ttl:short", "expires", ex=3600)
+    pipe.hset("ttl:hash", mapping={"a": "1"})
+    pipe.expire("ttl:hash", 7200)
+    pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    pipe.execute_command("SELECT", 3)
+    pipe.set("db3:key", "in database 3")
+    pipe.execute_command("SELECT", 0)
+    pipe.execute()
+
+
+def snapshot(server: Server) -> dict[str, Any]:
+    """Every key of databases 0 and 3 with type, value (as bytes) and whether it has a TTL."""
+    result: dict[str, Any] = {}
+    for db in (0, 3):
+        with server.client(decode_responses=False, db=db) as client:
+            for key in sorted(client.scan_iter(count=1000)):
+                kind = client.type(key).decode()
+                if kind == "string":
+                    value: Any = client.get(key)
+                elif kind == "hash":
+                    value = client.hgetall(key)
+                elif kind == "list":
+                    value = client.lrange(key, 0, -1)
+                elif kind == "set":
+                    value = sorted(client.smembers(key))
+                elif kind == "zset":
+                    value = client.zrange(key, 0, -1, withscores=True)
+                elif kind == "stream":
+                    value = client.xrange(key)
+                else:
+                    value = kind
+                result[f"{db}/{key.decode()}"] = (kind, value, client.ttl(key) > 0)
+    return result

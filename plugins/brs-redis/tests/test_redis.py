@@ -1,0 +1,355 @@
+"""brs-redis against real Redis 7 and Valkey 8 servers, mostly through the real ``brs`` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from brs.archive import ArchiveReader
+from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs.testing import DatabaseContract, run_brs
+from brs_redis import BackupSkipped, Redis
+from redis_servers import Server, StartServer, load_sample, snapshot
+
+pytestmark = pytest.mark.server("redis")
+
+
+class CLI:
+    """``brs`` with a local backup store; every call returns the finished process."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = root / "store"
+
+    def __call__(self, command: str, engine: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
+        db = ["--db", engine] if command in ("backup", "restore") else []
+        where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
+        return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
+
+    def listed(self) -> list[dict[str, Any]]:
+        result = run_brs("backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store))
+        assert result.returncode == 0, result.stderr
+        return list(json.loads(result.stdout))
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CLI:
+    return CLI(tmp_path)
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+# --- round trips through the CLI ------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_every_type_and_ttl_survive_backup_wipe_and_restore(engine: str, cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server(engine, data)
+    load_sample(server.client())
+    expected = snapshot(server)
+    version = _ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
+    assert (data / "dump.rdb").exists(), "the live RDB must stay where the server wrote it"
+    server.stop()
+    shutil.rmtree(data)
+
+    restored = _ok(cli("restore", engine, "latest", data_dir=data))
+    assert restored == version
+    assert sorted(p.name for p in data.iterdir()) == ["dump.rdb"]
+    again = start_server(engine, data)
+    assert snapshot(again) == expected
+    with again.client() as client:
+        assert 0 < client.ttl("ttl:short") <= 3600
+        assert 3600 < client.ttl("ttl:hash") <= 7200
+    [listed] = cli.listed()
+    assert listed["db"] == engine
+
+
+def test_a_redis_backup_restores_into_valkey(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    source = start_server("redis", tmp_path / "redis")
+    load_sample(source.client())
+    expected = snapshot(source)
+    _ok(cli("backup", "redis", "--redis-addr", source.addr, data_dir=tmp_path / "redis"))
+    _ok(cli("restore", "valkey", data_dir=tmp_path / "valkey"))
+    target = start_server("valkey", tmp_path / "valkey")
+    assert snapshot(target) == expected
+    with target.client() as client:
+        assert "valkey_version" in client.info("server")
+
+
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server(engine, data, appendonly=True)
+    load_sample(server.client())
+    expected = snapshot(server)
+    _ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
+    # Writes after the backup land in the live AOF; a restore must not replay them.
+    with server.client() as client:
+        client.set("written-after-backup", "must not come back")
+        client.delete("hash")
+    server.stop()
+    assert (data / "appendonlydir").is_dir()
+
+    _ok(cli("restore", engine, data_dir=data))
+    manifest = (data / "appendonlydir" / "appendonly.aof.manifest").read_text()
+    assert manifest == "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    assert sorted(p.name for p in (data / "appendonlydir").iterdir()) == ["appendonly.aof.1.base.rdb", "appendonly.aof.manifest"]
+    with_aof = start_server(engine, data, appendonly=True)
+    assert snapshot(with_aof) == expected
+    with with_aof.client() as client:
+        client.set("after-restore", "kept")  # the server appends to the restored AOF normally
+    with_aof.stop()
+    again = start_server(engine, data, appendonly=True)
+    assert again.client().get("after-restore") == "kept"
+    again.stop()
+
+    # The same backup restored for a server that runs without AOF: only the RDB.
+    plain = tmp_path / "plain"
+    _ok(cli("restore", engine, "--redis-appendonly", "no", data_dir=plain))
+    assert [p.name for p in plain.iterdir()] == ["dump.rdb"]
+    assert snapshot(start_server(engine, plain)) == expected
+
+
+def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data, "--dbfilename", "custom.rdb")
+    server.client().set("k", "v")
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    server.stop()
+    _ok(cli("restore", "redis", "--redis-dbfilename", "custom.rdb", data_dir=tmp_path / "restored"))
+    assert [p.name for p in (tmp_path / "restored").iterdir()] == ["custom.rdb"]
+    assert start_server("redis", tmp_path / "restored", "--dbfilename", "custom.rdb").client().get("k") == "v"
+
+
+# --- only a primary is backed up ----------------------------------------------------------------
+def test_a_replica_is_skipped_and_nothing_is_uploaded(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    primary = start_server("redis", tmp_path / "primary")
+    primary.client().set("k", "v")
+    replica = start_server("redis", tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary.port))
+    assert replica.client().info("replication")["role"] == "slave"
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", replica.addr, data_dir=tmp_path / "replica"))
+    assert "skipped: this redis is a replica" in line
+    assert cli.listed() == []
+    assert [p for p in cli.store.iterdir() if not p.name.startswith(".")] == [] if cli.store.exists() else True
+
+
+def test_the_driver_raises_backup_skipped_on_a_replica(start_server: StartServer, tmp_path: Path) -> None:
+    primary = start_server("valkey", tmp_path / "primary")
+    replica = start_server("valkey", tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary.port))
+    driver = Redis(PluginContext(name="valkey", options={"redis_addr": replica.addr}))
+    with pytest.raises(BackupSkipped, match="skipped: this valkey is a replica"):
+        driver.brs_database_dump(None)  # type: ignore[arg-type]  # raises before writing
+
+
+# --- failures: one line, nothing listed, nothing deleted -----------------------------------------
+def test_unreachable_server(cli: CLI, tmp_path: Path) -> None:
+    from redis_servers import free_port
+
+    port = free_port()
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", f"127.0.0.1:{port}", data_dir=tmp_path / "data"))
+    assert line.startswith("brs: error: redis at 127.0.0.1:") and "unreachable" in line
+    assert cli.listed() == []
+
+
+def test_wrong_password_and_password_file(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data, password="s3cret-pass")
+    server.client().set("k", "v")
+    server.client().save()
+    before = (data / "dump.rdb").read_bytes()
+    wrong = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-password", "not-it", data_dir=data))
+    assert "rejected the credentials" in wrong and "not-it" not in wrong
+    missing = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert "requires a password" in missing or "rejected" in missing
+    assert cli.listed() == []
+    assert (data / "dump.rdb").read_bytes() == before
+
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-pass\n")
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-password-file", str(secret), data_dir=data))
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data, env={"BRS_REDIS_PASSWORD": "s3cret-pass"}))
+    assert len(cli.listed()) == 2
+
+
+def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data)
+    with server.client() as client:
+        client.set("k", "v")
+        client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "+@read", "+info", "+ping")
+        client.execute_command("ACL", "SETUSER", "saver", "on", ">saver-pass", "~*", "+@all", "-config")
+    env = {"BRS_REDIS_PASSWORD": "reader-pass"}
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", data_dir=data, env=env))
+    assert "CONFIG GET is not available to user 'reader'" in line
+    rdb = ["--redis-rdb-path", str(data / "dump.rdb")]
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", *rdb, data_dir=data, env=env))
+    assert "user 'reader' lacks a permission the backup needs" in line
+    # Without CONFIG, the RDB location must be given.
+    env = {"BRS_REDIS_PASSWORD": "saver-pass"}
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "saver", data_dir=data, env=env))
+    assert "--redis-rdb-path" in line
+    assert cli.listed() == []
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "saver", "--redis-rdb-path", str(data / "dump.rdb"), data_dir=data, env=env))
+    assert len(cli.listed()) == 1
+
+
+def test_renamed_config_needs_the_rdb_path(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data, "--rename-command", "CONFIG", "")
+    server.client().set("k", "v")
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert "CONFIG GET is not available" in line and "--redis-rdb-path" in line
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-rdb-path", str(data / "dump.rdb"), data_dir=data))
+
+
+def test_a_failed_bgsave_fails_the_backup(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data, "--enable-protected-configs", "yes")
+    server.client().set("k", "v")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    server.client().config_set("dir", str(gone))
+    gone.rmdir()  # the child cannot create its temp file: BGSAVE fails after it was accepted
+    # (CONFIG GET dir answers nothing for a deleted directory, so the path is given.)
+    rdb = ["--redis-rdb-path", str(gone / "dump.rdb")]
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, *rdb, data_dir=data))
+    assert "BGSAVE failed" in line
+    assert cli.listed() == []
+
+
+def test_the_backup_waits_for_a_save_already_running(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("redis", data)
+    with server.client() as client:
+        client.mset({f"k{i}": str(i) for i in range(8)})
+        client.config_set("rdb-key-save-delay", "100000")  # 0.1 s per key: a save of about 0.8 s
+        client.bgsave()
+        assert client.info("persistence")["rdb_bgsave_in_progress"] == 1
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    with server.client() as client:
+        client.config_set("rdb-key-save-delay", "0")
+        assert client.info("persistence")["rdb_saves"] >= 2
+    server.stop()
+    _ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
+    assert start_server("redis", tmp_path / "restored").client().get("k7") == "7"
+
+
+# --- data directory checks ------------------------------------------------------------------------
+def test_check_reports_empty_healthy_and_corrupt(start_server: StartServer, tmp_path: Path) -> None:
+    driver = Redis(PluginContext(name="redis", options={}))
+    assert driver.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+    data = tmp_path / "data"
+    server = start_server("redis", data)
+    load_sample(server.client())
+    server.client().save()
+    server.stop()
+    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    rdb = data / "dump.rdb"
+    rdb.write_bytes(rdb.read_bytes()[:200])
+    state = driver.brs_database_check(data)
+    assert state.status is DataDirStatus.CORRUPT
+    assert "dump.rdb" in state.reason and "EOF" in state.reason
+    rdb.unlink()
+    (data / "stray").write_text("x")
+    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+
+
+def test_check_of_a_valkey_rdb_uses_a_checker_that_understands_it(start_server: StartServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server("valkey", data)
+    server.client().set("k", "v")
+    server.client().save()
+    server.stop()
+    # Even with --db redis, redis-check-rdb 7.0 cannot read format 11: valkey-check-rdb is tried next.
+    assert Redis(PluginContext(name="redis", options={})).brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert Redis(PluginContext(name="valkey", options={})).brs_database_check(data).status is DataDirStatus.HEALTHY
+
+
+def test_probe_and_version(start_server: StartServer, tmp_path: Path) -> None:
+    server = start_server("valkey", tmp_path / "data")
+    driver = Redis(PluginContext(name="valkey", options={"redis_addr": server.addr}))
+    assert driver.brs_database_probe() is True
+    assert str(driver.brs_database_version()).startswith("8.")
+    server.stop()
+    assert driver.brs_database_probe() is False
+
+
+# --- the shared contract ----------------------------------------------------------------------------
+class TestRedisContract(DatabaseContract):
+    @pytest.fixture
+    def database(self, start_server: StartServer, tmp_path: Path) -> Database:
+        server = start_server("redis", tmp_path / "contract-source")
+        load_sample(server.client())
+        self.expected = snapshot(server)
+        return Redis(PluginContext(name="redis", options={"redis_addr": server.addr}))
+
+    @pytest.fixture
+    def assert_restored(self, start_server: StartServer, tmp_path: Path) -> Callable[[Path], None]:
+        def check(target: Path) -> None:
+            copy = tmp_path / "started-from-restore"
+            shutil.copytree(target, copy)
+            assert snapshot(start_server("redis", copy)) == self.expected
+
+        return check
+
+
+class TestValkeyContract(TestRedisContract):
+    @pytest.fixture
+    def database(self, start_server: StartServer, tmp_path: Path) -> Database:
+        server = start_server("valkey", tmp_path / "contract-source", appendonly=True)
+        load_sample(server.client())
+        self.expected = snapshot(server)
+        return Redis(PluginContext(name="valkey", options={"redis_addr": server.addr}))
+
+    @pytest.fixture
+    def assert_restored(self, start_server: StartServer, tmp_path: Path) -> Callable[[Path], None]:
+        def check(target: Path) -> None:
+            assert (target / "appendonlydir" / "appendonly.aof.manifest").exists()
+            copy = tmp_path / "started-from-restore"
+            shutil.copytree(target, copy)
+            assert snapshot(start_server("valkey", copy, appendonly=True)) == self.expected
+
+        return check
+
+
+def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
+    """The archive holds the metadata, then the RDB stream (readable with plain tar)."""
+    from brs.archive import ArchiveWriter
+
+    server = start_server("redis", tmp_path / "data")
+    server.client().set("k", "v")
+    path = tmp_path / "dump.tar"
+    with open(path, "wb") as sink:
+        writer = ArchiveWriter(sink)
+        Redis(PluginContext(name="redis", options={"redis_addr": server.addr})).brs_database_dump(writer)
+        writer.close()
+    with open(path, "rb") as source:
+        entries = []
+        for entry in ArchiveReader(source):
+            entries.append(entry.name)
+            if entry.name.endswith(".json"):
+                with entry.open() as handle:
+                    meta = json.loads(handle.read())
+    assert entries == ["redis/brs-redis.json", "redis/dump.rdb"]
+    assert meta["engine"] == "redis" and meta["version"].startswith("7.") and meta["dbfilename"] == "dump.rdb"
+    assert meta["appendonly"] is False
+    _ = os, time, redis

@@ -1,0 +1,154 @@
+"""Pod simulation with a real PostgreSQL 15: ``brs start --db postgres`` and ``brs wait -- postgres``.
+
+The database container's command runs the server as the ``postgres`` account through
+``setpriv`` (which execs, so SIGTERM from ``brs wait`` reaches the postmaster itself).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
+from podsim import free_port, pid_alive, wait_for  # noqa: E402
+
+from brs.testing.helpers import brs_executable  # noqa: E402
+
+brs_postgres_testing = pytest.importorskip("brs_postgres.testing")
+PASSWORD = brs_postgres_testing.PASSWORD
+
+
+def _bindir() -> Path:
+    try:
+        return Path(brs_postgres_testing.bindir_for(15))
+    except AssertionError as error:
+        pytest.skip(str(error))
+
+
+class PgPod:
+    """Sidecar and database container of a PostgreSQL pod, with their data on shared paths."""
+
+    def __init__(self, root: Path, bindir: Path) -> None:
+        self.root = root
+        self.bindir = bindir
+        self.cluster = brs_postgres_testing.PgCluster(bindir, root / "cluster")
+        self.data = self.cluster.data
+        self.sock = self.cluster.sock
+        self.port = self.cluster.port
+        self.backups = root / "backup"
+        self.api_port = free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.runs = 0
+        self.env = {**os.environ, "BRS_POSTGRES_PASSWORD": PASSWORD, "BRS_LOG_FORMAT": "json"}
+
+    def start(self) -> None:
+        self.runs += 1
+        sidecar = [
+            brs_executable(), "start", "--db", "postgres", "--db-data-directory", str(self.data),
+            "--local-provider-backup-path", str(self.backups), "--port", str(self.api_port), "--metrics-port", "0",
+            "--backup-cron-schedule", "0 0 1 1 *", "--probe-interval", "0.5",
+            "--postgres-host", "127.0.0.1", "--postgres-port", str(self.port), "--postgres-bindir", str(self.bindir),
+        ]  # fmt: skip
+        database = [
+            "setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--",
+            str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sock}", "-c", "fsync=off",
+        ]  # fmt: skip
+        waiter = [brs_executable(), "wait", "--server", self.url, "--stop-timeout", "30", "--", *database]
+        for name, argv in (("sidecar", sidecar), ("waiter", waiter)):
+            log = open(self.root / f"{name}-{self.runs}.log", "wb")
+            self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True))
+
+    @property
+    def waiter(self) -> subprocess.Popen[bytes]:
+        return self.processes[-1]
+
+    def logs(self) -> str:
+        return "".join((self.root / f"{n}-{self.runs}.log").read_text(errors="replace")[-4000:] for n in ("sidecar", "waiter"))
+
+    def wait_ready(self) -> None:
+        import urllib.request
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=10) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_for(ready, 180, f"postgres ready\n{self.logs()}", interval=0.5)
+
+    def sql(self, statement: str) -> list[tuple[object, ...]]:
+        with self.cluster.connect() as conn:
+            cursor = conn.execute(statement)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def kill(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            process.wait(60)
+        self.processes.clear()
+        # The postmaster's children die with it; make sure nothing holds the port or data.
+        pidfile = self.data / "postmaster.pid"
+        if pidfile.exists():
+            try:
+                pid = int(pidfile.read_text().split()[0])
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            except (ValueError, IndexError, ProcessLookupError):
+                pass
+
+
+@pytest.fixture
+def pgpod() -> Iterator[PgPod]:
+    bindir = _bindir()
+    root = brs_postgres_testing.world_tempdir("brs-pgpod-")
+    pod = PgPod(root, bindir)
+    try:
+        yield pod
+    finally:
+        pod.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgres_pod_restores_a_wiped_data_directory(pgpod: PgPod) -> None:
+    import json
+    import urllib.request
+
+    pgpod.cluster.init()  # a fresh cluster, as the image's entry point would create
+    pgpod.start()
+    pgpod.wait_ready()
+    pgpod.sql("CREATE TABLE items (id int PRIMARY KEY, name text)")
+    pgpod.sql("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g")
+
+    request = urllib.request.Request(pgpod.url + "/v1/backups", data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        assert response.status == 201
+        version = json.loads(response.read())["version"]
+
+    pgpod.kill()
+    shutil.rmtree(pgpod.data)
+    pgpod.start()
+    pgpod.wait_ready()
+    assert pgpod.sql("SELECT count(*), max(name) FROM items") == [(500, "item 99")]
+    assert f"restored backup {version}" in pgpod.logs()
+
+    # SIGTERM to brs wait: PostgreSQL shuts down cleanly and brs wait exits with its code.
+    postmaster = int((pgpod.data / "postmaster.pid").read_text().split()[0])
+    pgpod.waiter.send_signal(signal.SIGTERM)
+    assert pgpod.waiter.wait(120) == 0, pgpod.logs()
+    wait_for(lambda: not pid_alive(postmaster), 60, "the postmaster to exit")
+    check = subprocess.run([str(pgpod.bindir / "pg_controldata"), str(pgpod.data)], capture_output=True, text=True)
+    assert "shut down" in check.stdout, check.stdout

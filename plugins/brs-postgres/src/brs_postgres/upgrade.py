@@ -62,7 +62,7 @@ def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: P
         return False
     new_major = tools.major()
     if old_major == new_major:
-        save_binaries(tools, store)
+        _keep_programs(tools, store)
         return False
     if old_major > new_major:
         raise DatabaseError(f"the data in {data_dir} is PostgreSQL {old_major}, newer than the programs ({tools.version()})")
@@ -75,7 +75,7 @@ def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: P
         raise DatabaseError(f"{data_dir} is a mount point; an upgrade needs the data directory in a folder of the volume")
     owner = Owner.resolve(data_dir, settings.system_user)
     _refuse_running(saved.tools, data_dir, owner)
-    save_binaries(tools, store)
+    _keep_programs(tools, store)
 
     started = time.monotonic()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -114,6 +114,14 @@ def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: P
     shutil.rmtree(aside, ignore_errors=True)
     log.info("upgraded %s to PostgreSQL %s in %.1fs", data_dir, new_major, time.monotonic() - started)
     return True
+
+
+def _keep_programs(tools: Toolset, store: Path) -> None:
+    """Save the current programs for the next upgrade; a failure must not stop the database."""
+    try:
+        save_binaries(tools, store)
+    except DatabaseError as error:
+        log.warning("could not save the PostgreSQL programs for a later upgrade: %s", error)
 
 
 def _old_binaries(store: Path, old_major: int) -> SavedBinaries:

@@ -47,7 +47,9 @@ class MeiliServer:
     def start(self) -> MeiliServer:
         self.port = _free_port()
         self.dump_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.db_path.parent / f"meilisearch-{self.port}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        logs = self.db_path.parent / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = open(logs / f"meilisearch-{self.port}.log", "wb")  # noqa: SIM115 - lives as long as the process
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEILI_")}
         env["MEILI_MASTER_KEY"] = self.master_key
         self.process = subprocess.Popen(

@@ -43,7 +43,8 @@ def plugin_options() -> list[click.Option]:
             default=None,
             type=click.Path(dir_okay=False, path_type=Path),
             help="Where backups keep a copy of the binary that wrote the data, for upgrades. "
-            "Default: DATA_DIR/../previous-binary/meilisearch (inside DATA_DIR/.brs-previous-binary/ when DATA_DIR is a mount point).",
+            "Default: DATA_DIR/../previous-binary/meilisearch "
+            "(DATA_DIR/.brs-previous-binary/meilisearch when DATA_DIR is a mount point).",
         ),
         click.Option(
             ["--meilisearch-timeout"],

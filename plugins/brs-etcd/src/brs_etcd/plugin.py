@@ -1,0 +1,127 @@
+"""The ``etcd`` database driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from aetcd import rpc
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.datadir import RESERVED_PREFIX
+from brs.errors import ArchiveError, DatabaseError
+from brs.interfaces import Database, DataDirState
+from brs_etcd.check import check_data_dir
+from brs_etcd.connection import open_session
+from brs_etcd.options import ClientSettings, MemberSettings, plugin_options
+from brs_etcd.restore import find_restore_tool, restore_snapshot
+from brs_etcd.snapshot import SnapshotStream, verify_snapshot_hash
+
+__all__ = ["Etcd"]
+
+METADATA = "etcd/brs-etcd.json"
+SNAPSHOT = "etcd/snapshot.db"
+_COPY = 1 << 20
+
+
+class Etcd(Database):
+    """etcd v3 (3.4 and later).
+
+    Backup: the maintenance API's snapshot streamed into the archive and checked against the
+    SHA-256 etcd appends (a mismatch fails the backup before its manifest exists). Restore:
+    ``etcdutl snapshot restore`` (3.5+) or ``etcdctl snapshot restore`` (3.4) with the member
+    name, peer URLs, initial cluster and token from the options, into the staging directory.
+    """
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return plugin_options()
+
+    def _client(self) -> ClientSettings:
+        return ClientSettings.from_options(self.context.options)
+
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
+        return check_data_dir(data_dir)
+
+    def brs_database_probe(self) -> bool:
+        try:
+            with open_session(self._client()):
+                return True
+        except DatabaseError:
+            return False
+
+    def brs_database_version(self) -> str | None:
+        settings = self._client()
+        with open_session(settings) as session:
+            status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
+            return str(status.version) or None
+
+    # -- backup ------------------------------------------------------------------------------
+    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+        settings = self._client()
+        started = time.monotonic()
+        with open_session(settings) as session:
+            status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
+            metadata: dict[str, Any] = {
+                "format": 1,
+                "version": status.version,
+                "endpoint": session.endpoint.url,
+                "revision_at_start": status.header.revision,
+                "db_size": status.dbSize,
+                "member_id": f"{status.header.member_id:x}",
+                "cluster_id": f"{status.header.cluster_id:x}",
+            }
+            archive.add_bytes(METADATA, json.dumps(metadata, indent=2).encode() + b"\n")
+            stream = SnapshotStream(session, settings.snapshot_timeout, settings.username)
+            with stream:
+                size = archive.add_stream(SNAPSHOT, stream)  # type: ignore[arg-type]
+        self.log.info("%s: snapshot of %d bytes archived in %.1fs", session.label, size, time.monotonic() - started)
+
+    # -- restore -----------------------------------------------------------------------------
+    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        tool = find_restore_tool(self.option("etcd_restore_tool"))
+        member = MemberSettings.from_options(self.context.options)
+        # The restore tools read a snapshot *file* and create a *new* data directory, so the
+        # snapshot is written first and restored into a scratch folder inside the staging
+        # directory, whose content then moves up. Both scratch names are brs-reserved.
+        snapshot = target / f"{RESERVED_PREFIX}etcd-snapshot.db"
+        scratch = target / f"{RESERVED_PREFIX}etcd-restore"
+        try:
+            found = False
+            for entry in archive:
+                if entry.name == SNAPSHOT and not found:
+                    with entry.open() as source, open(snapshot, "xb") as out:
+                        while piece := source.read(_COPY):
+                            out.write(piece)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    found = True
+            if not found:
+                raise ArchiveError(f"the backup holds no {SNAPSHOT}; it is not an etcd backup")
+            verify_snapshot_hash(snapshot)
+            restore_snapshot(tool, snapshot, scratch, member)
+            for item in scratch.iterdir():
+                os.rename(item, target / item.name)
+            _own_like(target)
+        except OSError as error:
+            raise DatabaseError(f"cannot write the restored etcd data into {target}: {error}") from error
+        finally:
+            snapshot.unlink(missing_ok=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+        self.log.info("restored etcd member %s (%s)", member.name, Path(tool).name)
+
+
+def _own_like(target: Path) -> None:
+    """Give restored files the owner of the staging directory (etcd's user), when root."""
+    if os.geteuid() != 0:
+        return
+    info = target.stat()
+    for root, dirs, files in os.walk(target):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), info.st_uid, info.st_gid, follow_symlinks=False)

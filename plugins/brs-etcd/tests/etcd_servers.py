@@ -1,0 +1,190 @@
+"""Helpers to run real etcd members in tests (imported by conftest and the tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from aetcd import rpc
+
+VERSIONS = {
+    # version -> (env var, default bin dir), as in scripts/test-servers.env
+    "3.4": ("BRS_ETCD34_BINDIR", "/usr/bin"),
+    "3.5": ("BRS_ETCD35_BINDIR", os.path.join(os.environ.get("BRS_TEST_ROOT", "/opt/brs-test"), "etcd-3.5/usr/bin")),
+}
+
+
+def bindir(version: str) -> Path:
+    """The directory with etcd, etcdctl (and etcdutl); missing binaries fail the test."""
+    variable, default = VERSIONS[version]
+    path = Path(os.environ.get(variable) or default)
+    need = ["etcd", "etcdctl"] + (["etcdutl"] if version != "3.4" else [])
+    missing = [name for name in need if not os.access(path / name, os.X_OK)]
+    if missing:
+        pytest.fail(
+            f"etcd {version}: {', '.join(missing)} not found in {path} "
+            f"(set {variable}; run scripts/install-system-deps.sh and scripts/install-test-servers.sh)",
+            pytrace=False,
+        )
+    out = subprocess.run([str(path / "etcd"), "--version"], capture_output=True, text=True, check=False).stdout
+    if f"etcd Version: {version}." not in out:
+        pytest.fail(f"{path / 'etcd'} is not etcd {version}: {out.splitlines()[:1]}", pytrace=False)
+    return path
+
+
+def restore_tool(version: str) -> str:
+    directory = bindir(version)
+    return str(directory / ("etcdctl" if version == "3.4" else "etcdutl"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Member:
+    """One running single-member etcd cluster."""
+
+    version: str
+    name: str
+    data_dir: Path
+    client_port: int
+    peer_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(f"127.0.0.1:{self.client_port}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+StartMember = Callable[..., Member]
+
+
+def start_members(started: list[Member]) -> StartMember:
+    """``start(version, data_dir, name="n1", peer_port=None)`` -> a :class:`Member` that answers.
+
+    Every member is appended to ``started`` so that the caller stops it, whatever happens.
+    """
+
+    def start(version: str, data_dir: Path, name: str = "n1", peer_port: int | None = None, *extra: str) -> Member:
+        etcd = str(bindir(version) / "etcd")
+        for _attempt in range(5):
+            client, peer, metrics = free_port(), peer_port or free_port(), free_port()
+            log_path = data_dir.parent / f"{data_dir.name}.{client}.log"
+            args = [
+                etcd, "--name", name, "--data-dir", str(data_dir),
+                "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", f"{name}=http://127.0.0.1:{peer}", "--listen-metrics-urls", f"http://127.0.0.1:{metrics}",
+                *extra,
+            ]  # fmt: skip
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            member = Member(version, name, data_dir, client, peer, process, log_path)
+            started.append(member)
+            if _wait_ready(member):
+                return member
+            member.stop()
+            if "address already in use" not in member.log():
+                pytest.fail(f"etcd {version} did not start on {data_dir}:\n{member.log()[-3000:]}", pytrace=False)
+        pytest.fail("etcd found no free port", pytrace=False)
+
+    return start
+
+
+def _wait_ready(member: Member, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    with member.channel() as channel:
+        kv = rpc.KVStub(channel)
+        while time.monotonic() < deadline:
+            if member.process.poll() is not None:
+                return False
+            try:
+                kv.Range(rpc.RangeRequest(key=b"probe"), timeout=1)  # linearizable: needs a leader
+                return True
+            except grpc.RpcError:
+                time.sleep(0.1)
+    return False
+
+
+# --- sample data: keys, a lease with keys, several revisions ------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    keys: dict[bytes, bytes]
+    lease_id: int
+    leased_keys: frozenset[bytes]
+    revision: int
+    mod_revisions: dict[bytes, int]
+
+
+def load_sample(member: Member) -> Sample:
+    with member.channel() as channel:
+        kv, lease = rpc.KVStub(channel), rpc.LeaseStub(channel)
+        for i in range(50):
+            kv.Put(rpc.PutRequest(key=f"/app/config/{i:03d}".encode(), value=f"value {i}".encode()), timeout=10)
+        for i in range(5):  # the same key rewritten: several revisions
+            kv.Put(rpc.PutRequest(key=b"/app/counter", value=str(i).encode()), timeout=10)
+        kv.Put(rpc.PutRequest(key=b"/binary", value=bytes(range(256))), timeout=10)
+        granted = lease.LeaseGrant(rpc.LeaseGrantRequest(TTL=3600), timeout=10)
+        for key in (b"/leased/a", b"/leased/b"):
+            kv.Put(rpc.PutRequest(key=key, value=b"with lease", lease=granted.ID), timeout=10)
+    keys, mods, revision = read_all(member)
+    return Sample(keys, granted.ID, frozenset({b"/leased/a", b"/leased/b"}), revision, mods)
+
+
+def read_all(member: Member) -> tuple[dict[bytes, bytes], dict[bytes, int], int]:
+    with member.channel() as channel:
+        response = rpc.KVStub(channel).Range(rpc.RangeRequest(key=b"\0", range_end=b"\0"), timeout=10)
+    keys = {kv.key: kv.value for kv in response.kvs}
+    mods = {kv.key: kv.mod_revision for kv in response.kvs}
+    return keys, mods, int(response.header.revision)
+
+
+def assert_sample(member: Member, sample: Sample) -> None:
+    """Keys, values, revisions and the lease came back; the member accepts writes."""
+    keys, mods, revision = read_all(member)
+    assert keys == sample.keys
+    assert mods == sample.mod_revisions
+    assert revision >= sample.revision
+    with member.channel() as channel:
+        ttl = rpc.LeaseStub(channel).LeaseTimeToLive(rpc.LeaseTimeToLiveRequest(ID=sample.lease_id, keys=True), timeout=10)
+        assert ttl.TTL > 0, "the lease did not survive"
+        assert frozenset(ttl.keys) == sample.leased_keys
+        put = rpc.KVStub(channel).Put(rpc.PutRequest(key=b"/after-restore", value=b"written"), timeout=10)
+        assert put.header.revision > sample.revision
+        got = rpc.KVStub(channel).Range(rpc.RangeRequest(key=b"/after-restore"), timeout=10)
+        assert got.kvs[0].value == b"written"
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True)

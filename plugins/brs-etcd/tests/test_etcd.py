@@ -1,0 +1,295 @@
+"""brs-etcd against real etcd 3.4 (Debian) and 3.5 members, mostly through the real ``brs`` CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from aetcd import rpc
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import DatabaseError, IntegrityError
+from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs.testing import DatabaseContract, run_brs
+from brs_etcd import Etcd
+from brs_etcd.snapshot import SnapshotStream
+from etcd_servers import Member, StartMember, assert_sample, free_port, load_sample, restore_tool
+
+pytestmark = pytest.mark.server("etcd")
+
+
+class CLI:
+    """``brs`` with a local backup store."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = root / "store"
+
+    def __call__(self, command: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
+        db = ["--db", "etcd"] if command in ("backup", "restore") else []
+        where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
+        return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
+
+    def listed(self) -> list[dict[str, Any]]:
+        result = run_brs("backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store))
+        assert result.returncode == 0, result.stderr
+        return list(json.loads(result.stdout))
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CLI:
+    return CLI(tmp_path)
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _member_flags(name: str, peer_port: int) -> list[str]:
+    peer = f"http://127.0.0.1:{peer_port}"
+    return [
+        "--etcd-name", name, "--etcd-initial-advertise-peer-urls", peer,
+        "--etcd-initial-cluster", f"{name}={peer}", "--etcd-initial-cluster-token", "restored-cluster",
+    ]  # fmt: skip
+
+
+# --- round trips ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("server", "tools"),
+    [("3.4", "3.4"), ("3.5", "3.5"), ("3.4", "3.5")],
+    ids=["etcd-3.4", "etcd-3.5", "3.4-snapshot-restored-by-3.5"],
+)
+def test_keys_leases_and_revisions_survive_backup_wipe_and_restore(
+    server: str, tools: str, cli: CLI, start_member: StartMember, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    source = start_member(server, data)
+    sample = load_sample(source)
+    version = _ok(cli("backup", "--etcd-endpoints", source.endpoint, data_dir=data))
+    [listed] = cli.listed()
+    assert listed["db"] == "etcd"
+    source.stop()
+    shutil.rmtree(data)
+
+    peer_port = free_port()
+    restored = _ok(cli("restore", "latest", *_member_flags("n2", peer_port), "--etcd-restore-tool", restore_tool(tools), data_dir=data))
+    assert restored == version
+    assert sorted(p.name for p in data.iterdir()) == ["member"]
+    member = start_member(tools, data, "n2", peer_port)
+    assert_sample(member, sample)
+    with member.channel() as channel:
+        [info] = rpc.ClusterStub(channel).MemberList(rpc.MemberListRequest(), timeout=10).members
+    assert info.name == "n2" and list(info.peerURLs) == [f"http://127.0.0.1:{peer_port}"]
+
+
+def test_the_first_answering_endpoint_is_used(cli: CLI, start_member: StartMember, tmp_path: Path) -> None:
+    member = start_member("3.5", tmp_path / "data")
+    load_sample(member)
+    endpoints = f"http://127.0.0.1:{free_port()},{member.endpoint}"
+    _ok(cli("backup", "--etcd-endpoints", endpoints, data_dir=tmp_path / "data"))
+    assert len(cli.listed()) == 1
+
+
+# --- failures: one line, nothing listed, nothing deleted -----------------------------------------
+def test_unreachable_endpoint(cli: CLI, tmp_path: Path) -> None:
+    port = free_port()
+    line = _one_line_error(cli("backup", "--etcd-endpoints", f"http://127.0.0.1:{port}", "--etcd-dial-timeout", "3", data_dir=tmp_path / "d"))
+    assert line.startswith(f"brs: error: etcd at http://127.0.0.1:{port} is unreachable")
+    assert cli.listed() == []
+
+
+@pytest.fixture
+def secured(start_member: StartMember, tmp_path: Path) -> Iterator[Member]:
+    """A 3.4 member with authentication on: root/root-pass, and reader/reader-pass without roles."""
+    member = start_member("3.4", tmp_path / "data")
+    load_sample(member)
+    with member.channel() as channel:
+        auth = rpc.AuthStub(channel)
+        auth.UserAdd(rpc.AuthUserAddRequest(name="root", password="root-pass"), timeout=10)
+        auth.RoleAdd(rpc.AuthRoleAddRequest(name="root"), timeout=10)
+        auth.UserGrantRole(rpc.AuthUserGrantRoleRequest(user="root", role="root"), timeout=10)
+        auth.UserAdd(rpc.AuthUserAddRequest(name="reader", password="reader-pass"), timeout=10)
+        auth.AuthEnable(rpc.AuthEnableRequest(), timeout=10)
+    yield member
+
+
+def test_wrong_password_no_permission_and_a_password_file(cli: CLI, secured: Member, tmp_path: Path) -> None:
+    data = secured.data_dir
+    before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+    base = ["--etcd-endpoints", secured.endpoint]
+    wrong = _one_line_error(cli("backup", *base, "--etcd-username", "root", "--etcd-password", "nope", data_dir=data))
+    assert "rejected the credentials of user root" in wrong and "nope" not in wrong
+    denied = _one_line_error(cli("backup", *base, "--etcd-username", "reader", data_dir=data, env={"BRS_ETCD_PASSWORD": "reader-pass"}))
+    assert "user reader lacks a permission" in denied
+    anonymous = _one_line_error(cli("backup", *base, data_dir=data))
+    assert "etcd at" in anonymous
+    assert cli.listed() == []
+    assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
+
+    secret = tmp_path / "password"
+    secret.write_text("root-pass\n")
+    _ok(cli("backup", *base, "--etcd-username", "root", "--etcd-password-file", str(secret), data_dir=data))
+    assert len(cli.listed()) == 1
+
+
+def test_a_failing_restore_tool_is_one_clear_error_and_keeps_the_data(cli: CLI, start_member: StartMember, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    member = start_member("3.5", data)
+    load_sample(member)
+    _ok(cli("backup", "--etcd-endpoints", member.endpoint, data_dir=data))
+    member.stop()
+    before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+    line = _one_line_error(cli("restore", "--etcd-initial-cluster", "not a cluster", "--etcd-restore-tool", restore_tool("3.5"), data_dir=data))
+    assert "etcdutl snapshot restore failed" in line
+    assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
+
+
+# --- snapshot integrity -----------------------------------------------------------------------------
+class _FakeCall:
+    def __init__(self, blobs: list[bytes]) -> None:
+        self._blobs = blobs
+        self.cancelled = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(rpc.SnapshotResponse(blob=blob) for blob in self._blobs)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _FakeSession:
+    label = "etcd at fake"
+    metadata = ()
+
+    def __init__(self, call: _FakeCall) -> None:
+        self.maintenance = type("Stub", (), {"Snapshot": lambda _self, *_a, **_k: call})()
+
+
+def _read(stream: SnapshotStream) -> bytes:
+    out = bytearray()
+    while piece := stream.read(7):
+        out += piece
+    return bytes(out)
+
+
+def test_the_snapshot_hash_is_verified_while_streaming() -> None:
+    body = bytes(range(256)) * 40
+    good = body + hashlib.sha256(body).digest()
+    # Split so that the hash straddles messages.
+    blobs = [good[:1000], good[1000:10230], good[10230:]]
+    assert _read(SnapshotStream(_FakeSession(_FakeCall(blobs)), 10, None)) == good  # type: ignore[arg-type]
+    damaged = bytearray(good)
+    damaged[500] ^= 1
+    with pytest.raises(IntegrityError, match="SHA-256"):
+        _read(SnapshotStream(_FakeSession(_FakeCall([bytes(damaged)])), 10, None))  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        _read(SnapshotStream(_FakeSession(_FakeCall([good[:-5]])), 10, None))  # type: ignore[arg-type]
+    call = _FakeCall([good])
+    stream = SnapshotStream(_FakeSession(call), 10, None)  # type: ignore[arg-type]
+    stream.read(3)
+    stream.close()
+    assert call.cancelled
+
+
+# --- data directory checks ------------------------------------------------------------------------
+def test_check_reports_empty_healthy_and_corrupt(start_member: StartMember, tmp_path: Path) -> None:
+    driver = Etcd(PluginContext(name="etcd", options={}))
+    assert driver.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+    data = tmp_path / "data"
+    member = start_member("3.4", data)
+    load_sample(member)
+    member.stop()
+    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    db = data / "member" / "snap" / "db"
+    original = db.read_bytes()
+    db.write_bytes(b"\0" * 100)
+    state = driver.brs_database_check(data)
+    assert state.status is DataDirStatus.CORRUPT and "bbolt" in state.reason
+    db.write_bytes(original)
+    for wal in (data / "member" / "wal").glob("*.wal"):
+        wal.unlink()
+    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+    shutil.rmtree(data / "member")
+    (data / "stray").write_text("x")
+    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+
+
+def test_probe_and_version(start_member: StartMember, tmp_path: Path) -> None:
+    member = start_member("3.5", tmp_path / "data")
+    driver = Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint, "etcd_dial_timeout": 2}))
+    assert driver.brs_database_probe() is True
+    assert str(driver.brs_database_version()).startswith("3.5.")
+    member.stop()
+    assert driver.brs_database_probe() is False
+    with pytest.raises(DatabaseError, match="unreachable"):
+        driver.brs_database_version()
+
+
+# --- the shared contract ----------------------------------------------------------------------------
+class TestEtcd34Contract(DatabaseContract):
+    version = "3.4"
+
+    @pytest.fixture
+    def database(self, start_member: StartMember, tmp_path: Path) -> Database:
+        member = start_member(self.version, tmp_path / "contract-source")
+        self.sample = load_sample(member)
+        self.peer_port = free_port()
+        options = {
+            "etcd_endpoints": member.endpoint,
+            "etcd_name": "restored",
+            "etcd_initial_advertise_peer_urls": f"http://127.0.0.1:{self.peer_port}",
+            "etcd_restore_tool": restore_tool(self.version),
+        }
+        return Etcd(PluginContext(name="etcd", options=options))
+
+    @pytest.fixture
+    def assert_restored(self, start_member: StartMember, tmp_path: Path) -> Callable[[Path], None]:
+        def check(target: Path) -> None:
+            copy = tmp_path / "started-from-restore"
+            shutil.copytree(target, copy, symlinks=True)
+            assert_sample(start_member(self.version, copy, "restored", self.peer_port), self.sample)
+
+        return check
+
+
+class TestEtcd35Contract(TestEtcd34Contract):
+    version = "3.5"
+
+
+def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
+    member = start_member("3.4", tmp_path / "data")
+    load_sample(member)
+    path = tmp_path / "dump.tar"
+    with open(path, "wb") as sink:
+        writer = ArchiveWriter(sink)
+        Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint})).brs_database_dump(writer)
+        writer.close()
+    with open(path, "rb") as source:
+        names = []
+        for entry in ArchiveReader(source):
+            names.append(entry.name)
+            with entry.open() as handle:
+                content = handle.read()
+            if entry.name.endswith(".json"):
+                meta = json.loads(content)
+            else:
+                snapshot = content
+    assert names == ["etcd/brs-etcd.json", "etcd/snapshot.db"]
+    assert meta["version"].startswith("3.4.") and meta["revision_at_start"] > 50
+    assert hashlib.sha256(snapshot[:-32]).digest() == snapshot[-32:]
+    _ = grpc

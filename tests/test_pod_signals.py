@@ -103,5 +103,8 @@ def test_sigterm_to_wait_stops_the_database_gracefully(pods: Callable[..., Pod])
     stops = [e for e in pod.events() if e["event"] == "stop"]
     assert stops and stops[0]["signal"] == "SIGTERM" and stops[0]["pid"] == started["pid"]
     wait_for(lambda: not pid_alive(int(started["pid"])), 30, "the database process to be gone")
-    # The sidecar notices the database is gone and is no longer ready.
+    # The sidecar learns that the database is gone: no longer ready, no backups of it.
     assert pod.sidecar is not None and pod.sidecar.poll() is None
+    wait_for(lambda: pod.get("/readyz")[0] == 503, 60, "the sidecar to report not ready")
+    status, body = pod.post("/v1/backups")
+    assert status == 409 and "not ready" in body["error"]

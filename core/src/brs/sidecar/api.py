@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HttpError(400, "since and timeout must be numbers") from None
             return 200, sidecar.state.wait_change(since, timeout)
         if route == ("POST", "v1", "waiter"):
-            sidecar.state.report_waiter(str(body.get("state")), int(body.get("generation") or 0), body.get("pid"))
+            sidecar.waiter_reported(str(body.get("state")), int(body.get("generation") or 0), body.get("pid"))
             return 200, sidecar.state.snapshot()
         if route == ("GET", "v1", "backups"):
             return 200, {"backups": [m.summary() for m in sidecar.list_backups()]}

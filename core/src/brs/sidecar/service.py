@@ -42,6 +42,7 @@ class Sidecar:
         self.lock = OperationLock()
         self.stopping = threading.Event()
         self._probe_thread: threading.Thread | None = None
+        self._probe_generation = -1
 
     # -- backups ----------------------------------------------------------------------------
     def backup(self, trigger: str) -> Manifest:
@@ -169,10 +170,23 @@ class Sidecar:
         data_dir = self.engine.settings.data_dir
         self.engine.session.call(Role.DATABASE, "brs_database_upgrade", data_dir=data_dir)
 
+    # -- the waiter ---------------------------------------------------------------------------
+    def waiter_reported(self, state: str, generation: int, pid: int | None) -> None:
+        """Record what ``brs wait`` says; a database that stopped is no longer ready."""
+        self.state.report_waiter(state, generation, pid)
+        if state != "running" and self.state.database_ready:
+            log.warning("the database container reports the database %s; not ready", state)
+            self.state.set_ready(False)
+        elif state == "running" and self.state.status is InitStatus.DONE and not self.state.database_ready:
+            self.start_probing()
+
     # -- probing ----------------------------------------------------------------------------
     def start_probing(self) -> None:
         """Probe the database in the background until it answers, then mark it ready."""
         generation = self.state.generation
+        if self._probe_thread is not None and self._probe_thread.is_alive() and self._probe_generation == generation:
+            return
+        self._probe_generation = generation
         thread = threading.Thread(target=self._probe, args=(generation,), name="brs-probe", daemon=True)
         self._probe_thread = thread
         thread.start()

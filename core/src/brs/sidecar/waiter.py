@@ -41,6 +41,7 @@ class Waiter:
         self._started = False
         self._reported: tuple[str, int, str] | None = None
         self._signalled_pid: int | None = None
+        self._generation, self._instance = 0, ""
 
     # -- signals ----------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -66,7 +67,7 @@ class Waiter:
             if self._started and not self.child.running():
                 code = exit_code(self.child.returncode() or 0)
                 log.info("the database exited by itself with %d", code)
-                self._report("stopped", -1, instance, force=True)
+                self._report("stopped", self._generation, instance, force=True)
                 return code
             try:
                 snapshot = self.client.initializer(since=version, wait=self.poll)
@@ -97,6 +98,7 @@ class Waiter:
     def _act(self, snapshot: dict[str, Any], instance: str) -> None:
         database = snapshot["database"]
         desired, generation = database["desired"], int(database["generation"])
+        self._generation, self._instance = generation, instance
         running = self._started and self.child.running()
         if desired == "stopped":
             if running:
@@ -120,7 +122,7 @@ class Waiter:
         if key == self._reported and not force:
             return
         try:
-            self.client.report_waiter(state, max(generation, 0), self.child.pid if state == "running" else None)
+            self.client.report_waiter(state, generation, self.child.pid if state == "running" else None)
             self._reported = key
         except BrsError as error:
             log.debug("could not report %s to the sidecar: %s", state, error)
@@ -132,4 +134,5 @@ class Waiter:
             return 0
         # The signal went to the child already unless it arrived just as the child started.
         code = self.child.stop(self.stop_timeout, signum, signalled=self._signalled_pid == self.child.pid)
+        self._report("stopped", self._generation, self._instance, force=True)
         return exit_code(code)

@@ -45,6 +45,8 @@ def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
     assert (metric_value(text, "brs_backup_last_size_bytes", [("kind", "raw")]) or 0) > 0
     assert (metric_value(text, "brs_backup_last_size_bytes", [("kind", "stored")]) or 0) > 0
     assert metric_value(text, "brs_backups_retained") == 2.0  # --object-max-keep 2
+    newest = metric_value(text, "brs_backup_newest_created_timestamp_seconds") or 0
+    assert now - 600 < newest <= last_success
     assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "done")]) == 1.0
     assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "restoring")]) == 0.0
     assert metric_value(text, "brs_database_ready") == 1.0

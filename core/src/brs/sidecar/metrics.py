@@ -45,6 +45,11 @@ class Metrics:
         self.duration = Histogram("brs_backup_duration_seconds", "Wall time of successful backups", buckets=_DURATION_BUCKETS, registry=r)
         self.last_duration = Gauge("brs_backup_last_duration_seconds", "Wall time of the last successful backup", registry=r)
         self.size = Gauge("brs_backup_last_size_bytes", "Size of the last successful backup (raw: tar stream; stored: after compression and encryption)", ["kind"], registry=r)
+        self.newest = Gauge(
+            "brs_backup_newest_created_timestamp_seconds",
+            "Creation time of the newest backup in the storage (survives sidecar restarts; 0: none)",
+            registry=r,
+        )
         self.retained = Gauge("brs_backups_retained", "Backups listed in the storage after the last retention run", registry=r)
         self.restores = Counter("brs_restores", "Restores by trigger (startup, manual) and result (success, failure)", ["trigger", "result"], registry=r)
         self.restore_duration = Gauge("brs_restore_last_duration_seconds", "Wall time of the last successful restore", registry=r)
@@ -73,8 +78,10 @@ class Metrics:
         self.init_state.state(state.status.value)
         self.ready.set(1 if state.database_ready else 0)
 
-    def set_retained(self, count: int) -> None:
+    def set_listing(self, count: int, newest: float) -> None:
+        """What the storage holds: number of backups and creation time of the newest one."""
         self.retained.set(count)
+        self.newest.set(newest)
 
     def verified(self, ok: bool) -> None:
         self.verifications.labels("ok" if ok else "damaged").inc()

@@ -103,7 +103,7 @@ class SidecarRuntime:
             if not self.sidecar.wait_ready():
                 return
             log.info("the database is available; starting periodic backups")
-            self.sidecar._count_retained()  # noqa: SLF001 - same package
+            self.sidecar.refresh_listing_metrics()
             BackupScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
         except Stopped:
             pass

@@ -57,7 +57,7 @@ class Sidecar:
                 manifest = self.engine.backup()
             finally:
                 self.state.set_operation(None)
-        self._count_retained()
+        self.refresh_listing_metrics()
         return manifest
 
     def list_backups(self) -> list[Manifest]:
@@ -78,9 +78,10 @@ class Sidecar:
         self.metrics.verified(True)
         return result
 
-    def _count_retained(self) -> None:
+    def refresh_listing_metrics(self) -> None:
         try:
-            self.metrics.set_retained(len(self.engine.list_backups()))
+            backups = self.engine.list_backups()
+            self.metrics.set_listing(len(backups), backups[0].created.timestamp() if backups else 0.0)
         except BrsError as error:
             log.warning("cannot count retained backups: %s", error)
 

@@ -1,0 +1,154 @@
+"""The ``rethinkdb`` database driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.datadir import is_empty
+from brs.errors import ConfigError, DatabaseError
+from brs.interfaces import Database, DataDirState, DataDirStatus
+
+from brs_rethinkdb.connection import connect, server_version
+from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
+from brs_rethinkdb.server import TemporaryServer
+from brs_rethinkdb.settings import RethinkSettings, plugin_options
+from brs_rethinkdb.tools import dump_command, restore_command, run_tool
+import contextlib
+
+__all__ = ["RethinkDB"]
+
+_COPY_BUFFER = 1 << 20
+#: RethinkDB's cluster metadata file; every initialised data directory has it.
+METADATA_FILE = "metadata"
+
+
+class RethinkDB(Database):
+    """Backs up with the driver's ``rethinkdb dump`` and restores with ``rethinkdb restore``
+    into a temporary server started on the new data directory.
+
+    A backup holds the dump tool's tarball (``rethinkdb_dump.tar.gz``): data, secondary indexes
+    and write hooks of every table, but no cluster metadata (users other than admin, permissions,
+    shard/replica layout), as with the tool itself. An empty database gives a valid backup that
+    restores to an empty, initialised data directory.
+    """
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return plugin_options()
+
+    @property
+    def settings(self) -> RethinkSettings:
+        return RethinkSettings.from_options(self.context.options)
+
+    # -- state -------------------------------------------------------------------------------
+    def brs_database_check(self, data_dir: Path) -> DataDirState:
+        if is_empty(data_dir):
+            return DataDirState(DataDirStatus.EMPTY, "no files")
+        if not data_dir.is_dir():
+            return DataDirState(DataDirStatus.CORRUPT, f"{data_dir} is not a directory")
+        if not (data_dir / METADATA_FILE).is_file():
+            return DataDirState(DataDirStatus.CORRUPT, f"{METADATA_FILE} is missing")
+        return DataDirState(DataDirStatus.HEALTHY)
+
+    def brs_database_probe(self) -> bool:
+        settings = self.settings
+        try:
+            connect(settings.host, settings.port, settings.read_password()).close()
+            return True
+        except DatabaseError:
+            return False
+
+    def brs_database_version(self) -> str | None:
+        settings = self.settings
+        return server_version(settings.host, settings.port, settings.read_password())
+
+    # -- backup ------------------------------------------------------------------------------
+    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+        settings = self.settings
+        with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-dump-", dir=settings.temp_dir) as scratch:
+            output = Path(scratch) / DUMP_MEMBER
+            command = dump_command(settings.address, output, Path(scratch), settings.password_file)
+            run_tool(command, f"rethinkdb dump of {settings.address}", settings.timeout)
+            if not output.is_file():
+                raise DatabaseError(f"rethinkdb dump of {settings.address} exited cleanly but wrote no {DUMP_MEMBER}")
+            tables = dump_tables(output)
+            # Unlike rethinkdb-dump users often assume, an empty database is fine: its backup
+            # restores to an empty, initialised server.
+            self.log.info("rethinkdb dump holds %d table(s)%s", len(tables), "" if tables else " (the database is empty)")
+            archive.add_path(output, DUMP_MEMBER)
+
+    # -- restore -----------------------------------------------------------------------------
+    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        settings = self.settings
+        if settings.password_file is None:
+            raise ConfigError("a rethinkdb restore needs --rethinkdb-passwordfile: it becomes the restored admin password")
+        password = settings.read_password()
+        binary = _resolve(settings.binary)
+        with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-restore-", dir=settings.temp_dir) as scratch:
+            work = Path(scratch)
+            try:
+                dump = _extract_dump(archive, work)
+                tables = dump_tables(dump)
+                with TemporaryServer(binary, target, work / "server", password, log=self.log) as server:
+                    server.start(settings.timeout)
+                    if tables:
+                        (work / "restore-tmp").mkdir()
+                        command = restore_command(dump, server.address, work / "restore-tmp", settings.password_file)
+                        run_tool(command, "rethinkdb restore", settings.timeout)
+                    else:
+                        # `rethinkdb restore` rejects an empty dump; the initialised server with
+                        # its admin password is the whole restore.
+                        self.log.info("the backup holds no tables: restoring an empty database")
+                    if not server.stop():
+                        raise DatabaseError(
+                            "the temporary RethinkDB server had to be killed; the restored data may be incomplete"
+                        )
+            except BaseException:
+                # Never leave a half-restored directory: a later start would serve it as if complete.
+                _clear(target)
+                raise
+        self.log.info("restored %d RethinkDB table(s) into %s", len(tables), target)
+
+
+def _extract_dump(archive: ArchiveReader, work: Path) -> Path:
+    dump = work / DUMP_MEMBER
+    for entry in archive:
+        if entry.name != DUMP_MEMBER:
+            raise DatabaseError(f"unexpected member {entry.name!r} in a RethinkDB backup")
+        with entry.open() as source, open(dump, "wb") as out:
+            shutil.copyfileobj(source, out, _COPY_BUFFER)
+    if not dump.is_file():
+        raise DatabaseError(f"the backup holds no {DUMP_MEMBER}")
+    return dump
+
+
+def _resolve(binary: str) -> Path:
+    found = (
+        shutil.which(binary)
+        if os.sep not in binary
+        else (binary if os.access(binary, os.X_OK) and Path(binary).is_file() else None)
+    )
+    if found is None:
+        raise DatabaseError(f"RethinkDB server binary {binary!r} not found or not executable (set --rethinkdb-binary)")
+    return Path(found)
+
+
+def _clear(path: Path) -> None:
+    """Remove everything inside ``path`` (kept itself: it is brs's staging directory)."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

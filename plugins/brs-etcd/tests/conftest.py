@@ -11,7 +11,7 @@ import pytest
 # The helpers module sits next to this file; pytest's importlib mode does not put it on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from etcd_servers import Member, StartMember, start_members  # noqa: E402
+from etcd_servers import Member, StartMember, start_members
 
 
 @pytest.fixture

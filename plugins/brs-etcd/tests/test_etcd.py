@@ -31,14 +31,18 @@ class CLI:
     def __init__(self, root: Path) -> None:
         self.store = root / "store"
 
-    def __call__(self, command: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, command: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
         db = ["--db", "etcd"] if command in ("backup", "restore") else []
         where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
         return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
 
     def listed(self) -> list[dict[str, Any]]:
-        result = run_brs("backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store))
+        result = run_brs(
+            "backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store)
+        )
         assert result.returncode == 0, result.stderr
         return list(json.loads(result.stdout))
 
@@ -87,7 +91,9 @@ def test_keys_leases_and_revisions_survive_backup_wipe_and_restore(
     shutil.rmtree(data)
 
     peer_port = free_port()
-    restored = _ok(cli("restore", "latest", *_member_flags("n2", peer_port), "--etcd-restore-tool", restore_tool(tools), data_dir=data))
+    restored = _ok(
+        cli("restore", "latest", *_member_flags("n2", peer_port), "--etcd-restore-tool", restore_tool(tools), data_dir=data)
+    )
     assert restored == version
     assert sorted(p.name for p in data.iterdir()) == ["member"]
     member = start_member(tools, data, "n2", peer_port)
@@ -108,7 +114,9 @@ def test_the_first_answering_endpoint_is_used(cli: CLI, start_member: StartMembe
 # --- failures: one line, nothing listed, nothing deleted -----------------------------------------
 def test_unreachable_endpoint(cli: CLI, tmp_path: Path) -> None:
     port = free_port()
-    line = _one_line_error(cli("backup", "--etcd-endpoints", f"http://127.0.0.1:{port}", "--etcd-dial-timeout", "3", data_dir=tmp_path / "d"))
+    line = _one_line_error(
+        cli("backup", "--etcd-endpoints", f"http://127.0.0.1:{port}", "--etcd-dial-timeout", "3", data_dir=tmp_path / "d")
+    )
     assert line.startswith(f"brs: error: etcd at http://127.0.0.1:{port} is unreachable")
     assert cli.listed() == []
 
@@ -134,7 +142,9 @@ def test_wrong_password_no_permission_and_a_password_file(cli: CLI, secured: Mem
     base = ["--etcd-endpoints", secured.endpoint]
     wrong = _one_line_error(cli("backup", *base, "--etcd-username", "root", "--etcd-password", "nope", data_dir=data))
     assert "rejected the credentials of user root" in wrong and "nope" not in wrong
-    denied = _one_line_error(cli("backup", *base, "--etcd-username", "reader", data_dir=data, env={"BRS_ETCD_PASSWORD": "reader-pass"}))
+    denied = _one_line_error(
+        cli("backup", *base, "--etcd-username", "reader", data_dir=data, env={"BRS_ETCD_PASSWORD": "reader-pass"})
+    )
     assert "user reader lacks a permission" in denied
     anonymous = _one_line_error(cli("backup", *base, data_dir=data))
     assert "etcd at" in anonymous
@@ -147,14 +157,18 @@ def test_wrong_password_no_permission_and_a_password_file(cli: CLI, secured: Mem
     assert len(cli.listed()) == 1
 
 
-def test_a_failing_restore_tool_is_one_clear_error_and_keeps_the_data(cli: CLI, start_member: StartMember, tmp_path: Path) -> None:
+def test_a_failing_restore_tool_is_one_clear_error_and_keeps_the_data(
+    cli: CLI, start_member: StartMember, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     member = start_member("3.5", data)
     load_sample(member)
     _ok(cli("backup", "--etcd-endpoints", member.endpoint, data_dir=data))
     member.stop()
     before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
-    line = _one_line_error(cli("restore", "--etcd-initial-cluster", "not a cluster", "--etcd-restore-tool", restore_tool("3.5"), data_dir=data))
+    line = _one_line_error(
+        cli("restore", "--etcd-initial-cluster", "not a cluster", "--etcd-restore-tool", restore_tool("3.5"), data_dir=data)
+    )
     assert "etcdutl snapshot restore failed" in line
     assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
 

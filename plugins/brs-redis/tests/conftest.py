@@ -11,7 +11,7 @@ import pytest
 # The helpers module sits next to this file; pytest's importlib mode does not put it on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from redis_servers import Server, StartServer, start_servers  # noqa: E402
+from redis_servers import Server, StartServer, start_servers
 
 
 @pytest.fixture

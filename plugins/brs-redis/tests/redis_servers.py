@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ def server_binary(engine: str) -> str:
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         found = shutil.which(Path(default).name)
         if found is None:
-            pytest.fail(f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False)
+            pytest.fail(
+                f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False
+            )
         path = found
     return path
 
@@ -90,9 +92,22 @@ def start_servers(started: list[Server]) -> StartServer:
             port = free_port()
             log = directory.parent / f"{directory.name}.{port}.log"
             args = [
-                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-                "--save", "", "--appendonly", "yes" if appendonly else "no", "--logfile", str(log),
-                "--daemonize", "no", *extra,
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if appendonly else "no",
+                "--logfile",
+                str(log),
+                "--daemonize",
+                "no",
+                *extra,
             ]
             if password is not None:
                 args += ["--requirepass", password]
@@ -148,9 +163,9 @@ def load_sample(client: redis.Redis) -> None:
     pipe.expire("ttl:hash", 7200)
     pipe.execute()
     pipe = client.pipeline(transaction=False)
-    pipe.execute_command("SELECT", 3)
+    pipe.execute_command("SELECT", 3)  # type: ignore[no-untyped-call]
     pipe.set("db3:key", "in database 3")
-    pipe.execute_command("SELECT", 0)
+    pipe.execute_command("SELECT", 0)  # type: ignore[no-untyped-call]
     pipe.execute()
 
 

@@ -18,7 +18,7 @@ from brs.archive import ArchiveReader
 from brs.interfaces import Database, DataDirStatus, PluginContext
 from brs.testing import DatabaseContract, run_brs
 from brs_redis import BackupSkipped, Redis
-from redis_servers import Server, StartServer, load_sample, snapshot
+from redis_servers import StartServer, load_sample, snapshot
 
 pytestmark = pytest.mark.server("redis")
 
@@ -29,14 +29,18 @@ class CLI:
     def __init__(self, root: Path) -> None:
         self.store = root / "store"
 
-    def __call__(self, command: str, engine: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, command: str, engine: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
         db = ["--db", engine] if command in ("backup", "restore") else []
         where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
         return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
 
     def listed(self) -> list[dict[str, Any]]:
-        result = run_brs("backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store))
+        result = run_brs(
+            "backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store)
+        )
         assert result.returncode == 0, result.stderr
         return list(json.loads(result.stdout))
 
@@ -61,7 +65,9 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 # --- round trips through the CLI ------------------------------------------------------------
 @pytest.mark.parametrize("engine", ["redis", "valkey"])
-def test_every_type_and_ttl_survive_backup_wipe_and_restore(engine: str, cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+def test_every_type_and_ttl_survive_backup_wipe_and_restore(
+    engine: str, cli: CLI, start_server: StartServer, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     server = start_server(engine, data)
     load_sample(server.client())
@@ -129,7 +135,9 @@ def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, s
     assert snapshot(start_server(engine, plain)) == expected
 
 
-def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(
+    cli: CLI, start_server: StartServer, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     server = start_server("redis", data, "--dbfilename", "custom.rdb")
     server.client().set("k", "v")
@@ -198,17 +206,36 @@ def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_pa
         client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "+@read", "+info", "+ping")
         client.execute_command("ACL", "SETUSER", "saver", "on", ">saver-pass", "~*", "+@all", "-config")
     env = {"BRS_REDIS_PASSWORD": "reader-pass"}
-    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", data_dir=data, env=env))
+    line = _one_line_error(
+        cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", data_dir=data, env=env)
+    )
     assert "CONFIG GET is not available to user 'reader'" in line
     rdb = ["--redis-rdb-path", str(data / "dump.rdb")]
-    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", *rdb, data_dir=data, env=env))
+    line = _one_line_error(
+        cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", *rdb, data_dir=data, env=env)
+    )
     assert "user 'reader' lacks a permission the backup needs" in line
     # Without CONFIG, the RDB location must be given.
     env = {"BRS_REDIS_PASSWORD": "saver-pass"}
-    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "saver", data_dir=data, env=env))
+    line = _one_line_error(
+        cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "saver", data_dir=data, env=env)
+    )
     assert "--redis-rdb-path" in line
     assert cli.listed() == []
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "saver", "--redis-rdb-path", str(data / "dump.rdb"), data_dir=data, env=env))
+    _ok(
+        cli(
+            "backup",
+            "redis",
+            "--redis-addr",
+            server.addr,
+            "--redis-username",
+            "saver",
+            "--redis-rdb-path",
+            str(data / "dump.rdb"),
+            data_dir=data,
+            env=env,
+        )
+    )
     assert len(cli.listed()) == 1
 
 

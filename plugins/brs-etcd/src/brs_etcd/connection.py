@@ -91,7 +91,9 @@ def _channel(settings: ClientSettings, endpoint: Endpoint) -> grpc.Channel:
     # Snapshots of large clusters arrive in big messages; lift gRPC's 4 MiB receive limit.
     options = [("grpc.max_receive_message_length", 256 << 20)]
     if settings.tls or endpoint.tls:
-        credentials = grpc.ssl_channel_credentials(root_certificates=settings.ca_cert, private_key=settings.key, certificate_chain=settings.cert)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=settings.ca_cert, private_key=settings.key, certificate_chain=settings.cert
+        )
         return grpc.secure_channel(endpoint.target, credentials, options=options)
     return grpc.insecure_channel(endpoint.target, options=options)
 

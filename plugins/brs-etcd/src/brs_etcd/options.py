@@ -24,14 +24,33 @@ DEFAULT_TOKEN = "etcd-cluster"
 def plugin_options() -> Sequence[click.Option]:
     """Every option of the plugin."""
     return (
-        click.Option(["--etcd-endpoints"], default=DEFAULT_ENDPOINTS, show_default=True, help="Comma-separated client URLs; the first that answers is used."),
-        click.Option(["--etcd-ca-cert"], default=None, type=click.Path(dir_okay=False), help="CA certificate of the server (implies TLS)."),
+        click.Option(
+            ["--etcd-endpoints"],
+            default=DEFAULT_ENDPOINTS,
+            show_default=True,
+            help="Comma-separated client URLs; the first that answers is used.",
+        ),
+        click.Option(
+            ["--etcd-ca-cert"], default=None, type=click.Path(dir_okay=False), help="CA certificate of the server (implies TLS)."
+        ),
         click.Option(["--etcd-cert"], default=None, type=click.Path(dir_okay=False), help="Client TLS certificate."),
         click.Option(["--etcd-key"], default=None, type=click.Path(dir_okay=False), help="Private key of --etcd-cert."),
         click.Option(["--etcd-username"], default=None, help="User for etcd authentication (snapshots need the root role)."),
         *secret_option("etcd-password", "Password of --etcd-username."),
-        click.Option(["--etcd-dial-timeout"], default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to wait for a connection."),
-        click.Option(["--etcd-snapshot-timeout"], default=3600.0, show_default=True, type=click.FloatRange(min=1), help="Seconds a snapshot may take."),
+        click.Option(
+            ["--etcd-dial-timeout"],
+            default=10.0,
+            show_default=True,
+            type=click.FloatRange(min=0.1),
+            help="Seconds to wait for a connection.",
+        ),
+        click.Option(
+            ["--etcd-snapshot-timeout"],
+            default=3600.0,
+            show_default=True,
+            type=click.FloatRange(min=1),
+            help="Seconds a snapshot may take.",
+        ),
         click.Option(["--etcd-name"], default=DEFAULT_NAME, show_default=True, help="Restore: member name (etcd --name)."),
         click.Option(
             ["--etcd-initial-advertise-peer-urls"],
@@ -44,7 +63,12 @@ def plugin_options() -> Sequence[click.Option]:
             default=None,
             help="Restore: etcd --initial-cluster (default: NAME=PEER_URLS, a single-member cluster).",
         ),
-        click.Option(["--etcd-initial-cluster-token"], default=DEFAULT_TOKEN, show_default=True, help="Restore: etcd --initial-cluster-token."),
+        click.Option(
+            ["--etcd-initial-cluster-token"],
+            default=DEFAULT_TOKEN,
+            show_default=True,
+            help="Restore: etcd --initial-cluster-token.",
+        ),
         click.Option(
             ["--etcd-restore-tool"],
             default=None,
@@ -127,7 +151,12 @@ class MemberSettings:
         name = str(options.get("etcd_name") or DEFAULT_NAME)
         peer_urls = str(options.get("etcd_initial_advertise_peer_urls") or DEFAULT_PEER_URLS)
         cluster = options.get("etcd_initial_cluster") or ",".join(f"{name}={url}" for url in peer_urls.split(","))
-        return cls(name=name, peer_urls=peer_urls, initial_cluster=str(cluster), token=str(options.get("etcd_initial_cluster_token") or DEFAULT_TOKEN))
+        return cls(
+            name=name,
+            peer_urls=peer_urls,
+            initial_cluster=str(cluster),
+            token=str(options.get("etcd_initial_cluster_token") or DEFAULT_TOKEN),
+        )
 
 
 def _read(path: Any, flag: str) -> bytes | None:

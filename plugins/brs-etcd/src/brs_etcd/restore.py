@@ -42,11 +42,15 @@ def restore_snapshot(tool: str, snapshot: Path, data_dir: Path, member: MemberSe
         "--initial-advertise-peer-urls", member.peer_urls,
     ]  # fmt: skip
     try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise DatabaseError(f"{Path(tool).name} snapshot restore could not run: {error}") from None
     if result.returncode != 0:
-        raise DatabaseError(f"{Path(tool).name} snapshot restore failed (exit {result.returncode}): {_last_line(result.stderr + result.stdout)}")
+        raise DatabaseError(
+            f"{Path(tool).name} snapshot restore failed (exit {result.returncode}): {_last_line(result.stderr + result.stdout)}"
+        )
 
 
 def _last_line(output: str) -> str:

@@ -33,9 +33,7 @@ class SnapshotStream(io.RawIOBase):
         super().__init__()
         self._session = session
         self._username = username
-        self._call: Any = session.maintenance.Snapshot(
-            rpc.SnapshotRequest(), timeout=timeout, metadata=session.metadata
-        )
+        self._call: Any = session.maintenance.Snapshot(rpc.SnapshotRequest(), timeout=timeout, metadata=session.metadata)
         self._responses: Iterator[Any] = iter(self._call)
         self._digest = hashlib.sha256()
         self._tail = b""

@@ -41,7 +41,9 @@ def bgsave(client: redis.Redis, label: str, timeout: float) -> dict[str, Any]:
             _wait_idle(client, label, deadline)
     info = _wait_done(client, label, deadline)
     if info.get("rdb_last_bgsave_status") != "ok":
-        raise DatabaseError(f"{label}: BGSAVE failed (rdb_last_bgsave_status:{info.get('rdb_last_bgsave_status')}); see the server log")
+        raise DatabaseError(
+            f"{label}: BGSAVE failed (rdb_last_bgsave_status:{info.get('rdb_last_bgsave_status')}); see the server log"
+        )
     # rdb_saves (Redis >= 7) counts completed saves exactly; rdb_last_save_time has one-second
     # resolution but is enough to prove the last save ended after our request.
     if "rdb_saves" in before and int(info.get("rdb_saves", 0)) <= int(before["rdb_saves"]):

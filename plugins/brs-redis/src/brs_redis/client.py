@@ -55,7 +55,9 @@ def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
     except rexc.AuthenticationError as error:
         raise DatabaseError(f"{settings.label} rejected the credentials of user {user!r}: {_first_line(error)}") from None
     except rexc.NoPermissionError as error:
-        raise DatabaseError(f"{settings.label}: user {user!r} lacks a permission the backup needs: {_first_line(error)}") from None
+        raise DatabaseError(
+            f"{settings.label}: user {user!r} lacks a permission the backup needs: {_first_line(error)}"
+        ) from None
     except (rexc.ConnectionError, rexc.TimeoutError, OSError) as error:
         raise DatabaseError(f"{settings.label} is unreachable: {_first_line(error)}") from None
     except rexc.ResponseError as error:

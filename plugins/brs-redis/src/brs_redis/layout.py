@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from brs.errors import ArchiveError, DatabaseError
 
-__all__ = ["METADATA", "RDB", "RestoreLayout", "parse_metadata", "write_rdb", "write_aof_manifest"]
+__all__ = ["METADATA", "RDB", "RestoreLayout", "parse_metadata", "write_aof_manifest", "write_rdb"]
 
 METADATA = "redis/brs-redis.json"
 RDB = "redis/dump.rdb"
@@ -42,8 +42,14 @@ class RestoreLayout:
     appendfilename: str
 
     @classmethod
-    def resolve(cls, metadata: dict[str, Any], dbfilename: str, appendonly: str, appenddirname: str | None, appendfilename: str | None) -> RestoreLayout:
-        for what, name in (("--redis-dbfilename", dbfilename), ("--redis-appenddirname", appenddirname), ("--redis-appendfilename", appendfilename)):
+    def resolve(
+        cls, metadata: dict[str, Any], dbfilename: str, appendonly: str, appenddirname: str | None, appendfilename: str | None
+    ) -> RestoreLayout:
+        for what, name in (
+            ("--redis-dbfilename", dbfilename),
+            ("--redis-appenddirname", appenddirname),
+            ("--redis-appendfilename", appendfilename),
+        ):
             if name is not None and (not name or "/" in name or name in (".", "..")):
                 raise DatabaseError(f"{what} {name!r} must be a plain file name")
         wants_aof = bool(metadata.get("appendonly")) if appendonly == "auto" else appendonly == "yes"

@@ -11,7 +11,7 @@ import click
 from brs.errors import ConfigError
 from brs.options import read_secret, secret_option
 
-__all__ = ["ConnectionSettings", "DEFAULT_ADDR", "DEFAULT_DBFILENAME", "plugin_options"]
+__all__ = ["DEFAULT_ADDR", "DEFAULT_DBFILENAME", "ConnectionSettings", "plugin_options"]
 
 DEFAULT_ADDR = "127.0.0.1:6379"
 DEFAULT_DBFILENAME = "dump.rdb"
@@ -24,8 +24,15 @@ def plugin_options() -> Sequence[click.Option]:
         click.Option(["--redis-username"], default=None, help="ACL user name (default: the server's default user)."),
         *secret_option("redis-password", "Password of the server (AUTH)."),
         click.Option(["--redis-tls"], is_flag=True, default=False, help="Connect with TLS."),
-        click.Option(["--redis-ca-cert"], default=None, type=click.Path(dir_okay=False), help="CA certificate that signed the server's TLS certificate."),
-        click.Option(["--redis-cert"], default=None, type=click.Path(dir_okay=False), help="Client TLS certificate (mutual TLS)."),
+        click.Option(
+            ["--redis-ca-cert"],
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="CA certificate that signed the server's TLS certificate.",
+        ),
+        click.Option(
+            ["--redis-cert"], default=None, type=click.Path(dir_okay=False), help="Client TLS certificate (mutual TLS)."
+        ),
         click.Option(["--redis-key"], default=None, type=click.Path(dir_okay=False), help="Private key of --redis-cert."),
         click.Option(
             ["--redis-rdb-path"],
@@ -48,8 +55,16 @@ def plugin_options() -> Sequence[click.Option]:
             help="Restore: also write an append-only-file manifest whose base is the restored RDB, so that a server "
             "started with appendonly yes loads it. auto: when the backed-up server had appendonly on.",
         ),
-        click.Option(["--redis-appenddirname"], default=None, help="Restore: the server's appenddirname (default: as backed up, else appendonlydir)."),
-        click.Option(["--redis-appendfilename"], default=None, help="Restore: the server's appendfilename (default: as backed up, else appendonly.aof)."),
+        click.Option(
+            ["--redis-appenddirname"],
+            default=None,
+            help="Restore: the server's appenddirname (default: as backed up, else appendonlydir).",
+        ),
+        click.Option(
+            ["--redis-appendfilename"],
+            default=None,
+            help="Restore: the server's appendfilename (default: as backed up, else appendonly.aof).",
+        ),
         click.Option(
             ["--redis-bgsave-timeout"],
             default=3600.0,

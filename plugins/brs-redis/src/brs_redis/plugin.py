@@ -79,7 +79,7 @@ class Redis(Database):
             # Open before anything else can happen: a later save replaces the file by rename, and
             # this descriptor keeps reading the complete snapshot that our BGSAVE wrote.
             try:
-                rdb = open(config.rdb_path, "rb")
+                rdb = open(config.rdb_path, "rb")  # noqa: SIM115 - closed by the with-block below
             except OSError as error:
                 raise DatabaseError(
                     f"{settings.label} saved its RDB to {config.rdb_path}, which brs cannot read ({error.strerror}); "
@@ -95,7 +95,7 @@ class Redis(Database):
                 **config.metadata(),
             }
             archive.add_bytes(METADATA, json.dumps(metadata, indent=2).encode() + b"\n")
-            size = archive.add_stream(RDB, rdb)  # type: ignore[arg-type]
+            size = archive.add_stream(RDB, rdb)
         self.log.info("%s: RDB of %d bytes saved and archived in %.1fs", settings.label, size, time.monotonic() - started)
 
     # -- restore -----------------------------------------------------------------------------
@@ -122,9 +122,7 @@ class Redis(Database):
             raise DatabaseError(f"cannot write the restored {self._engine} data into {target}: {error}") from error
         except BrsError:
             raise
-        self.log.info(
-            "restored %s%s", rdb.name, f" and an AOF manifest in {layout.appenddirname}/" if layout.appendonly else ""
-        )
+        self.log.info("restored %s%s", rdb.name, f" and an AOF manifest in {layout.appenddirname}/" if layout.appendonly else "")
 
     def _layout(self, metadata: dict[str, Any]) -> RestoreLayout:
         return RestoreLayout.resolve(

@@ -22,7 +22,12 @@ def plugin_options() -> Sequence[click.Option]:
     return (
         click.Option(["--postgres-host"], default="127.0.0.1", show_default=True, help="Server host name or socket directory."),
         click.Option(["--postgres-port"], default=5432, show_default=True, type=click.IntRange(1, 65535), help="Server port."),
-        click.Option(["--postgres-user"], default="postgres", show_default=True, help="Role to connect as (a superuser or replication role)."),
+        click.Option(
+            ["--postgres-user"],
+            default="postgres",
+            show_default=True,
+            help="Role to connect as (a superuser or replication role).",
+        ),
         *secret_option("postgres-password", "Password of --postgres-user."),
         click.Option(
             ["--postgres-backup-method"],

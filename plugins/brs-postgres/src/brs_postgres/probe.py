@@ -22,7 +22,9 @@ log = logging.getLogger("brs.database.postgres")
 CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")
 
 
-def connect(settings: PostgresSettings, dbname: str = "postgres", *, conninfo: str | None = None, timeout: int = 10) -> psycopg.Connection[Any]:
+def connect(
+    settings: PostgresSettings, dbname: str = "postgres", *, conninfo: str | None = None, timeout: int = 10
+) -> psycopg.Connection[Any]:
     """An autocommit connection; failures become one line that names the server, never the password."""
     try:
         if conninfo is not None:
@@ -84,7 +86,9 @@ class ServerFacts:
 def read_facts(settings: PostgresSettings, *, with_config: bool) -> ServerFacts:
     """Version, bootstrap superuser, template encoding/locale, checksums and (optionally) config files."""
     with connect(settings) as conn:
-        version_row = conn.execute("SELECT current_setting('server_version'), current_setting('server_version_num')::int").fetchone()
+        version_row = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
+        ).fetchone()
         super_row = conn.execute("SELECT rolname FROM pg_roles WHERE oid = 10").fetchone()
         template = conn.execute(
             "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'template0'"

@@ -108,7 +108,9 @@ class TempServer:
         """Best-effort immediate stop after a failure (the data is discarded or retried anyway)."""
         if self.running:
             try:
-                self.tools.run("pg_ctl", ["-D", str(self.data_dir), "-m", "immediate", "-w", "stop"], owner=self.owner, cwd=self.socket_dir)
+                self.tools.run(
+                    "pg_ctl", ["-D", str(self.data_dir), "-m", "immediate", "-w", "stop"], owner=self.owner, cwd=self.socket_dir
+                )
                 self.running = False
             except DatabaseError:
                 pass

@@ -44,7 +44,13 @@ def add_tool_output(
 
 
 def feed_tool(
-    chunks: Iterator[bytes], tools: Toolset, tool: str, args: Sequence[str], env: Mapping[str, str], what: str, owner: Owner | None = None
+    chunks: Iterator[bytes],
+    tools: Toolset,
+    tool: str,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    what: str,
+    owner: Owner | None = None,
 ) -> None:
     """Write ``chunks`` to ``tool``'s stdin; raise with its error if it exits non-zero."""
     with tempfile.TemporaryFile() as errors:

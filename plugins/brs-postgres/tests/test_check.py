@@ -1,0 +1,59 @@
+"""Data-directory checks on real clusters: empty, healthy, corrupt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from brs.interfaces import DataDirStatus, PluginContext
+
+from brs_postgres import Postgres
+from brs_postgres.testing import PgCluster, bindir_for
+
+
+def _plugin() -> Postgres:
+    return Postgres(PluginContext(name="postgres", options={"postgres_bindir": str(bindir_for(15))}))
+
+
+def test_empty_missing_and_lost_found_directories_mean_restore(tmp_path: Path) -> None:
+    plugin = _plugin()
+    (tmp_path / "volume" / "lost+found").mkdir(parents=True)
+    for path in (tmp_path / "missing", tmp_path / "volume"):
+        state = plugin.brs_database_check(path)
+        assert state.status is DataDirStatus.EMPTY and state.needs_restore
+
+
+def test_a_stopped_and_a_running_cluster_are_healthy(clusters: Callable[..., PgCluster]) -> None:
+    cluster = clusters(15)
+    running = _plugin().brs_database_check(cluster.data)
+    cluster.stop()
+    stopped = _plugin().brs_database_check(cluster.data)
+    assert running.status is DataDirStatus.HEALTHY, running.reason
+    assert stopped.status is DataDirStatus.HEALTHY and "shut down" in stopped.reason
+
+
+def test_corruption_is_detected_with_a_reason(clusters: Callable[..., PgCluster]) -> None:
+    cluster = clusters(15, start=False)
+    control = cluster.data / "global" / "pg_control"
+    original = control.read_bytes()
+
+    control.write_bytes(original[:100] + bytes(50) + original[150:])
+    damaged = _plugin().brs_database_check(cluster.data)
+    assert damaged.status is DataDirStatus.CORRUPT and "CRC" in damaged.reason
+
+    control.unlink()
+    missing = _plugin().brs_database_check(cluster.data)
+    assert missing.status is DataDirStatus.CORRUPT and missing.needs_restore
+    assert missing.reason == f"{control} is missing"
+
+    control.write_bytes(original)
+    (cluster.data / "PG_VERSION").unlink()
+    assert "PG_VERSION is missing" in _plugin().brs_database_check(cluster.data).reason
+
+    (cluster.data / "PG_VERSION").write_text("banana\n")
+    assert _plugin().brs_database_check(cluster.data).status is DataDirStatus.CORRUPT
+
+
+def test_a_file_instead_of_a_directory_is_corrupt(tmp_path: Path) -> None:
+    (tmp_path / "pgdata").write_text("not a directory")
+    assert _plugin().brs_database_check(tmp_path / "pgdata").status is DataDirStatus.CORRUPT

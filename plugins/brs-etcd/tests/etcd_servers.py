@@ -62,17 +62,22 @@ class Member:
     peer_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    tls: Path | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
 
     def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(f"127.0.0.1:{self.client_port}")
+        target = f"127.0.0.1:{self.client_port}"
+        if self.tls is None:
+            return grpc.insecure_channel(target)
+        files = [(self.tls / name).read_bytes() for name in ("ca.crt", "client.key", "client.crt")]
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials(*files))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -96,21 +101,24 @@ def start_members(started: list[Member]) -> StartMember:
     Every member is appended to ``started`` so that the caller stops it, whatever happens.
     """
 
-    def start(version: str, data_dir: Path, name: str = "n1", peer_port: int | None = None, *extra: str) -> Member:
+    def start(version: str, data_dir: Path, name: str = "n1", peer_port: int | None = None, tls: Path | None = None) -> Member:
         etcd = str(bindir(version) / "etcd")
+        scheme = "https" if tls else "http"
         for _attempt in range(5):
             client, peer, metrics = free_port(), peer_port or free_port(), free_port()
             log_path = data_dir.parent / f"{data_dir.name}.{client}.log"
             args = [
                 etcd, "--name", name, "--data-dir", str(data_dir),
-                "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-client-urls", f"{scheme}://127.0.0.1:{client}", "--advertise-client-urls", f"{scheme}://127.0.0.1:{client}",
                 "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-cluster", f"{name}=http://127.0.0.1:{peer}", "--listen-metrics-urls", f"http://127.0.0.1:{metrics}",
-                *extra,
             ]  # fmt: skip
+            if tls is not None:  # client TLS with client certificates required; peers stay plain
+                args += ["--cert-file", str(tls / "server.crt"), "--key-file", str(tls / "server.key")]
+                args += ["--trusted-ca-file", str(tls / "ca.crt"), "--client-cert-auth"]
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            member = Member(version, name, data_dir, client, peer, process, log_path)
+            member = Member(version, name, data_dir, client, peer, process, log_path, tls)
             started.append(member)
             if _wait_ready(member):
                 return member
@@ -188,3 +196,25 @@ def assert_sample(member: Member, sample: Sample) -> None:
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=True)
+
+
+def make_certificates(directory: Path) -> Path:
+    """A test CA and a server and a client certificate for 127.0.0.1 (files NAME.crt/NAME.key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl not found (run scripts/install-system-deps.sh)", pytrace=False)
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=brs-test-ca")
+    for name in ("server", "client"):
+        (directory / f"{name}.ext").write_text(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+        )
+        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")  # fmt: skip
+    return directory

@@ -20,7 +20,7 @@ from brs.interfaces import Database, DataDirStatus, PluginContext
 from brs.testing import DatabaseContract, run_brs
 from brs_etcd import Etcd
 from brs_etcd.snapshot import SnapshotStream
-from etcd_servers import Member, StartMember, assert_sample, free_port, load_sample, restore_tool
+from etcd_servers import Member, StartMember, assert_sample, free_port, load_sample, make_certificates, restore_tool
 
 pytestmark = pytest.mark.server("etcd")
 
@@ -109,6 +109,33 @@ def test_the_first_answering_endpoint_is_used(cli: CLI, start_member: StartMembe
     endpoints = f"http://127.0.0.1:{free_port()},{member.endpoint}"
     _ok(cli("backup", "--etcd-endpoints", endpoints, data_dir=tmp_path / "data"))
     assert len(cli.listed()) == 1
+
+
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_mutual_tls(version: str, cli: CLI, start_member: StartMember, tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path / "certs")
+    data = tmp_path / "data"
+    member = start_member(version, data, tls=certs)
+    sample = load_sample(member)
+    ca = ["--etcd-ca-cert", str(certs / "ca.crt")]
+    client = ["--etcd-cert", str(certs / "client.crt"), "--etcd-key", str(certs / "client.key")]
+    base = ["--etcd-endpoints", member.endpoint, "--etcd-dial-timeout", "3"]
+    line = _one_line_error(cli("backup", *base, *ca, data_dir=data))
+    assert line.startswith(f"brs: error: etcd at {member.endpoint}")
+    assert cli.listed() == []
+    _ok(cli("backup", *base, *ca, *client, data_dir=data))
+    member.stop()
+    peer_port = free_port()
+    _ok(
+        cli(
+            "restore",
+            *_member_flags("n1", peer_port),
+            "--etcd-restore-tool",
+            restore_tool(version),
+            data_dir=tmp_path / "restored",
+        )
+    )
+    assert_sample(start_member(version, tmp_path / "restored", "n1", peer_port), sample)
 
 
 # --- failures: one line, nothing listed, nothing deleted -----------------------------------------

@@ -52,6 +52,7 @@ class Server:
     process: subprocess.Popen[bytes]
     password: str | None = None
     args: list[str] = field(default_factory=list)
+    tls: Path | None = None
 
     @property
     def addr(self) -> str:
@@ -59,6 +60,9 @@ class Server:
 
     def client(self, **kwargs: Any) -> redis.Redis:
         kwargs.setdefault("password", self.password)
+        if self.tls is not None:
+            kwargs.update(ssl=True, ssl_ca_certs=str(self.tls / "ca.crt"), ssl_certfile=str(self.tls / "client.crt"))
+            kwargs.update(ssl_keyfile=str(self.tls / "client.key"))
         kwargs.setdefault("decode_responses", True)
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
@@ -85,34 +89,29 @@ def start_servers(started: list[Server]) -> StartServer:
     Every server is appended to ``started`` so that the caller stops it, whatever happens.
     """
 
-    def start(engine: str, directory: Path, *extra: str, password: str | None = None, appendonly: bool = False) -> Server:
+    def start(
+        engine: str, directory: Path, *extra: str, password: str | None = None, appendonly: bool = False, tls: Path | None = None
+    ) -> Server:
         binary = server_binary(engine)
         directory.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):
             port = free_port()
             log = directory.parent / f"{directory.name}.{port}.log"
+            # fmt: off
             args = [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(directory),
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if appendonly else "no",
-                "--logfile",
-                str(log),
-                "--daemonize",
-                "no",
-                *extra,
+                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+                "--appendonly", "yes" if appendonly else "no", "--logfile", str(log), "--daemonize", "no",
             ]
+            # fmt: on
+            if tls is not None:  # TLS only, with client certificates required
+                args[1:3] = ["--port", "0", "--tls-port", str(port)]
+                args += ["--tls-cert-file", str(tls / "server.crt"), "--tls-key-file", str(tls / "server.key")]
+                args += ["--tls-ca-cert-file", str(tls / "ca.crt"), "--tls-auth-clients", "yes"]
+            args += extra
             if password is not None:
                 args += ["--requirepass", password]
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            server = Server(engine, directory, port, process, password, args)
+            server = Server(engine, directory, port, process, password, args, tls)
             started.append(server)
             if _wait_ready(server):
                 return server
@@ -192,3 +191,25 @@ def snapshot(server: Server) -> dict[str, Any]:
                     value = kind
                 result[f"{db}/{key.decode()}"] = (kind, value, client.ttl(key) > 0)
     return result
+
+
+def make_certificates(directory: Path) -> Path:
+    """A test CA and a server and a client certificate for 127.0.0.1 (files NAME.crt/NAME.key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl not found (run scripts/install-system-deps.sh)", pytrace=False)
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=brs-test-ca")
+    for name in ("server", "client"):
+        (directory / f"{name}.ext").write_text(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+        )
+        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")  # fmt: skip
+    return directory

@@ -18,7 +18,7 @@ from brs.archive import ArchiveReader
 from brs.interfaces import Database, DataDirStatus, PluginContext
 from brs.testing import DatabaseContract, run_brs
 from brs_redis import BackupSkipped, Redis
-from redis_servers import StartServer, load_sample, snapshot
+from redis_servers import StartServer, load_sample, make_certificates, snapshot
 
 pytestmark = pytest.mark.server("redis")
 
@@ -146,6 +146,25 @@ def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(
     _ok(cli("restore", "redis", "--redis-dbfilename", "custom.rdb", data_dir=tmp_path / "restored"))
     assert [p.name for p in (tmp_path / "restored").iterdir()] == ["custom.rdb"]
     assert start_server("redis", tmp_path / "restored", "--dbfilename", "custom.rdb").client().get("k") == "v"
+
+
+def test_mutual_tls(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path / "certs")
+    data = tmp_path / "data"
+    server = start_server("redis", data, tls=certs)
+    load_sample(server.client())
+    expected = snapshot(server)
+    tls = ["--redis-tls", "--redis-ca-cert", str(certs / "ca.crt")]
+    client_cert = ["--redis-cert", str(certs / "client.crt"), "--redis-key", str(certs / "client.key")]
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, *tls, data_dir=data))
+    assert line.startswith(f"brs: error: redis at {server.addr}")
+    line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert line.startswith(f"brs: error: redis at {server.addr}")
+    assert cli.listed() == []
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, *tls, *client_cert, data_dir=data))
+    server.stop()
+    _ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
+    assert snapshot(start_server("redis", tmp_path / "restored")) == expected
 
 
 # --- only a primary is backed up ----------------------------------------------------------------

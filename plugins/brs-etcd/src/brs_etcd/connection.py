@@ -48,6 +48,8 @@ def describe(error: grpc.RpcError, label: str, username: str | None) -> str:
     details = " ".join(str(error.details() if hasattr(error, "details") else error).split())
     user = username or "(no user)"
     if code == grpc.StatusCode.UNAVAILABLE:
+        if any(mark in details for mark in ("SSL", "TSI_", "handshake", "certificate")):
+            return f"{label}: TLS connection failed: {details}"
         return f"{label} is unreachable: {details}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"{label} did not answer in time: {details}"

@@ -59,7 +59,10 @@ def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
             f"{settings.label}: user {user!r} lacks a permission the backup needs: {_first_line(error)}"
         ) from None
     except (rexc.ConnectionError, rexc.TimeoutError, OSError) as error:
-        raise DatabaseError(f"{settings.label} is unreachable: {_first_line(error)}") from None
+        text = _first_line(error)
+        if "SSL" in text or "ssl" in text:
+            raise DatabaseError(f"{settings.label}: TLS connection failed: {text}") from None
+        raise DatabaseError(f"{settings.label} is unreachable: {text}") from None
     except rexc.ResponseError as error:
         if "NOAUTH" in str(error):
             raise DatabaseError(f"{settings.label} requires a password (--redis-password-file): {_first_line(error)}") from None

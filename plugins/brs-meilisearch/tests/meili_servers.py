@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -104,9 +105,13 @@ def _wait(client: meilisearch.Client, task: Any) -> None:
 
 def load_sample(client: meilisearch.Client) -> None:
     """Two indexes with settings and documents, and API keys with fixed uids."""
+    # Enough poorly compressible text that the dump is far larger than tar's 10 KiB record
+    # padding (the contract's "broken archive" cuts the archive in half and must hit the dump).
     movies = [
-        {"id": i, "title": f"Movie {i}", "genre": ["drama", "comedy", "sci-fi"][i % 3], "year": 1950 + i % 70} for i in range(300)
-    ]
+        {"id": i, "title": f"Movie {i}", "genre": ["drama", "comedy", "sci-fi"][i % 3], "year": 1950 + i % 70,
+         "digest": hashlib.sha256(str(i).encode()).hexdigest()}
+        for i in range(2000)
+    ]  # fmt: skip
     _wait(client, client.create_index("movies", {"primaryKey": "id"}))
     _wait(client, client.index("movies").add_documents(movies))
     _wait(

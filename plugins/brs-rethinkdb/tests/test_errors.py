@@ -132,3 +132,14 @@ def test_check(tmp_path: Path) -> None:
     assert state.status is DataDirStatus.CORRUPT and "metadata" in state.reason
     (data / "metadata").write_bytes(b"\0")
     assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+
+
+def test_the_real_restore_tool_accepts_the_command_line(tmp_path: Path, password_file: Path) -> None:
+    """Options are parsed before the tool connects, so a closed port proves they are accepted."""
+    from brs_rethinkdb.tools import restore_command, run_tool
+
+    dump = write_dump_tarball(tmp_path / "d.tar.gz", {"shop.items": [{"id": 1}]})
+    (tmp_path / "t").mkdir()
+    port = closed_port()
+    with pytest.raises(DatabaseError, match=rf"Unable to connect to server: Could not connect to 127\.0\.0\.1:{port}"):
+        run_tool(restore_command(dump, f"127.0.0.1:{port}", tmp_path / "t", password_file), "rethinkdb restore", 60)

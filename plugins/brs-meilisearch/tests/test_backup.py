@@ -1,0 +1,49 @@
+"""Backups keep the binary that wrote the data for later upgrades, and only that one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meili_servers import SampleServer
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.interfaces import PluginContext
+from brs_meilisearch import Meilisearch
+
+
+def _backup(sample_server: SampleServer, binary: Path, previous: Path, tmp_path: Path) -> list[str]:
+    server = sample_server.server
+    options = {
+        "meilisearch_url": server.url,
+        "meilisearch_api_key": server.master_key,
+        "meilisearch_dump_dir": server.dump_dir,
+        "meilisearch_binary": str(binary),
+        "meilisearch_previous_binary": previous,
+    }
+    with open(tmp_path / "backup.tar", "wb") as sink:
+        writer = ArchiveWriter(sink)
+        Meilisearch(PluginContext(name="meilisearch", options=options, data_dir=server.db_path)).brs_database_dump(writer)
+        writer.close()
+    with open(tmp_path / "backup.tar", "rb") as source:
+        return [entry.name for entry in ArchiveReader(source)]
+
+
+def test_the_binary_is_copied_once_and_kept(sample_server: SampleServer, meili_binary: Path, tmp_path: Path) -> None:
+    previous = tmp_path / "previous-binary" / "meilisearch"
+    assert _backup(sample_server, meili_binary, previous, tmp_path) == ["meilisearch.dump"]
+    first = previous.stat()
+    assert first.st_size == meili_binary.stat().st_size and first.st_mode & 0o111
+    _backup(sample_server, meili_binary, previous, tmp_path)
+    assert previous.stat().st_ino == first.st_ino  # unchanged binary: not copied again
+    assert list(sample_server.server.dump_dir.iterdir()) == []
+
+
+def test_a_binary_of_another_version_than_the_server_is_not_kept(
+    sample_server: SampleServer, meili_binary: Path, tmp_path: Path
+) -> None:
+    newer = tmp_path / "meilisearch-1.22"
+    newer.write_text(f'#!/bin/sh\n[ "$1" = "--version" ] && echo "meilisearch 1.22.0" && exit 0\nexec "{meili_binary}" "$@"\n')
+    newer.chmod(0o755)
+    previous = tmp_path / "previous-binary" / "meilisearch"
+    assert _backup(sample_server, newer, previous, tmp_path) == ["meilisearch.dump"]
+    assert not previous.exists()

@@ -225,8 +225,9 @@ def _dumpall_to_file(old: Toolset, server: TempServer, superuser: str, target: P
         process = old.popen("pg_dumpall", ["--no-password"], env=server.client_env(superuser), stderr=errors)
         assert process.stdout is not None
         try:
-            with gzip.open(partial, "wb", compresslevel=1) as out:
-                os.chmod(partial, 0o600)  # it holds password hashes
+            # Created 0600 from the start: the dump holds the roles' password hashes.
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(descriptor, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
                 while piece := process.stdout.read(1 << 20):
                     out.write(piece)
         except OSError as error:

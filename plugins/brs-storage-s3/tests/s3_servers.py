@@ -157,6 +157,7 @@ class S3Target:
 
     def env(self, tmp_path: Path, bucket: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses: localfs data under ``tmp_path``, secrets not on argv."""
+        tmp_path.mkdir(parents=True, exist_ok=True)
         (tmp_path / "key").write_text(KEY + "\n")
         env = {
             "BRS_DB": "localfs",
@@ -222,7 +223,9 @@ def ceph_rgw() -> Iterator[S3Target]:
     """A single-node Ceph cluster with radosgw, started once per session (~15 s)."""
     start, stop = _ceph_script("ceph-rgw-start.sh", "BRS_CEPH_RGW_START"), _ceph_script("ceph-rgw-stop.sh", "BRS_CEPH_RGW_STOP")
     if shutil.which("radosgw") is None or not start.exists():
-        pytest.fail("Ceph RGW is not installed: run BRS_WITH_CEPH=1 scripts/install-test-servers.sh (needed for the real-S3 tests)")
+        pytest.fail(
+            "Ceph RGW is not installed: run BRS_WITH_CEPH=1 scripts/install-test-servers.sh (needed for the real-S3 tests)"
+        )
     # Admin sockets live below the directory: keep its path short.
     directory = Path(tempfile.mkdtemp(prefix="brs-ceph-", dir="/tmp"))
     try:
@@ -248,3 +251,202 @@ def listed(env: dict[str, str]) -> list[dict[str, Any]]:
     from brs.testing import run_brs
 
     return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
+
+
+def engine_for(target: S3Target, bucket: str, prefix: str, data_dir: Path, max_keep: int = 20) -> Any:
+    """An in-process engine (localfs + s3 + tar), wired as the CLI wires it, for fast loops."""
+    import logging
+
+    from brs.engine import Engine, Settings
+    from brs.interfaces import Role
+    from brs.plugins import Session, driver_class
+
+    options = target.options(bucket)
+    settings = Settings(
+        db="localfs",
+        data_dir=data_dir,
+        backup_provider="s3",
+        object_prefix=prefix,
+        object_max_keep=max_keep,
+        compression_method="tar",
+        plugin_options=options,
+    )
+    session = Session(load_hook_plugins=False)
+    for role, name in ((Role.DATABASE, "localfs"), (Role.STORAGE, "s3"), (Role.COMPRESSION, "tar")):
+        context = PluginContext(name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
+        session.use(role, name, driver_class(role, name)(context))
+    session.call(Role.STORAGE, "brs_storage_ensure")
+    return Engine(session, settings)
+
+
+@dataclass(frozen=True)
+class Restricted:
+    """A moto server that checks signatures, with a user that may not create buckets."""
+
+    server: Moto
+    target: S3Target
+    existing_bucket: str
+
+
+@pytest.fixture(scope="session")
+def moto_with_auth() -> Iterator[Restricted]:
+    """moto enforcing IAM: the first few unauthenticated actions set up a restricted user."""
+    import boto3
+
+    setup_actions = 4  # create_user, create_access_key, put_user_policy, create_bucket
+    server = Moto(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(setup_actions)}).start()
+    try:
+        admin = {"endpoint_url": server.endpoint, "region_name": "us-east-1", **_lower(MOTO_KEYS)}
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="brs")
+        key = iam.create_access_key(UserName="brs")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    "Resource": ["arn:aws:s3:::*"],
+                }
+            ],
+        }
+        iam.put_user_policy(UserName="brs", PolicyName="brs-backups", PolicyDocument=json.dumps(policy))
+        bucket = unique_bucket("existing")
+        boto3.client("s3", **admin).create_bucket(Bucket=bucket)
+        yield Restricted(server, S3Target(server.endpoint, key["AccessKeyId"], key["SecretAccessKey"]), bucket)
+    finally:
+        server.stop()
+
+
+def _lower(keys: dict[str, str]) -> dict[str, str]:
+    return {"aws_access_key_id": keys["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"]}
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    other_ca: Path
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory = tmp_path_factory.mktemp("pki")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def make_ca(label: str) -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(label))
+            .issuer_name(name(label))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        (directory / f"{label}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return key, cert
+
+    ca_key, ca_cert = make_ca("brs-test-ca")
+    make_ca("brs-other-ca")
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca_cert.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (directory / "server.pem").write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.key").write_bytes(
+        server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Pki(directory / "brs-test-ca.pem", directory / "server.pem", directory / "server.key", directory / "brs-other-ca.pem")
+
+
+@pytest.fixture(scope="session")
+def moto_tls(pki: Pki) -> Iterator[Moto]:
+    server = Moto(tls=(pki.cert, pki.key)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def assert_one_line_error(result: Any, *needles: str, secrets: tuple[str, ...] = ()) -> str:
+    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("brs: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    for secret in secrets:
+        assert secret not in result.stderr and secret not in result.stdout
+    return str(lines[0])
+
+
+def run_measured(*args: str, env: dict[str, str], timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``brs`` and sample its peak RSS (VmHWM, KiB) from /proc while it runs.
+
+    VmHWM is a high-water mark of the process's own memory, so sampling it until just before
+    the process exits loses nothing but the last few milliseconds.
+    """
+    import threading
+
+    from brs.testing.helpers import brs_executable
+
+    process = subprocess.Popen(
+        [brs_executable(), *args], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        status = Path(f"/proc/{process.pid}/status")
+        while not done.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), peak

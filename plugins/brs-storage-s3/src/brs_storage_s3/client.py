@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from brs_storage_s3.settings import S3Settings
 
-__all__ = ["make_client", "transfer_config"]
+__all__ = ["CONCURRENCY", "DEFAULT_REGION", "make_client"]
 
 DEFAULT_REGION = "us-east-1"
-#: Two parts in flight and two buffered keeps the upload near 4 parts of memory (~100 MiB peak
-#: RSS for the whole process with 16 MiB parts) while saturating a 2-core machine.
-_CONCURRENCY = 2
+#: Parts uploaded at once. Two keep a link busy while the next part is read; memory is about
+#: (CONCURRENCY + 1) parts.
+CONCURRENCY = 2
 
 
 def make_client(settings: S3Settings) -> Any:
@@ -28,7 +27,7 @@ def make_client(settings: S3Settings) -> Any:
         "retries": {"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
         "connect_timeout": 10,
         "read_timeout": 60,
-        "max_pool_connections": _CONCURRENCY + 2,
+        "max_pool_connections": CONCURRENCY + 2,
         "user_agent_extra": "brs-storage-s3",
     }
     if settings.endpoint:
@@ -54,17 +53,3 @@ def make_client(settings: S3Settings) -> Any:
         verify=verify,
         config=Config(**config_kwargs),
     )
-
-
-def transfer_config(settings: S3Settings) -> TransferConfig:
-    """Multipart settings with bounded memory for non-seekable streams."""
-    config = TransferConfig(
-        multipart_threshold=settings.part_size,
-        multipart_chunksize=settings.part_size,
-        max_concurrency=_CONCURRENCY,
-        use_threads=True,
-    )
-    # Not a constructor argument of boto3's TransferConfig; without it s3transfer buffers up to
-    # ten parts of a stream that it cannot seek back into.
-    config.max_in_memory_upload_chunks = _CONCURRENCY
-    return config

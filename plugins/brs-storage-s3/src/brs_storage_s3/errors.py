@@ -63,9 +63,11 @@ def describe(error: BaseException) -> str:
         message = str(cause.response.get("Error", {}).get("Message") or "").strip()
         return f"{code or 'HTTP ' + str(status)}: {message}" if message else f"{code or 'HTTP ' + str(status)}"
     if isinstance(cause, SSLError):
-        return f"TLS failure talking to the endpoint (certificate not trusted? see --s3-trusted-ca-cert): {_reason(cause)}"
+        # The underlying ssl error says what was wrong; botocore's text repeats the whole URL.
+        detail = cause.kwargs.get("error") or cause
+        return f"TLS failure talking to the endpoint (certificate not trusted? see --s3-trusted-ca-cert): {_reason(detail)}"
     if isinstance(cause, EndpointConnectionError):
-        return f"cannot connect to the endpoint {cause.kwargs.get('endpoint_url', '')} (after retries)".replace("  ", " ")
+        return "cannot connect to the endpoint (after retries)"
     if isinstance(cause, (ReadTimeoutError, ConnectionClosedError)):
         return f"the connection failed after retries: {_reason(cause)}"
     if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):

@@ -16,8 +16,8 @@ from brs.options import read_secret, secret_option
 __all__ = ["S3Settings", "options"]
 
 _MiB = 1 << 20
-#: S3 refuses parts below 5 MiB (except the last one) and allows at most 10 000 parts, so 16 MiB
-#: parts cap an object at 156 GiB; raise --s3-part-size-mib for larger databases.
+#: S3 refuses parts below 5 MiB (except the last one). The size given is that of the first
+#: parts; it grows for very large backups (see multipart.part_size_for).
 _MIN_PART_MIB = 5
 
 
@@ -26,25 +26,50 @@ def options() -> Sequence[click.Option]:
     return (
         click.Option(["--s3-bucket-name"], default=None, help="Bucket that holds the backups (required)."),
         click.Option(["--s3-region"], default=None, help="Region; default: the AWS configuration, else us-east-1."),
-        click.Option(["--s3-endpoint"], default=None, help="URL of an S3-compatible server (path-style addressing); default AWS."),
+        click.Option(
+            ["--s3-endpoint"], default=None, help="URL of an S3-compatible server (path-style addressing); default AWS."
+        ),
         *secret_option("s3-access-key", "S3 access key id."),
         *secret_option("s3-secret-key", "S3 secret access key."),
-        click.Option(["--s3-trusted-ca-cert"], default=None, type=click.Path(dir_okay=False), help="PEM file of CA certificates to trust."),
-        click.Option(["--s3-insecure-skip-verify"], is_flag=True, default=False, help="Do not verify the server's TLS certificate."),
+        click.Option(
+            ["--s3-trusted-ca-cert"], default=None, type=click.Path(dir_okay=False), help="PEM file of CA certificates to trust."
+        ),
+        click.Option(
+            ["--s3-insecure-skip-verify"], is_flag=True, default=False, help="Do not verify the server's TLS certificate."
+        ),
         click.Option(
             ["--s3-request-checksum-calculation"],
             default=None,
             type=click.Choice(["when_required", "when_supported"]),
             help="When to send request checksums; when_required suits older S3-compatible servers.",
         ),
-        click.Option(["--s3-create-bucket/--no-s3-create-bucket"], default=True, show_default=True, help="Create the bucket when it is missing."),
         click.Option(
-            ["--s3-retry-mode"], default="standard", show_default=True, type=click.Choice(["standard", "adaptive"]), help="botocore retry mode."
+            ["--s3-create-bucket/--no-s3-create-bucket"],
+            default=True,
+            show_default=True,
+            help="Create the bucket when it is missing.",
         ),
         click.Option(
-            ["--s3-max-attempts"], default=5, show_default=True, type=click.IntRange(min=1), help="Attempts per request, the first one included."
+            ["--s3-retry-mode"],
+            default="standard",
+            show_default=True,
+            type=click.Choice(["standard", "adaptive"]),
+            help="botocore retry mode.",
         ),
-        click.Option(["--s3-part-size-mib"], default=16, show_default=True, type=click.IntRange(min=_MIN_PART_MIB), help="Multipart part size."),
+        click.Option(
+            ["--s3-max-attempts"],
+            default=5,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Attempts per request, the first one included.",
+        ),
+        click.Option(
+            ["--s3-part-size-mib"],
+            default=16,
+            show_default=True,
+            type=click.IntRange(min=_MIN_PART_MIB),
+            help="Size of the first multipart parts; memory use is about three parts.",
+        ),
         click.Option(
             ["--s3-lifecycle-days"],
             default=None,

@@ -19,8 +19,9 @@ from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
 
 from brs_storage_s3 import lifecycle
-from brs_storage_s3.client import DEFAULT_REGION, make_client, transfer_config
+from brs_storage_s3.client import CONCURRENCY, DEFAULT_REGION, make_client
 from brs_storage_s3.errors import error_code, storage_error
+from brs_storage_s3.multipart import MultipartUpload
 from brs_storage_s3.settings import S3Settings, options
 from brs_storage_s3.streams import FullReader, ResumingReader
 
@@ -40,8 +41,9 @@ _BOTO_ERRORS = (BotoCoreError, ClientError)
 class S3Storage(Storage):
     """Objects ``<prefix>/<name>`` in ``--s3-bucket-name`` on AWS or an S3-compatible server.
 
-    Uploads are multipart uploads of a stream with bounded memory; S3 only shows an object once
-    its upload completed, and a failed upload is aborted, so nothing partial is ever listed.
+    Uploads are multipart uploads of a stream with bounded memory (about three parts); S3 only
+    shows an object once its upload completed, and a failed upload is aborted, so nothing
+    partial is ever listed.
     """
 
     def __init__(self, context: PluginContext) -> None:
@@ -103,7 +105,9 @@ class S3Storage(Storage):
         if self.settings.lifecycle_days is not None:
             try:
                 if lifecycle.install_rule(self.client, self.settings.bucket, self.prefix, self.settings.lifecycle_days):
-                    self.log.info("lifecycle rule %s installed on bucket %s", lifecycle.rule_id(self.prefix), self.settings.bucket)
+                    self.log.info(
+                        "lifecycle rule %s installed on bucket %s", lifecycle.rule_id(self.prefix), self.settings.bucket
+                    )
             except _BOTO_ERRORS as error:
                 raise self._error("install the lifecycle rule", error) from error
         self.abort_stale_uploads(STALE_UPLOAD_AGE)
@@ -127,24 +131,30 @@ class S3Storage(Storage):
             if error_code(error) == "BucketAlreadyOwnedByYou":
                 return
             if error_code(error) == "BucketAlreadyExists":
-                raise StorageError(f"bucket {bucket} does not exist for these credentials and its name is taken ({self.where})") from error
+                raise StorageError(
+                    f"bucket {bucket} does not exist for these credentials and its name is taken ({self.where})"
+                ) from error
             raise self._error("create the missing bucket", error) from error
         except BotoCoreError as error:
             raise self._error("create the missing bucket", error) from error
 
     def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
-        key = self._key(name)
-        reader = FullReader(source)
+        upload = MultipartUpload(
+            self.client,
+            self.settings.bucket,
+            self._key(name),
+            FullReader(source).fill,
+            part_size=self.settings.part_size,
+            concurrency=CONCURRENCY,
+            checksum=None if self._checksum_mode() == "when_required" else "CRC32",
+        )
         try:
-            # s3transfer aborts the multipart upload itself when a part or the source fails.
-            self.client.upload_fileobj(reader, self.settings.bucket, key, Config=transfer_config(self.settings))
+            return upload.run()
         except _BOTO_ERRORS as error:
             raise self._error(f"upload {name}", error) from error
-        except Exception as error:
-            if _is_boto(error):
-                raise self._error(f"upload {name}", error) from error
-            raise
-        return reader.tell()
+
+    def _checksum_mode(self) -> str:
+        return str(getattr(self.client.meta.config, "request_checksum_calculation", None) or "when_supported")
 
     def brs_storage_download(self, name: str) -> BinaryIO:
         key = self._key(name)
@@ -156,7 +166,7 @@ class S3Storage(Storage):
             return self.client.get_object(**kwargs)["Body"]
 
         def translate(error: Exception) -> BaseException:
-            return self._error(f"download {name}", error) if _is_boto(error) else error
+            return self._error(f"download {name}", error) if isinstance(error, _BOTO_ERRORS) else error
 
         try:
             return ResumingReader(open_at, _STREAM_ERRORS, translate)  # type: ignore[return-value]
@@ -207,7 +217,9 @@ class S3Storage(Storage):
             for page in pages:
                 for upload in page.get("Uploads", ()):
                     if _utc(upload["Initiated"]) < cutoff:
-                        self.client.abort_multipart_upload(Bucket=self.settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                        self.client.abort_multipart_upload(
+                            Bucket=self.settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
                         aborted += 1
         except _BOTO_ERRORS as error:
             self.log.debug("cannot clean up unfinished uploads in %s: %s", self.where, storage_error("list", self.where, error))
@@ -216,18 +228,5 @@ class S3Storage(Storage):
         return aborted
 
 
-def _is_boto(error: BaseException) -> bool:
-    """True when a botocore failure is the error or its cause (s3transfer wraps some)."""
-    current: BaseException | None = error
-    for _ in range(5):
-        if current is None:
-            return False
-        if isinstance(current, _BOTO_ERRORS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-

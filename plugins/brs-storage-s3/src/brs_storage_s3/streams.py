@@ -1,4 +1,4 @@
-"""Stream adapters between brs's pipeline and boto3."""
+"""Stream adapters between brs's pipeline and S3 requests."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ __all__ = ["FullReader", "ResumingReader"]
 
 
 class FullReader(io.RawIOBase):
-    """Makes ``read(n)`` return exactly ``n`` bytes unless the source has ended.
+    """Gathers whole parts from a source whose reads may return less than asked.
 
-    brs's pipeline hands out pieces of at most 1 MiB whatever ``n`` is. s3transfer decides
-    between a single PUT and a multipart upload, and sizes parts, from the length of one
-    ``read``: a short read would upload a tiny first part (refused by S3) or, worse, look like
-    the end of the stream.
+    brs's pipeline hands out pieces of at most 1 MiB whatever ``n`` is; a part is only complete
+    (and only the last one may be short) once enough pieces were gathered. ``read(n)`` returns
+    exactly ``n`` bytes unless the source has ended, and :meth:`fill` does the same into a
+    caller's buffer.
     """
 
     def __init__(self, source: BinaryIO) -> None:
@@ -35,14 +35,30 @@ class FullReader(io.RawIOBase):
             while piece := self._source.read(1 << 20):
                 pieces.append(piece)
             data = b"".join(pieces)
-        else:
-            pieces, missing = [], size
-            while missing > 0 and (piece := self._source.read(missing)):
-                pieces.append(piece)
-                missing -= len(piece)
-            data = b"".join(pieces)
-        self._position += len(data)
-        return data
+            self._position += len(data)
+            return data
+        buffer = bytearray(size)
+        filled = self.fill(buffer)
+        del buffer[filled:]
+        return bytes(buffer)
+
+    def fill(self, buffer: bytearray) -> int:
+        """Fill ``buffer`` from the source; returns the byte count (short only at the end).
+
+        Filling a reused buffer allocates nothing per part: growing or joining buffers would
+        hold two copies of a part for a moment and fragment the heap.
+        """
+        size = len(buffer)
+        filled = 0
+        with memoryview(buffer) as view:
+            while filled < size:
+                piece = self._source.read(size - filled)
+                if not piece:
+                    break
+                view[filled : filled + len(piece)] = piece
+                filled += len(piece)
+        self._position += filled
+        return filled
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))

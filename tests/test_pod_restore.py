@@ -145,3 +145,38 @@ def test_manual_restore_stops_and_restarts_the_database(pods: Callable[..., Pod]
     status, state = pod.get("/v1/initializer")
     assert state["status"] == "done" and state["database"]["desired"] == "run"
     wait_for(lambda: pod.get("/v1/initializer")[1]["waiter"]["state"] == "running", 60, "waiter report")
+
+
+def test_storage_outage_never_blocks_a_healthy_database_and_delays_a_needed_restore(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    store = pod.root / "store"
+    pod.backups = store / "backup"
+    marker = pod.root / "pre-exec-ran"
+    pre_exec = ("--pre-exec-cmds", f"{sys.executable} -c 'import pathlib; pathlib.Path(\"{marker}\").touch()'")
+    pod.start(*pre_exec)
+    pod.wait_started(1)
+    pod.wait_ready()
+    assert marker.exists()
+    pod.write("kept")
+    pod.backup()
+    pod.kill()
+
+    # The storage becomes unusable: a plain file stands where its parent directory was.
+    real = pod.root / "store.real"
+    store.rename(real)
+    store.write_text("not a directory")
+
+    # A healthy data directory: the database starts anyway.
+    pod.start()
+    assert pod.wait_started(2)["lines"] == ["kept"]
+    assert any("storage is not reachable" in m for m in _messages(pod)), pod.logs()
+    pod.kill()
+
+    # An empty one: the sidecar waits for the storage, saying why, and the database does not start.
+    shutil.rmtree(pod.data)
+    pod.start()
+    wait_for(lambda: "storage is not reachable" in pod.get("/v1/initializer")[1].get("message", ""), 60, "the storage complaint")
+    assert len(pod.starts()) == 2 and pod.get("/readyz")[0] == 503
+    store.unlink()
+    real.rename(store)
+    assert pod.wait_started(3)["lines"] == ["kept"]

@@ -67,6 +67,12 @@ class Metrics:
             self.backups.labels(result)
         for result in ("ok", "damaged"):
             self.verifications.labels(result)
+        # Zero-valued children make increase() and absence checks work before the first event.
+        for stage in ("dump", "compress", "encrypt", "upload", "manifest", "retention"):
+            self.errors.labels(stage)
+        for trigger in ("startup", "manual"):
+            for result in ("success", "failure"):
+                self.restores.labels(trigger, result)
         self.last_success.set(0)
         self.damaged.set(0)
         self.trigger = "manual"

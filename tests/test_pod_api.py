@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, metric_value  # noqa: E402
+from podsim import Pod, make_pods, metric_value
 
-from brs.testing.helpers import brs_executable  # noqa: E402
+from brs.testing.helpers import brs_executable
 
 
 @pytest.fixture
@@ -76,7 +76,9 @@ def test_non_loopback_api_needs_the_token(pods: Callable[..., Pod]) -> None:
     status, body = pod.request("POST", "/v1/backups", {}, token="s3cret-token")
     assert status == 201, body
 
-    cli = subprocess.run([brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120)
+    cli = subprocess.run(
+        [brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120
+    )
     assert cli.returncode == 1 and "bearer token" in cli.stderr
     cli = subprocess.run(
         [brs_executable(), "backup", "--server", pod.url, "--api-token-file", str(pod.root / "token")],

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import free_port, pid_alive, wait_for  # noqa: E402
+from podsim import free_port, pid_alive, wait_for
 
-from brs.testing.helpers import brs_executable  # noqa: E402
+from brs.testing.helpers import brs_executable
+import contextlib
 
 brs_postgres_testing = pytest.importorskip("brs_postgres.testing")
 PASSWORD = brs_postgres_testing.PASSWORD
@@ -64,8 +65,10 @@ class PgPod:
         ]  # fmt: skip
         waiter = [brs_executable(), "wait", "--server", self.url, "--stop-timeout", "30", "--", *database]
         for name, argv in (("sidecar", sidecar), ("waiter", waiter)):
-            log = open(self.root / f"{name}-{self.runs}.log", "wb")
-            self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True))
+            log = open(self.root / f"{name}-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
+            self.processes.append(
+                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            )
 
     @property
     def waiter(self) -> subprocess.Popen[bytes]:
@@ -94,10 +97,8 @@ class PgPod:
     def kill(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             process.wait(60)
         self.processes.clear()
         # The postmaster's children die with it; make sure nothing holds the port or data.
@@ -133,7 +134,9 @@ def test_postgres_pod_restores_a_wiped_data_directory(pgpod: PgPod) -> None:
     pgpod.sql("CREATE TABLE items (id int PRIMARY KEY, name text)")
     pgpod.sql("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g")
 
-    request = urllib.request.Request(pgpod.url + "/v1/backups", data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        pgpod.url + "/v1/backups", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=300) as response:
         assert response.status == 201
         version = json.loads(response.read())["version"]

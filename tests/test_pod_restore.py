@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, metric_value, wait_for  # noqa: E402
+from podsim import Pod, make_pods, metric_value, wait_for
 
-from brs.testing.helpers import brs_executable  # noqa: E402
+from brs.testing.helpers import brs_executable
 
 
 @pytest.fixture
@@ -132,15 +132,21 @@ def test_manual_restore_stops_and_restarts_the_database(pods: Callable[..., Pod]
 
     # The same through the CLI with --server: back to the newest backup.
     env = pod.env
-    result = subprocess.run([brs_executable(), "restore", "--server", pod.url, "latest"], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [brs_executable(), "restore", "--server", pod.url, "latest"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     start = pod.wait_started(3)
     assert start["lines"] == ["first", "second"]
     pod.wait_ready()
 
-    listing = subprocess.run([brs_executable(), "backups", "list", "--server", pod.url, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    listing = subprocess.run(
+        [brs_executable(), "backups", "list", "--server", pod.url, "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert listing.returncode == 0 and older in listing.stdout
-    verify = subprocess.run([brs_executable(), "verify", "--server", pod.url, older], capture_output=True, text=True, env=env, timeout=120)
+    verify = subprocess.run(
+        [brs_executable(), "verify", "--server", pod.url, older], capture_output=True, text=True, env=env, timeout=120
+    )
     assert verify.returncode == 0 and "intact" in verify.stdout, verify.stderr
     status, state = pod.get("/v1/initializer")
     assert state["status"] == "done" and state["database"]["desired"] == "run"

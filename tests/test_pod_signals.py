@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, pid_alive, wait_for  # noqa: E402
+from podsim import Pod, make_pods, pid_alive, wait_for
 
-from brs.testing.helpers import brs_executable  # noqa: E402
+from brs.testing.helpers import brs_executable
 
 
 @pytest.fixture
@@ -54,12 +54,14 @@ def test_overlapping_operations_get_busy_and_sigterm_lets_the_backup_finish(pods
     pod.wait_ready()
     pod.write("x")
 
-    thread, outcome = _backup_in_background(pod)
+    thread, _outcome = _backup_in_background(pod)
     status, body = pod.post("/v1/backups")
     assert status == 409 and "busy" in body["error"]
     status, body = pod.post("/v1/restore", {"version": "latest"})
     assert status == 409 and "busy" in body["error"]
-    cli = subprocess.run([brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120)
+    cli = subprocess.run(
+        [brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120
+    )
     assert cli.returncode == 1 and cli.stderr.startswith("brs: error:") and "busy" in cli.stderr and cli.stderr.count("\n") == 1
 
     assert pod.sidecar is not None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from brs.testing.helpers import brs_executable
+import contextlib
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -74,7 +75,11 @@ class Pod:
         self.sidecar: subprocess.Popen[bytes] | None = None
         self.waiter: subprocess.Popen[bytes] | None = None
         self.runs = 0
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])), "BRS_LOG_FORMAT": "json"}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            "BRS_LOG_FORMAT": "json",
+        }
         self.env.pop("BRS_SERVER", None)
 
     # -- processes --------------------------------------------------------------------------
@@ -89,12 +94,14 @@ class Pod:
 
     def start_sidecar(self, *extra: str) -> subprocess.Popen[bytes]:
         self.runs += 1
-        log = open(self.root / f"sidecar-{self.runs}.log", "wb")
-        self.sidecar = subprocess.Popen(self.sidecar_argv(*extra), stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        log = open(self.root / f"sidecar-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
+        self.sidecar = subprocess.Popen(
+            self.sidecar_argv(*extra), stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
         return self.sidecar
 
     def start_waiter(self, *extra: str) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"waiter-{self.runs}.log", "wb")
+        log = open(self.root / f"waiter-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
         token = ["--api-token-file", str(self.root / "token")] if self.token else []
         argv = [
             brs_executable(), "wait", "--server", self.url, "--stop-timeout", "15", *token, *extra, "--",
@@ -113,10 +120,8 @@ class Pod:
         """Kill both "containers" hard (node failure), database included."""
         for process in (self.sidecar, self.waiter):
             if process is not None and process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if process is not None:
                 process.wait(30)
         for pid in self.database_pids():
@@ -137,7 +142,9 @@ class Pod:
         return sorted({int(e["pid"]) for e in self.events()})
 
     def wait_started(self, count: int, timeout: float = 120.0) -> dict[str, Any]:
-        starts = wait_for(lambda: (s := self.starts()) and len(s) >= count and s, timeout, f"database start #{count}\n{self.logs()}")
+        starts = wait_for(
+            lambda: (s := self.starts()) and len(s) >= count and s, timeout, f"database start #{count}\n{self.logs()}"
+        )
         return starts[count - 1]
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -164,7 +171,9 @@ class Pod:
         wait_for(lambda: not any(self.inbox.glob("*.txt")), 60, f"the database to take {value!r}")
 
     # -- API --------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 180) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 180
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,8 @@ from brs.sidecar.state import Desired, InitStatus, SidecarState
 def test_lock_refuses_a_second_operation_with_busy() -> None:
     lock = OperationLock()
     with lock.hold("backup"):
-        with pytest.raises(BusyError, match="a backup is already running"):
-            with lock.hold("restore"):
-                pass
+        with pytest.raises(BusyError, match="a backup is already running"), lock.hold("restore"):
+            pass
         assert not lock.wait_idle(0.05)
     assert lock.wait_idle(0.05)
     with lock.hold("restore"):
@@ -62,7 +62,7 @@ def test_unknown_waiter_state_is_refused() -> None:
 @pytest.mark.parametrize("expression", ["*/3 * * * *", "0 2 * * 1-5", "  5  4 * * *  "])
 def test_cron_schedule_accepts_five_fields(expression: str) -> None:
     schedule = CronSchedule(expression)
-    moment = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
     assert schedule.next_after(moment) > moment
 
 
@@ -74,10 +74,22 @@ def test_cron_schedule_refuses_anything_else(expression: str) -> None:
 
 def test_cron_next_tick() -> None:
     schedule = CronSchedule("*/3 * * * *")
-    assert schedule.next_after(datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc)) == datetime(2026, 1, 1, 0, 3, tzinfo=timezone.utc)
+    assert schedule.next_after(datetime(2026, 1, 1, 0, 1, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 3, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("::", False), ("10.1.2.3", False), ("pod.example", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("pod.example", False),
+    ],
+)
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
@@ -91,17 +103,31 @@ def test_exit_codes_and_commands() -> None:
         run_commands(["/nonexistent/program"])
 
 
-def test_child_gets_its_arguments_verbatim_and_stops_gracefully() -> None:
-    script = "import signal, sys, time; print(sys.argv[1:], flush=True); signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); time.sleep(60)"
-    child = Child([sys.executable, "-c", script, "a b", "*", "$HOME"])
+def test_child_gets_its_arguments_verbatim_and_stops_gracefully(tmp_path: Path) -> None:
+    out = tmp_path / "argv.json"
+    script = (
+        "import json, signal, sys, time; json.dump(sys.argv[2:], open(sys.argv[1], 'w'));"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); time.sleep(60)"
+    )
+    child = Child([sys.executable, "-c", script, str(out), "a b", "*", "$HOME", "'q'"])
     child.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # No shell: no word splitting, globbing, variable expansion or quote removal.
+    assert json.loads(out.read_text()) == ["a b", "*", "$HOME", "'q'"]
     assert child.running()
     assert child.stop(30) == 7 and not child.running()
 
 
 def test_child_that_ignores_sigterm_is_killed() -> None:
-    child = Child([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('x', flush=True); time.sleep(60)"])
+    child = Child(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('x', flush=True); time.sleep(60)",
+        ]
+    )
     child.start()
     time.sleep(0.5)
     assert exit_code(child.stop(0.5)) == 137

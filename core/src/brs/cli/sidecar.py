@@ -16,7 +16,7 @@ from brs.sidecar.runtime import RuntimeConfig, SidecarRuntime
 from brs.sidecar.service import SidecarOptions
 from brs.sidecar.waiter import Waiter
 
-__all__ = ["start", "wait", "server_options", "remote_client", "register"]
+__all__ = ["register", "remote_client", "server_options", "start", "wait"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -69,7 +69,9 @@ def remote(ctx: click.Context, action: str) -> bool:
             click.echo(f"previous content kept at {result['previous']}", err=True)
     elif action == "verify":
         result = client.verify(params.get("version") or "latest")
-        click.echo(f"backup {result['version']} is intact: {result['members']} archive members, SHA-256 {result['sha256'][:16]}… matches")
+        click.echo(
+            f"backup {result['version']} is intact: {result['members']} archive members, SHA-256 {result['sha256'][:16]}… matches"
+        )
     else:  # pragma: no cover - programming error
         raise ValueError(action)
     return True
@@ -95,12 +97,22 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @_option("port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port of the HTTP API.")
 @_option("metrics-port", default=2112, show_default=True, type=click.IntRange(0, 65535), help="Prometheus port (0: off).")
 @_option("metrics-bind-addr", default="0.0.0.0", show_default=True, help="Address of the metrics endpoint.")
-@_option("api-token-file", default=None, type=click.Path(dir_okay=False), help="Bearer token required for changes through the API.")
-@_option("stop-ack-timeout", default=120.0, show_default=True, type=float, help="Seconds a restore waits for `brs wait` to stop the database.")
+@_option(
+    "api-token-file", default=None, type=click.Path(dir_okay=False), help="Bearer token required for changes through the API."
+)
+@_option(
+    "stop-ack-timeout",
+    default=120.0,
+    show_default=True,
+    type=float,
+    help="Seconds a restore waits for `brs wait` to stop the database.",
+)
 @_option("probe-interval", default=3.0, show_default=True, type=float, help="Seconds between database probes.")
-@_option("shutdown-grace", default=25.0, show_default=True, type=float, help="Seconds a running backup may take to finish on SIGTERM.")
+@_option(
+    "shutdown-grace", default=25.0, show_default=True, type=float, help="Seconds a running backup may take to finish on SIGTERM."
+)
 @click.pass_context
-def start(ctx: click.Context, **_: Any) -> None:
+def start(ctx: click.Context, /, **_: Any) -> None:
     """Run the sidecar: restore if needed, let the database start, then back it up on schedule."""
     engine, params = build_engine(ctx, need_db=True)
     commands = params.get("pre_exec_cmds") or ()
@@ -115,20 +127,45 @@ def start(ctx: click.Context, **_: Any) -> None:
         api_token=read_token(params.get("api_token_file")),
         pre_exec_cmds=tuple(commands),
         shutdown_grace=float(params["shutdown_grace"]),
-        options=SidecarOptions(stop_ack_timeout=float(params["stop_ack_timeout"]), probe_interval=float(params["probe_interval"])),
+        options=SidecarOptions(
+            stop_ack_timeout=float(params["stop_ack_timeout"]), probe_interval=float(params["probe_interval"])
+        ),
     )
     code = SidecarRuntime(engine, config).run()
     sys.exit(code)
 
 
 @click.command(context_settings={"allow_interspersed_args": False})
-@click.option("--server", envvar="BRS_SERVER", show_envvar=True, default=DEFAULT_SERVER, show_default=True, metavar="URL", help="The sidecar API.")
-@click.option("--api-token-file", envvar="BRS_API_TOKEN_FILE", default=None, type=click.Path(dir_okay=False), help="Bearer token file of the API.")
-@click.option("--stop-timeout", envvar="BRS_STOP_TIMEOUT", default=30.0, show_default=True, type=float, help="Seconds between SIGTERM and SIGKILL.")
+@click.option(
+    "--server",
+    envvar="BRS_SERVER",
+    show_envvar=True,
+    default=DEFAULT_SERVER,
+    show_default=True,
+    metavar="URL",
+    help="The sidecar API.",
+)
+@click.option(
+    "--api-token-file",
+    envvar="BRS_API_TOKEN_FILE",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Bearer token file of the API.",
+)
+@click.option(
+    "--stop-timeout",
+    envvar="BRS_STOP_TIMEOUT",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Seconds between SIGTERM and SIGKILL.",
+)
 @click.option("--log-level", envvar="BRS_LOG_LEVEL", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False))
 @click.option("--log-format", envvar="BRS_LOG_FORMAT", default="auto", type=click.Choice(["auto", "json", "text"]))
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def wait(server: str, api_token_file: str | None, stop_timeout: float, log_level: str, log_format: str, command: tuple[str, ...]) -> None:
+def wait(
+    server: str, api_token_file: str | None, stop_timeout: float, log_level: str, log_format: str, command: tuple[str, ...]
+) -> None:
     """Run COMMAND (the database) once the sidecar allows it; stop and restart it around restores.
 
     Use it as the database container's entry point: brs wait -- postgres -D /data. COMMAND runs

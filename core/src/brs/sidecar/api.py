@@ -87,13 +87,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     server_version = "brs"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BrsError as error:
             status = next((code for kind, code in _STATUS if isinstance(error, kind)), 500)
             document = {"error": " ".join(str(error).split()), "type": type(error).__name__}
-        except Exception as error:  # noqa: BLE001 - a bug must answer 500, not kill the thread silently
+        except Exception as error:
             log.exception("API %s %s failed", method, self.path)
             status, document = 500, {"error": f"internal error: {type(error).__name__}: {error}", "type": "InternalError"}
         self._send(status, document)
@@ -163,7 +163,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"ok": True}
         if route == ("GET", "readyz"):
             ready = sidecar.state.database_ready
-            return (200 if ready else 503), {"ready": ready, "status": sidecar.state.status.value, "message": sidecar.state.message}
+            return (200 if ready else 503), {
+                "ready": ready,
+                "status": sidecar.state.status.value,
+                "message": sidecar.state.message,
+            }
         if route == ("GET", "v1", "initializer"):
             try:
                 since = int(query.get("since", "0"))
@@ -197,4 +201,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "duration": restored.duration,
             }
         known = {"healthz", "readyz", "v1"}
-        raise _HttpError(405 if parts and parts[0] in known and method == "POST" else 404, f"no route {method} /{'/'.join(parts)}")
+        raise _HttpError(
+            405 if parts and parts[0] in known and method == "POST" else 404, f"no route {method} /{'/'.join(parts)}"
+        )

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from brs.errors import BrsError, ConfigError
+import contextlib
 
-__all__ = ["Child", "run_commands", "exit_code"]
+__all__ = ["Child", "exit_code", "run_commands"]
 
 log = logging.getLogger("brs.sidecar.exec")
 _PR_SET_PDEATHSIG = 1
@@ -50,10 +51,8 @@ def exit_code(returncode: int) -> int:
 def _die_with_parent() -> None:
     # If brs wait itself is killed, the database gets SIGTERM instead of running on unsupervised.
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
 
 
 class Child:
@@ -67,7 +66,7 @@ class Child:
 
     def start(self) -> int:
         try:
-            self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)  # noqa: PLW1509 - single-threaded caller
+            self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)
         except OSError as error:
             raise ConfigError(f"cannot start {self.argv[0]!r}: {error.strerror or error}") from error
         log.info("started %s", self.argv[0], extra={"pid": self.process.pid, "command": self.argv})
@@ -86,10 +85,8 @@ class Child:
     def send(self, signum: int) -> None:
         if self.running():
             assert self.process is not None
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signum)
-            except ProcessLookupError:
-                pass
 
     def wait(self, timeout: float | None = None) -> int | None:
         if self.process is None:

@@ -44,7 +44,9 @@ class Initializer:
             log.info("the data directory %s is healthy; no restore needed", data_dir)
             self._check_storage_once()
         else:
-            log.info("the data directory %s needs a restore: %s (%s)", data_dir, check.status.value, check.reason or "no reason given")
+            log.info(
+                "the data directory %s needs a restore: %s (%s)", data_dir, check.status.value, check.reason or "no reason given"
+            )
             self._restore(check)
         self.state.set_status(InitStatus.UPGRADING, "upgrading the data directory if needed")
         self.sidecar.upgrade()
@@ -89,7 +91,9 @@ class Initializer:
                 if check.status is DataDirStatus.CORRUPT:
                     aside = datadir.set_aside(data_dir, "corrupt")
                     if aside is not None:
-                        log.warning("moved the corrupt data directory aside to %s (kept, not deleted)", aside, extra={"aside": str(aside)})
+                        log.warning(
+                            "moved the corrupt data directory aside to %s (kept, not deleted)", aside, extra={"aside": str(aside)}
+                        )
                 if not backups:
                     log.warning(
                         "there are no backups in the storage: the database starts EMPTY. "

@@ -29,7 +29,9 @@ class OperationLock:
     def hold(self, operation: str) -> Iterator[None]:
         with self._lock:
             if self.current is not None:
-                raise BusyError(f"busy: a {self.current} is already running (for {time.monotonic() - self.since:.0f}s); try again later")
+                raise BusyError(
+                    f"busy: a {self.current} is already running (for {time.monotonic() - self.since:.0f}s); try again later"
+                )
             self.current, self.since = operation, time.monotonic()
         try:
             yield

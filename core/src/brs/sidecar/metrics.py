@@ -39,24 +39,52 @@ class Metrics:
         self.last_success = Gauge(
             "brs_backup_last_success_timestamp_seconds", "Unix time of the last successful backup (0: none yet)", registry=r
         )
-        self.last_attempt = Gauge("brs_backup_last_attempt_timestamp_seconds", "Unix time the last backup attempt started", registry=r)
+        self.last_attempt = Gauge(
+            "brs_backup_last_attempt_timestamp_seconds", "Unix time the last backup attempt started", registry=r
+        )
         self.backups = Counter("brs_backups", "Backup attempts by result (success, failure, skipped)", ["result"], registry=r)
-        self.errors = Counter("brs_backup_errors", "Failed backups by stage (dump, compress, encrypt, upload, manifest, retention)", ["stage"], registry=r)
-        self.duration = Histogram("brs_backup_duration_seconds", "Wall time of successful backups", buckets=_DURATION_BUCKETS, registry=r)
+        self.errors = Counter(
+            "brs_backup_errors",
+            "Failed backups by stage (dump, compress, encrypt, upload, manifest, retention)",
+            ["stage"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "brs_backup_duration_seconds", "Wall time of successful backups", buckets=_DURATION_BUCKETS, registry=r
+        )
         self.last_duration = Gauge("brs_backup_last_duration_seconds", "Wall time of the last successful backup", registry=r)
-        self.size = Gauge("brs_backup_last_size_bytes", "Size of the last successful backup (raw: tar stream; stored: after compression and encryption)", ["kind"], registry=r)
+        self.size = Gauge(
+            "brs_backup_last_size_bytes",
+            "Size of the last successful backup (raw: tar stream; stored: after compression and encryption)",
+            ["kind"],
+            registry=r,
+        )
         self.newest = Gauge(
             "brs_backup_newest_created_timestamp_seconds",
             "Creation time of the newest backup in the storage (survives sidecar restarts; 0: none)",
             registry=r,
         )
         self.retained = Gauge("brs_backups_retained", "Backups listed in the storage after the last retention run", registry=r)
-        self.restores = Counter("brs_restores", "Restores by trigger (startup, manual) and result (success, failure)", ["trigger", "result"], registry=r)
+        self.restores = Counter(
+            "brs_restores",
+            "Restores by trigger (startup, manual) and result (success, failure)",
+            ["trigger", "result"],
+            registry=r,
+        )
         self.restore_duration = Gauge("brs_restore_last_duration_seconds", "Wall time of the last successful restore", registry=r)
-        self.last_restore = Gauge("brs_restore_last_success_timestamp_seconds", "Unix time of the last successful restore", registry=r)
-        self.verifications = Counter("brs_verifications", "Backup verifications (including those during restores) by result (ok, damaged)", ["result"], registry=r)
+        self.last_restore = Gauge(
+            "brs_restore_last_success_timestamp_seconds", "Unix time of the last successful restore", registry=r
+        )
+        self.verifications = Counter(
+            "brs_verifications",
+            "Backup verifications (including those during restores) by result (ok, damaged)",
+            ["result"],
+            registry=r,
+        )
         self.fallbacks = Counter("brs_restore_fallbacks", "Restores that skipped a damaged backup for an older one", registry=r)
-        self.damaged = Gauge("brs_backup_damaged_timestamp_seconds", "Unix time a stored backup was last found damaged (0: never)", registry=r)
+        self.damaged = Gauge(
+            "brs_backup_damaged_timestamp_seconds", "Unix time a stored backup was last found damaged (0: never)", registry=r
+        )
         self.init_state = Enum(
             "brs_initializer_state", "Phase of the sidecar initializer", states=[s.value for s in InitStatus], registry=r
         )

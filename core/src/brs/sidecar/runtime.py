@@ -83,7 +83,9 @@ class SidecarRuntime:
             raise BrsError("brs start needs --db-data-directory")
         if not is_loopback(self.config.bind_addr) and not self.config.api_token:
             # Refuse before anything runs, rather than after the pre-exec commands.
-            raise ConfigError(f"--bind-addr {self.config.bind_addr} is reachable from other hosts: set --api-token-file (or bind to 127.0.0.1)")
+            raise ConfigError(
+                f"--bind-addr {self.config.bind_addr} is reachable from other hosts: set --api-token-file (or bind to 127.0.0.1)"
+            )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         run_commands(self.config.pre_exec_cmds)
@@ -107,7 +109,7 @@ class SidecarRuntime:
             BackupScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
         except Stopped:
             pass
-        except BaseException as error:  # noqa: BLE001 - reported by run() in the main thread
+        except BaseException as error:
             if not self.sidecar.stopping.is_set():
                 self.state.set_status(InitStatus.FAILED, str(error))
                 log.error("initializer failed, shutting down: %s", error, exc_info=not isinstance(error, BrsError))
@@ -140,4 +142,3 @@ class SidecarRuntime:
             sys.stderr.flush()
             os._exit(0)
         return 0
-

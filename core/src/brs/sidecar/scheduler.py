@@ -11,7 +11,7 @@ from croniter import croniter
 
 from brs.errors import BrsError, BusyError, ConfigError
 
-__all__ = ["CronSchedule", "BackupScheduler"]
+__all__ = ["BackupScheduler", "CronSchedule"]
 
 log = logging.getLogger("brs.sidecar.scheduler")
 
@@ -69,5 +69,5 @@ class BackupScheduler:
                 log.info("scheduled backup skipped: %s", error)
             except BrsError as error:
                 log.error("scheduled backup failed: %s", error)
-            except Exception:  # noqa: BLE001 - a bug in one backup must not end the schedule
+            except Exception:
                 log.exception("scheduled backup failed")

@@ -119,7 +119,9 @@ class Sidecar:
                     extra={"backup": manifest.backup_id, "damaged_backups": ",".join(damaged)},
                 )
             return result
-        raise IntegrityError(f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was")
+        raise IntegrityError(
+            f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was"
+        )
 
     def stop_database(self, why: str) -> None:
         """Have ``brs wait`` stop the database and wait for its acknowledgement."""

@@ -18,10 +18,10 @@ from typing import Any
 
 from brs.errors import BrsError
 
-__all__ = ["InitStatus", "Desired", "SidecarState", "WaiterReport"]
+__all__ = ["Desired", "InitStatus", "SidecarState", "WaiterReport"]
 
 
-class InitStatus(str, enum.Enum):
+class InitStatus(enum.StrEnum):
     """Phases of the initializer (and of a manual restore, which goes through them again)."""
 
     CHECKING = "checking"
@@ -31,7 +31,7 @@ class InitStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-class Desired(str, enum.Enum):
+class Desired(enum.StrEnum):
     """What the sidecar wants the database container to do."""
 
     RUN = "run"
@@ -148,7 +148,12 @@ class SidecarState:
     def _snapshot(self) -> dict[str, Any]:
         waiter = None
         if self.waiter is not None:
-            waiter = {"state": self.waiter.state, "generation": self.waiter.generation, "pid": self.waiter.pid, "seen": self.waiter.seen}
+            waiter = {
+                "state": self.waiter.state,
+                "generation": self.waiter.generation,
+                "pid": self.waiter.pid,
+                "seen": self.waiter.seen,
+            }
         return {
             "status": self.status.value,
             "message": self.message,

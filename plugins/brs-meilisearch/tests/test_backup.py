@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from meili_servers import SampleServer
 
 from brs.archive import ArchiveReader, ArchiveWriter
@@ -47,3 +49,18 @@ def test_a_binary_of_another_version_than_the_server_is_not_kept(
     previous = tmp_path / "previous-binary" / "meilisearch"
     assert _backup(sample_server, newer, previous, tmp_path) == ["meilisearch.dump"]
     assert not previous.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_a_restore_as_root_gives_the_files_the_data_directory_owner(
+    sample_server: SampleServer, meili_binary: Path, tmp_path: Path
+) -> None:
+    _backup(sample_server, meili_binary, tmp_path / "previous-binary" / "meilisearch", tmp_path)
+    target = tmp_path / "staging"
+    target.mkdir()
+    os.chown(target, 4321, 4321)  # what core does when the data directory belongs to the database user
+    driver = Meilisearch(PluginContext(name="meilisearch", options={"meilisearch_binary": str(meili_binary)}))
+    with open(tmp_path / "backup.tar", "rb") as source:
+        driver.brs_database_restore(ArchiveReader(source), target)
+    owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in target.rglob("*")}
+    assert owners == {(4321, 4321)}

@@ -103,8 +103,8 @@ def test_same_version_is_a_no_op(old_data: tuple[Path, dict[str, object]], meili
     assert tree_snapshot(data_dir) == before
 
 
-def test_empty_data_dir_is_a_no_op(meili_binary: Path, tmp_path: Path) -> None:
-    _driver(tmp_path / "data", meili_binary).brs_database_upgrade(tmp_path / "data")
+def test_empty_data_dir_is_a_no_op_even_without_a_binary(tmp_path: Path) -> None:
+    _driver(tmp_path / "data", tmp_path / "no-meilisearch").brs_database_upgrade(tmp_path / "data")
 
 
 def test_missing_previous_binary_fails_loudly_and_keeps_the_data(

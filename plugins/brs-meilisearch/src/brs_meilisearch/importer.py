@@ -13,7 +13,7 @@ from brs_meilisearch.layout import VERSION_FILE
 from brs_meilisearch.server import TemporaryServer
 import contextlib
 
-__all__ = ["SCRATCH", "clear_directory", "import_dump"]
+__all__ = ["SCRATCH", "clear_directory", "import_dump", "match_owner"]
 
 #: Work folder inside the target while it is being built (a ``.brs-`` name: ignored by brs).
 SCRATCH = ".brs-meilisearch-import"
@@ -40,12 +40,30 @@ def import_dump(binary: Path, dump: Path, target: Path, *, timeout: float, log: 
             raise DatabaseError(f"the dump import left no {VERSION_FILE} file in the new database")
         for entry in os.scandir(database):
             os.rename(entry.path, target / entry.name)
+        match_owner(target)
     except BaseException:
         clear_directory(target)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("imported Meilisearch dump %s into %s", dump.name, target)
+
+
+def match_owner(target: Path) -> None:
+    """Give everything below ``target`` the owner of ``target`` itself.
+
+    The temporary server runs as brs's user (often root in a sidecar), but the database
+    container may run as another one; core created ``target`` with the data directory's owner.
+    """
+    if os.geteuid() != 0:
+        return
+    info = target.stat()
+    for root, directories, files in os.walk(target):
+        for name in directories + files:
+            path = os.path.join(root, name)
+            stat = os.lstat(path)
+            if (stat.st_uid, stat.st_gid) != (info.st_uid, info.st_gid):
+                os.lchown(path, info.st_uid, info.st_gid)
 
 
 def clear_directory(path: Path) -> None:

@@ -127,7 +127,7 @@ class Meilisearch(Database):
         settings = self.settings
         upgrade_data_dir(
             data_dir,
-            binary=resolve_binary(settings.binary),
+            binary=settings.binary,
             previous_binary=settings.previous_binary,
             timeout=settings.timeout,
             keep_old=settings.keep_pre_upgrade_data,

@@ -10,7 +10,7 @@ from pathlib import Path
 from brs import datadir
 from brs.errors import DatabaseError
 
-from brs_meilisearch.binary import Version, binary_version, parse_version
+from brs_meilisearch.binary import Version, binary_version, parse_version, resolve_binary
 from brs_meilisearch.importer import import_dump
 from brs_meilisearch.layout import VERSION_FILE
 from brs_meilisearch.server import TemporaryServer
@@ -32,7 +32,7 @@ def data_version(data_dir: Path) -> Version:
 def upgrade_data_dir(
     data_dir: Path,
     *,
-    binary: Path,
+    binary: str | Path,
     previous_binary: Path | None,
     timeout: float,
     keep_old: bool,
@@ -45,9 +45,10 @@ def upgrade_data_dir(
     starting the new binary on old data would fail anyway, later and less clearly.
     """
     if datadir.is_empty(data_dir):
-        return False
+        return False  # nothing to upgrade; the binary is not needed
     have = data_version(data_dir)
-    want = binary_version(binary)
+    current = resolve_binary(binary)
+    want = binary_version(current)
     if have == want:
         return False
     if have.numeric() > want.numeric():
@@ -71,7 +72,7 @@ def upgrade_data_dir(
     staging = datadir.prepare_staging(data_dir, "meilisearch-upgrade")
     try:
         dump = _dump_with(previous_binary, data_dir, work, timeout=timeout, log=log)
-        import_dump(binary, dump, staging, timeout=timeout, log=log)
+        import_dump(current, dump, staging, timeout=timeout, log=log)
         shutil.rmtree(work, ignore_errors=True)  # free the dump's space before the swap
         kept = datadir.swap_in(staging, data_dir, keep_previous=keep_old)
     except BaseException:

@@ -19,8 +19,8 @@ from brs_rethinkdb.connection import connect, server_version
 from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
 from brs_rethinkdb.server import TemporaryServer
 from brs_rethinkdb.settings import RethinkSettings, plugin_options
+from brs_rethinkdb.staging import clear_directory, match_owner
 from brs_rethinkdb.tools import dump_command, restore_command, run_tool
-import contextlib
 
 __all__ = ["RethinkDB"]
 
@@ -110,9 +110,10 @@ class RethinkDB(Database):
                         raise DatabaseError(
                             "the temporary RethinkDB server had to be killed; the restored data may be incomplete"
                         )
+                match_owner(target)
             except BaseException:
                 # Never leave a half-restored directory: a later start would serve it as if complete.
-                _clear(target)
+                clear_directory(target)
                 raise
         self.log.info("restored %d RethinkDB table(s) into %s", len(tables), target)
 
@@ -138,17 +139,3 @@ def _resolve(binary: str) -> Path:
     if found is None:
         raise DatabaseError(f"RethinkDB server binary {binary!r} not found or not executable (set --rethinkdb-binary)")
     return Path(found)
-
-
-def _clear(path: Path) -> None:
-    """Remove everything inside ``path`` (kept itself: it is brs's staging directory)."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)

@@ -79,7 +79,7 @@ def test_every_type_and_ttl_survive_backup_wipe_and_restore(
 
     restored = _ok(cli("restore", engine, "latest", data_dir=data))
     assert restored == version
-    assert sorted(p.name for p in data.iterdir()) == ["dump.rdb"]
+    assert sorted(p.name for p in data.iterdir()) == ["appendonlydir", "dump.rdb"]
     again = start_server(engine, data)
     assert snapshot(again) == expected
     with again.client() as client:
@@ -135,6 +135,43 @@ def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, s
     assert snapshot(start_server(engine, plain)) == expected
 
 
+def test_a_restore_loads_whatever_the_appendonly_setting_of_the_server(
+    cli: CLI, start_server: StartServer, tmp_path: Path
+) -> None:
+    """Backed up without AOF, restored for a server that now runs with AOF (and the reverse)."""
+    data = tmp_path / "data"
+    server = start_server("redis", data)
+    load_sample(server.client())
+    expected = snapshot(server)
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    server.stop()
+
+    _ok(cli("restore", "redis", data_dir=tmp_path / "aof"))
+    assert snapshot(start_server("redis", tmp_path / "aof", appendonly=True)) == expected
+
+    _ok(cli("restore", "redis", data_dir=tmp_path / "switch"))
+    without = start_server("redis", tmp_path / "switch")
+    assert snapshot(without) == expected
+    with without.client() as client:
+        client.config_set("appendonly", "yes")  # turned on at run time: the server rewrites its AOF
+        for _ in range(100):
+            if (
+                client.info("persistence")["aof_rewrite_in_progress"] == 0
+                and client.info("persistence")["aof_rewrite_scheduled"] == 0
+            ):
+                break
+            time.sleep(0.05)
+        client.set("after-switch", "kept")
+    without.stop()
+    again = start_server("redis", tmp_path / "switch", appendonly=True)
+    assert again.client().get("after-switch") == "kept"
+    assert {k: v for k, v in snapshot(again).items() if k != "0/after-switch"} == expected
+
+    # auto follows the backed-up server, which had no AOF: the data directory holds only the RDB.
+    _ok(cli("restore", "redis", "--redis-appendonly", "auto", data_dir=tmp_path / "auto"))
+    assert [p.name for p in (tmp_path / "auto").iterdir()] == ["dump.rdb"]
+
+
 def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(
     cli: CLI, start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -144,7 +181,7 @@ def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(
     _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     server.stop()
     _ok(cli("restore", "redis", "--redis-dbfilename", "custom.rdb", data_dir=tmp_path / "restored"))
-    assert [p.name for p in (tmp_path / "restored").iterdir()] == ["custom.rdb"]
+    assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["appendonlydir", "custom.rdb"]
     assert start_server("redis", tmp_path / "restored", "--dbfilename", "custom.rdb").client().get("k") == "v"
 
 
@@ -224,6 +261,8 @@ def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_pa
         client.set("k", "v")
         client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "+@read", "+info", "+ping")
         client.execute_command("ACL", "SETUSER", "saver", "on", ">saver-pass", "~*", "+@all", "-config")
+        # The minimal rights the README documents.
+        client.execute_command("ACL", "SETUSER", "brs", "on", ">brs-pass", "+info", "+time", "+bgsave", "+config|get", "+ping")
     env = {"BRS_REDIS_PASSWORD": "reader-pass"}
     line = _one_line_error(
         cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "reader", data_dir=data, env=env)
@@ -256,6 +295,9 @@ def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_pa
         )
     )
     assert len(cli.listed()) == 1
+    minimal = {"BRS_REDIS_PASSWORD": "brs-pass"}
+    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "brs", data_dir=data, env=minimal))
+    assert len(cli.listed()) == 2
 
 
 def test_renamed_config_needs_the_rdb_path(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:

@@ -49,11 +49,12 @@ def plugin_options() -> Sequence[click.Option]:
         ),
         click.Option(
             ["--redis-appendonly"],
-            default="auto",
+            default="yes",
             show_default=True,
-            type=click.Choice(["auto", "yes", "no"]),
-            help="Restore: also write an append-only-file manifest whose base is the restored RDB, so that a server "
-            "started with appendonly yes loads it. auto: when the backed-up server had appendonly on.",
+            type=click.Choice(["yes", "no", "auto"]),
+            help="Restore: also write a Redis 7 append-only-file manifest whose base is the restored RDB, so that the "
+            "data is loaded whether the server starts with appendonly yes or no. no: only the RDB. auto: as the "
+            "backed-up server had it.",
         ),
         click.Option(
             ["--redis-appenddirname"],

@@ -128,7 +128,7 @@ class Redis(Database):
         return RestoreLayout.resolve(
             metadata,
             dbfilename=str(self.option("redis_dbfilename", DEFAULT_DBFILENAME)),
-            appendonly=str(self.option("redis_appendonly", "auto")),
+            appendonly=str(self.option("redis_appendonly", "yes")),
             appenddirname=self.option("redis_appenddirname"),
             appendfilename=self.option("redis_appendfilename"),
         )

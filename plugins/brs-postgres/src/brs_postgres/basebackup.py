@@ -44,7 +44,11 @@ def restore(source: BinaryIO, target: Path, tools: Toolset, owner: Owner, backup
     if not (target / _MANIFEST).exists():
         raise DatabaseError(f"the base backup has no {_MANIFEST}; it cannot be verified")
     args = [str(target)]
-    if backup_major is not None and backup_major != tools.major():
+    try:
+        same_major = backup_major is not None and backup_major == tools.major()
+    except DatabaseError:
+        same_major = False
+    if not same_major:
         # pg_waldump only reads WAL of its own major version; the file checksums are still checked.
         args.insert(0, "--no-parse-wal")
     tools.run("pg_verifybackup", ["--quiet", *args], what=f"pg_verifybackup of the restored base backup in {target}")

@@ -71,7 +71,11 @@ class Postgres(Database):
         tools.path("pg_basebackup" if method == "basebackup" else "pg_dumpall")
         facts = read_facts(settings, with_config=method == "dumpall")
         self._keep_programs(facts)
-        metadata = {"format": _FORMAT, "method": method, "server": facts.to_json(), "client": tools.version()}
+        try:
+            client = tools.version()
+        except DatabaseError:
+            client = "unknown"
+        metadata = {"format": _FORMAT, "method": method, "server": facts.to_json(), "client": client}
         archive.add_bytes(METADATA, (json.dumps(metadata, indent=2) + "\n").encode(), mode=0o600)
         self.log.info("dumping PostgreSQL %s at %s with %s", facts.server_version, settings.server, method)
         if method == "basebackup":

@@ -229,16 +229,21 @@ class Toolset:
         return self.run("pg_config", [flag], what="pg_config").strip()
 
     def version(self) -> str:
-        """``PostgreSQL 16.14`` as ``pg_config --version`` says (``postgres --version`` without pg_config)."""
-        if self._version is None:
-            if self.has("pg_config"):
-                version = self.pg_config("--version")
-            else:
-                text = self.run("postgres", ["--version"], what="postgres --version").strip()
-                version = "PostgreSQL " + text.rsplit(" ", 1)[-1]
-            self._version = version
-            return version
-        return self._version
+        """``PostgreSQL 16.14`` as ``pg_config --version`` says.
+
+        Images without pg_config (client-only ones) are asked through the first program they
+        have; ``postgres (PostgreSQL) 16.14`` becomes ``PostgreSQL 16.14``.
+        """
+        if self._version is not None:
+            return self._version
+        if self.has("pg_config"):
+            version = self.pg_config("--version")
+        else:
+            program = next((tool for tool in ("postgres", "pg_dump", "psql", "pg_basebackup") if self.has(tool)), "postgres")
+            text = self.run(program, ["--version"], what=f"{program} --version").strip()
+            version = "PostgreSQL " + text.split(")", 1)[-1].strip()
+        self._version = version
+        return version
 
     def major(self) -> int:
         return parse_major(self.version().split(" ", 1)[-1])

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rethink_helpers import BINARY_ENV, PASSWORD, RealServer, binary_from_env, content, load_sample
@@ -75,11 +76,16 @@ def test_cli_backup_wipe_restore(servers: Callable[..., RealServer], tmp_path: P
 
 class TestRethinkDBContract(DatabaseContract):
     @pytest.fixture
-    def database(self, servers: Callable[..., RealServer], tmp_path: Path) -> Database:
+    def source(self, servers: Callable[..., RealServer], tmp_path: Path) -> tuple[RealServer, dict[str, Any]]:
+        """The server the contract backs up, and what a restore must bring back."""
         server = servers(tmp_path / "source")
         load_sample(server)
+        return server, content(server)
+
+    @pytest.fixture
+    def database(self, source: tuple[RealServer, dict[str, Any]], tmp_path: Path) -> Database:
+        server, _ = source
         (tmp_path / "pw").write_text(PASSWORD + "\n")
-        self.expected = content(server)
         options = {
             "rethinkdb_url": f"127.0.0.1:{server.port}",
             "rethinkdb_passwordfile": tmp_path / "pw",
@@ -88,9 +94,13 @@ class TestRethinkDBContract(DatabaseContract):
         return RethinkDB(PluginContext(name="rethinkdb", options=options, data_dir=server.directory))
 
     @pytest.fixture
-    def assert_restored(self, servers: Callable[..., RealServer]) -> Callable[[Path], None]:
+    def assert_restored(
+        self, source: tuple[RealServer, dict[str, Any]], servers: Callable[..., RealServer]
+    ) -> Callable[[Path], None]:
+        _, expected = source
+
         def check(target: Path) -> None:
             restored = servers(target, initial_password=False)
-            assert content(restored) == self.expected
+            assert content(restored) == expected
 
         return check

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from aetcd import rpc
 
@@ -333,4 +332,3 @@ def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
     assert names == ["etcd/brs-etcd.json", "etcd/snapshot.db"]
     assert meta["version"].startswith("3.4.") and meta["revision_at_start"] > 50
     assert hashlib.sha256(snapshot[:-32]).digest() == snapshot[-32:]
-    _ = grpc

@@ -1,0 +1,7 @@
+"""brs storage provider for Google Cloud Storage (``--backup-provider gcs``)."""
+
+from __future__ import annotations
+
+from brs_storage_gcs.storage import GcsStorage
+
+__all__ = ["GcsStorage"]

@@ -1,0 +1,68 @@
+"""Turn google-cloud-storage, google-auth and transport exceptions into one-line messages.
+
+google-api-core's Retry has already retried transient failures when an exception reaches this
+module, so whatever arrives here is reported, never retried again.
+"""
+
+from __future__ import annotations
+
+import requests
+from brs.errors import StorageError
+from google.api_core import exceptions as api
+from google.auth import exceptions as auth
+
+try:  # google-resumable-media moved into google-cloud-storage in 3.x
+    from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+except ImportError:  # pragma: no cover - older google-cloud-storage
+    from google.resumable_media.common import DataCorruption, InvalidResponse  # type: ignore[no-redef]
+
+__all__ = ["GCS_ERRORS", "describe", "storage_error"]
+
+#: Every exception type the client library raises for a failed request.
+GCS_ERRORS: tuple[type[BaseException], ...] = (
+    api.GoogleAPIError,
+    auth.GoogleAuthError,
+    requests.exceptions.RequestException,
+    InvalidResponse,
+    DataCorruption,
+)
+
+
+def describe(error: BaseException) -> str:
+    """A short human explanation without request URLs, tokens or response bodies."""
+    if isinstance(error, api.RetryError) and error.cause is not None:
+        return f"{describe(error.cause)} (still failing after retries)"
+    if isinstance(error, auth.DefaultCredentialsError):
+        return f"no usable Google credentials (Application Default Credentials): {_first_sentence(error)}"
+    if isinstance(error, (auth.RefreshError, auth.TransportError)):
+        return f"cannot obtain an access token: {_first_sentence(error)}"
+    if isinstance(error, api.Unauthorized):
+        return "the credentials were rejected (HTTP 401)"
+    if isinstance(error, api.Forbidden):
+        return f"access denied (HTTP 403; check the service account's roles): {_first_sentence(error)}"
+    if isinstance(error, api.NotFound):
+        return "not found (HTTP 404)"
+    if isinstance(error, api.GoogleAPICallError):
+        return f"HTTP {error.code}: {_first_sentence(error)}"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS failure talking to the endpoint (certificate not trusted?)"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "cannot connect to the endpoint"
+    if isinstance(error, requests.exceptions.Timeout):
+        return "the request timed out"
+    if isinstance(error, InvalidResponse):
+        status = getattr(error.response, "status_code", "?")
+        return f"unexpected response (HTTP {status})"
+    if isinstance(error, DataCorruption):
+        return "the checksum of the transferred data did not match"
+    return f"{type(error).__name__}: {_first_sentence(error)}"
+
+
+def storage_error(action: str, where: str, error: BaseException) -> StorageError:
+    """``StorageError("cannot ACTION in WHERE: REASON")`` on one line."""
+    return StorageError(" ".join(f"cannot {action} in {where}: {describe(error)}".split()))
+
+
+def _first_sentence(error: BaseException) -> str:
+    text = " ".join(str(getattr(error, "message", None) or error).split())
+    return text[:300]

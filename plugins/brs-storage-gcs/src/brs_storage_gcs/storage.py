@@ -1,0 +1,165 @@
+"""``--backup-provider gcs``: backups as objects in a Google Cloud Storage bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from brs.errors import BackupNotFound, StorageError
+from brs.interfaces import Storage, StoredObject
+from google.api_core import exceptions as api
+
+from brs_storage_gcs.client import TIMEOUT, make_client, make_retry
+from brs_storage_gcs.errors import GCS_ERRORS, storage_error
+from brs_storage_gcs.settings import GcsSettings, options
+from brs_storage_gcs.streams import FullReader, TranslatingReader
+
+if TYPE_CHECKING:
+    import click
+    from brs.interfaces import PluginContext
+    from google.cloud import storage
+
+__all__ = ["GcsStorage"]
+
+
+class GcsStorage(Storage):
+    """Objects ``<prefix>/<name>`` in ``--gcp-bucket-name``.
+
+    Uploads are resumable uploads fed chunk by chunk from the stream. GCS creates the object
+    only when the final chunk arrives, so an upload that fails or is killed leaves nothing
+    listed (its session expires after a week).
+    """
+
+    def __init__(self, context: PluginContext) -> None:
+        super().__init__(context)
+        self.settings = GcsSettings.from_options(context.options)
+        self.prefix = context.object_prefix.strip("/")
+        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        self._retry = make_retry(self.settings)
+        self._client: storage.Client | None = None
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return options()
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def client(self) -> storage.Client:
+        """The client, created on first use (it looks up credentials)."""
+        if self._client is None:
+            try:
+                self._client = make_client(self.settings)
+            except GCS_ERRORS as error:
+                raise self._error("authenticate", error) from error
+        return self._client
+
+    @property
+    def where(self) -> str:
+        """``gs://bucket/prefix/``, for messages."""
+        return f"gs://{self.settings.bucket}/{self._key_prefix}"
+
+    def _error(self, action: str, error: BaseException) -> StorageError:
+        return storage_error(action, self.where, error)
+
+    def _key(self, name: str) -> str:
+        if not name or name.startswith(".") or "/" in name or "\\" in name:
+            raise StorageError(f"invalid object name {name!r}")
+        return self._key_prefix + name
+
+    def _probe(self) -> None:
+        # Listing needs only storage.objects.list, which any role that can back up has; reading
+        # the bucket's metadata would need storage.buckets.get as well.
+        iterator = self.client.list_blobs(
+            self.settings.bucket, prefix=self._key_prefix, delimiter="/", max_results=1, retry=self._retry, timeout=TIMEOUT
+        )
+        next(iter(iterator.pages), None)
+
+    # -- hooks -----------------------------------------------------------------------------
+    def brs_storage_ensure(self) -> None:
+        try:
+            self._probe()
+            return
+        except api.NotFound as error:
+            missing: BaseException = error
+        except GCS_ERRORS as error:
+            raise self._error("open the bucket", error) from error
+        if not self.settings.create_bucket:
+            raise StorageError(f"bucket {self.settings.bucket} does not exist ({self.where}) and --no-gcp-create-bucket is set") from missing
+        try:
+            self.client.create_bucket(
+                self.settings.bucket, project=self.settings.project, location=self.settings.location, retry=self._retry, timeout=TIMEOUT
+            )
+            self.log.info("created bucket %s", self.settings.bucket)
+        except api.Conflict:
+            pass  # created concurrently, or the name belongs to someone else (the probe below tells)
+        except GCS_ERRORS as error:
+            raise self._error("create the missing bucket", error) from error
+        try:
+            self._probe()
+        except GCS_ERRORS as error:
+            raise self._error("open the bucket", error) from error
+
+    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+        blob = self.client.bucket(self.settings.bucket).blob(self._key(name), chunk_size=self.settings.chunk_size)
+        reader = FullReader(source)
+        try:
+            # if_generation_match=0: never replace an object, and it makes the upload safe to
+            # retry in the library's eyes. A source error propagates before the final chunk, so
+            # the object is never created.
+            blob.upload_from_file(
+                reader,
+                rewind=False,
+                size=None,
+                content_type="application/octet-stream",
+                if_generation_match=0,
+                retry=self._retry,
+                timeout=TIMEOUT,
+            )
+        except GCS_ERRORS as error:
+            raise self._error(f"upload {name}", error) from error
+        return reader.tell()
+
+    def brs_storage_download(self, name: str) -> BinaryIO:
+        blob = self.client.bucket(self.settings.bucket).blob(self._key(name))
+        try:
+            blob.reload(retry=self._retry, timeout=TIMEOUT)
+        except api.NotFound as error:
+            raise BackupNotFound(f"object {name} does not exist in {self.where}") from error
+        except GCS_ERRORS as error:
+            raise self._error(f"download {name}", error) from error
+        # Ranged reads of one chunk each, pinned to the generation just seen, retried per chunk.
+        pinned = self.client.bucket(self.settings.bucket).blob(self._key(name), generation=blob.generation)
+        inner = pinned.open("rb", chunk_size=self.settings.chunk_size, retry=self._retry, timeout=TIMEOUT)
+
+        def translate(error: Exception) -> BaseException:
+            return self._error(f"download {name}", error) if isinstance(error, GCS_ERRORS) else error
+
+        return TranslatingReader(inner, translate)  # type: ignore[return-value]
+
+    def brs_storage_list(self) -> list[StoredObject]:
+        objects = []
+        try:
+            for blob in self.client.list_blobs(
+                self.settings.bucket, prefix=self._key_prefix, delimiter="/", retry=self._retry, timeout=TIMEOUT
+            ):
+                name = blob.name[len(self._key_prefix) :]
+                if name:  # "prefix/" itself is a folder placeholder some consoles create
+                    objects.append(StoredObject(name=name, size=int(blob.size or 0), modified=_utc(blob.updated)))
+        except GCS_ERRORS as error:
+            raise self._error("list objects", error) from error
+        return objects
+
+    def brs_storage_delete(self, name: str) -> None:
+        try:
+            self.client.bucket(self.settings.bucket).blob(self._key(name)).delete(retry=self._retry, timeout=TIMEOUT)
+        except api.NotFound:
+            pass
+        except GCS_ERRORS as error:
+            raise self._error(f"delete {name}", error) from error
+
+
+def _utc(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.now(timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -7,7 +7,9 @@ tests/pod_support/brs_testdb.py for why.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -186,3 +188,25 @@ def test_storage_outage_never_blocks_a_healthy_database_and_delays_a_needed_rest
     store.unlink()
     real.rename(store)
     assert pod.wait_started(3)["lines"] == ["kept"]
+
+
+def test_restarted_sidecar_stops_a_running_database_before_restoring(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.start()
+    pod.wait_started(1)
+    pod.wait_ready()
+    pod.write("good")
+    pod.backup()
+
+    # Only the sidecar container dies; meanwhile the data directory gets damaged.
+    assert pod.sidecar is not None
+    os.killpg(pod.sidecar.pid, signal.SIGKILL)
+    pod.sidecar.wait(30)
+    (pod.data / "data.txt").write_text("damaged\n")
+
+    pod.start_sidecar()
+    start = pod.wait_started(2)
+    assert start["lines"] == ["good"], pod.logs()
+    kinds = [e["event"] for e in pod.events()]
+    assert kinds == ["start", "stop", "start"], kinds  # stopped gracefully before the restore
+    assert pod.waiter is not None and pod.waiter.poll() is None

@@ -15,6 +15,8 @@ __all__ = ["Initializer", "Stopped"]
 
 log = logging.getLogger("brs.sidecar.initializer")
 MAX_BACKOFF = 30.0
+#: Seconds a start-up restore waits for a first report of ``brs wait`` (it polls every 2 s).
+WAITER_GRACE = 5.0
 
 
 class Stopped(BrsError):
@@ -83,8 +85,10 @@ class Initializer:
         with self.sidecar.lock.hold("restore"):
             self.state.set_operation("restore")
             try:
-                if self.state.waiter_running():
-                    # A database container that outlived a sidecar restart: stop it first.
+                # A database container that outlived a sidecar restart polls every 2 s and
+                # reports what it runs; give it the chance before deciding, and stop it first.
+                report = self.state.wait_for_waiter(WAITER_GRACE)
+                if report is not None and report.state == "running":
                     self.sidecar.stop_database("startup restore")
                 self.state.set_status(InitStatus.CHECKING, "listing backups")
                 backups = self.engine.list_backups()

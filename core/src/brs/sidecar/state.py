@@ -117,6 +117,17 @@ class SidecarState:
         with self._cond:
             return self.waiter is not None and self.waiter.state == "running"
 
+    def wait_for_waiter(self, timeout: float) -> WaiterReport | None:
+        """The waiter's report, waiting up to ``timeout`` seconds for a first one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.waiter is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self.waiter
+
     def wait_for_stop_ack(self, generation: int, timeout: float, cancelled: threading.Event | None = None) -> bool:
         """Block until the waiter acknowledged ``generation`` as stopped; False on timeout."""
         deadline = time.monotonic() + timeout

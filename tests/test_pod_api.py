@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, metric_value
+from podsim import Pod, make_pods, metric_value, wait_for
 
 from brs.testing.helpers import brs_executable
 
@@ -92,3 +92,23 @@ def test_refuses_a_non_loopback_address_without_a_token(tmp_path: Path) -> None:
     result = subprocess.run(pod.sidecar_argv("--bind-addr", "0.0.0.0"), capture_output=True, text=True, env=pod.env, timeout=120)
     assert result.returncode == 1
     assert "--api-token-file" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("brs: error:")
+
+
+def test_restore_without_a_waiter_is_refused_and_changes_nothing(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.start()
+    pod.wait_started(1)
+    pod.wait_ready()
+    pod.write("only")
+    pod.backup()
+    pod.kill()
+
+    pod.start_sidecar()  # no database container this time
+    wait_for(lambda: pod.get("/v1/initializer")[1].get("status") == "done", 60, "the initializer")
+    status, body = pod.post("/v1/restore", {"version": "latest"})
+    assert status == 500 and "brs wait" in body["error"], body
+    assert (pod.data / "data.txt").read_text() == "only\n"
+    status, state = pod.get("/v1/initializer")
+    assert state["status"] == "done" and state["database"]["desired"] == "run"
+    status, body = pod.post("/v1/backups")
+    assert status == 409 and "not ready" in body["error"]

@@ -8,15 +8,13 @@ import threading
 from brs import datadir
 from brs.errors import BrsError
 from brs.interfaces import DataDirState, DataDirStatus, Role
-from brs.sidecar.service import Sidecar
+from brs.sidecar.service import WAITER_GRACE, Sidecar
 from brs.sidecar.state import InitStatus
 
 __all__ = ["Initializer", "Stopped"]
 
 log = logging.getLogger("brs.sidecar.initializer")
 MAX_BACKOFF = 30.0
-#: Seconds a start-up restore waits for a first report of ``brs wait`` (it polls every 2 s).
-WAITER_GRACE = 5.0
 
 
 class Stopped(BrsError):

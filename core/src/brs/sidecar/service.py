@@ -19,6 +19,8 @@ from brs.sidecar.state import InitStatus, SidecarState
 __all__ = ["Sidecar", "SidecarOptions"]
 
 log = logging.getLogger("brs.sidecar")
+#: Seconds to wait for a first report of ``brs wait`` (it polls every 2 s).
+WAITER_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ class Sidecar:
 
     def stop_database(self, why: str) -> None:
         """Have ``brs wait`` stop the database and wait for its acknowledgement."""
+        if self.state.wait_for_waiter(WAITER_GRACE) is None:
+            # Nobody would acknowledge: say so now instead of after the whole timeout.
+            raise DatabaseError(
+                "no `brs wait` has contacted this sidecar, so the database cannot be stopped safely; nothing was restored"
+            )
         generation = self.state.request_stop()
         self.state.set_status(InitStatus.RESTORING, f"waiting for the database to stop ({why})")
         log.info("asked the database container to stop (generation %d) for %s", generation, why)

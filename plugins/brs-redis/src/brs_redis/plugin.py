@@ -6,13 +6,14 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.errors import ArchiveError, BrsError, DatabaseError
+from brs.errors import ArchiveError, DatabaseError
 from brs.interfaces import Database, DataDirState
 from brs_redis.bgsave import bgsave
 from brs_redis.check import check_data_dir, checker_candidates
@@ -67,25 +68,25 @@ class Redis(Database):
     # -- backup ------------------------------------------------------------------------------
     def brs_database_dump(self, archive: ArchiveWriter) -> None:
         settings = self._settings()
-        with connect(settings) as client:
-            primary, role = is_primary(client)
-            if not primary:
-                raise BackupSkipped(f"skipped: this {self._engine} is a replica (role:{role}); only the primary is backed up")
-            version = server_version(client)
-            aof_enabled = bool(int(client.info("persistence").get("aof_enabled", 0)))
-            config = persistence_config(client, settings.label, settings.username, self.option("redis_rdb_path"), aof_enabled)
-            started = time.monotonic()
-            info = bgsave(client, settings.label, float(self.option("redis_bgsave_timeout", 3600.0)))
-            # Open before anything else can happen: a later save replaces the file by rename, and
-            # this descriptor keeps reading the complete snapshot that our BGSAVE wrote.
-            try:
-                rdb = open(config.rdb_path, "rb")  # noqa: SIM115 - closed by the with-block below
-            except OSError as error:
-                raise DatabaseError(
-                    f"{settings.label} saved its RDB to {config.rdb_path}, which brs cannot read ({error.strerror}); "
-                    "mount the data volume at the same path or set --redis-rdb-path"
-                ) from None
-        with rdb:
+        with ExitStack() as files:
+            with connect(settings) as client:
+                primary, role = is_primary(client)
+                if not primary:
+                    raise BackupSkipped(f"skipped: this {self._engine} is a replica (role:{role}); only the primary is backed up")
+                version = server_version(client)
+                aof_enabled = bool(int(client.info("persistence").get("aof_enabled", 0)))
+                config = persistence_config(client, settings.label, settings.username, self.option("redis_rdb_path"), aof_enabled)
+                started = time.monotonic()
+                info = bgsave(client, settings.label, float(self.option("redis_bgsave_timeout", 3600.0)))
+                # Open right away: a later save replaces the file by rename, and this descriptor
+                # keeps reading the complete snapshot that our BGSAVE wrote.
+                try:
+                    rdb = files.enter_context(open(config.rdb_path, "rb"))
+                except OSError as error:
+                    raise DatabaseError(
+                        f"{settings.label} saved its RDB to {config.rdb_path}, which brs cannot read ({error.strerror}); "
+                        "mount the data volume at the same path or set --redis-rdb-path"
+                    ) from None
             metadata: dict[str, Any] = {
                 "format": 1,
                 "engine": self._engine,
@@ -120,8 +121,6 @@ class Redis(Database):
             _own_like(target)
         except OSError as error:
             raise DatabaseError(f"cannot write the restored {self._engine} data into {target}: {error}") from error
-        except BrsError:
-            raise
         self.log.info("restored %s%s", rdb.name, f" and an AOF manifest in {layout.appenddirname}/" if layout.appendonly else "")
 
     def _layout(self, metadata: dict[str, Any]) -> RestoreLayout:

@@ -1,0 +1,7 @@
+"""brs storage provider for Azure Blob Storage (``--backup-provider azure``)."""
+
+from __future__ import annotations
+
+from brs_storage_azure.storage import AzureStorage
+
+__all__ = ["AzureStorage"]

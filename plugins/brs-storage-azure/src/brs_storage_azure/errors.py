@@ -1,0 +1,67 @@
+"""Turn azure-core exceptions into one-line :class:`brs.errors.StorageError` messages.
+
+The SDK's retry policy has already retried transient failures (timeouts, 408/429/5xx,
+connection errors) when an exception reaches this module. Its messages span several lines and
+include the response body, so only the status, the error code and a short reason are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from brs.errors import StorageError
+
+__all__ = ["AZURE_ERRORS", "describe", "storage_error"]
+
+AZURE_ERRORS: tuple[type[BaseException], ...] = (AzureError,)
+
+_EXPLAINED = {
+    "AuthenticationFailed": "the credentials were rejected (check the account key, SAS token or identity)",
+    "AuthorizationFailure": "access denied (check the role assignment or the SAS permissions)",
+    "AuthorizationPermissionMismatch": "access denied (the identity lacks a data role such as Storage Blob Data Contributor)",
+    "InsufficientAccountPermissions": "access denied (the account or SAS may not do this)",
+    "ContainerNotFound": "the container does not exist",
+    "ContainerBeingDeleted": "the container is being deleted",
+    "AccountIsDisabled": "the storage account is disabled",
+}
+
+
+def describe(error: BaseException) -> str:
+    """A short human explanation without URLs, tokens or response bodies."""
+    if isinstance(error, HttpResponseError) and error.status_code:
+        code = str(getattr(error.error_code, "value", error.error_code) or "")
+        if code in _EXPLAINED:
+            return f"{_EXPLAINED[code]} [{code}]"
+        if error.status_code == 403:
+            return f"access denied (HTTP 403{'; ' + code if code else ''})"
+        return f"HTTP {error.status_code}{' ' + code if code else ''}: {error.reason or ''}".rstrip(": ")
+    if isinstance(error, ClientAuthenticationError):
+        return f"cannot obtain a token: {_first_line(error)}"
+    if isinstance(error, ServiceRequestError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(error) or "SSL" in str(error):
+            return "TLS failure talking to the endpoint (certificate not trusted? see --azure-trusted-ca-cert)"
+        return "cannot connect to the endpoint (after retries)"
+    if isinstance(error, ServiceResponseError):
+        return "the connection failed while waiting for the response (after retries)"
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+def storage_error(action: str, where: str, error: BaseException, secrets: Iterable[str | None] = ()) -> StorageError:
+    """``StorageError("cannot ACTION in WHERE: REASON")`` on one line, secrets masked."""
+    message = " ".join(f"cannot {action} in {where}: {describe(error)}".split())
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return StorageError(message)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "message", None) or error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__

@@ -1,0 +1,190 @@
+"""``--backup-provider azure``: backups as block blobs in an Azure Blob Storage container."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobPrefix
+from brs.errors import BackupNotFound, StorageError
+from brs.interfaces import Storage, StoredObject
+
+from brs_storage_azure.blocks import BlockUpload
+from brs_storage_azure.client import make_service
+from brs_storage_azure.errors import AZURE_ERRORS, storage_error
+from brs_storage_azure.settings import AzureSettings, options
+
+if TYPE_CHECKING:
+    import click
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from brs.interfaces import PluginContext
+
+__all__ = ["AzureStorage"]
+
+#: Blocks staged at once; memory is about (CONCURRENCY + 1) blocks.
+CONCURRENCY = 2
+
+
+class AzureStorage(Storage):
+    """Blobs ``<prefix>/<name>`` in ``--azure-container``.
+
+    Uploads stage blocks from the stream with bounded memory and commit the block list only
+    after the stream ended, so a failed or killed upload never shows up as a blob.
+    """
+
+    def __init__(self, context: PluginContext) -> None:
+        super().__init__(context)
+        self.settings = AzureSettings.from_options(context.options)
+        self.prefix = context.object_prefix.strip("/")
+        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        self._service: BlobServiceClient | None = None
+
+    @classmethod
+    def options(cls) -> Sequence[click.Option]:
+        return options()
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def container(self) -> ContainerClient:
+        """The container client, created on first use."""
+        if self._service is None:
+            self._service = make_service(self.settings)
+        return self._service.get_container_client(self.settings.container)
+
+    @property
+    def where(self) -> str:
+        """``<account endpoint>/<container>/<prefix>/``, for messages (never with a SAS)."""
+        return f"{self.settings.account.rstrip('/')}/{self.settings.container}/{self._key_prefix}"
+
+    def _error(self, action: str, error: BaseException) -> StorageError:
+        return storage_error(action, self.where, error, secrets=(self.settings.connection_string, self.settings.account_url))
+
+    def _key(self, name: str) -> str:
+        if not name or name.startswith(".") or "/" in name or "\\" in name:
+            raise StorageError(f"invalid object name {name!r}")
+        return self._key_prefix + name
+
+    def _probe(self) -> None:
+        pages = self.container.list_blobs(name_starts_with=self._key_prefix, results_per_page=1).by_page()
+        next(pages, None)
+
+    # -- hooks -----------------------------------------------------------------------------
+    def brs_storage_ensure(self) -> None:
+        try:
+            self._probe()
+            return
+        except ResourceNotFoundError as error:
+            missing: BaseException = error
+        except AZURE_ERRORS as error:
+            raise self._error("open the container", error) from error
+        if not self.settings.create_container:
+            raise StorageError(f"container {self.settings.container} does not exist ({self.where}) and --no-azure-create-container is set") from missing
+        try:
+            self.container.create_container()
+            self.log.info("created container %s", self.settings.container)
+        except ResourceExistsError:
+            pass  # created concurrently
+        except AZURE_ERRORS as error:
+            raise self._error("create the missing container", error) from error
+        try:
+            self._probe()
+        except AZURE_ERRORS as error:
+            raise self._error("open the container", error) from error
+
+    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+        blob = self.container.get_blob_client(self._key(name))
+        upload = BlockUpload(blob, _filler(source), self.settings.block_size, concurrency=CONCURRENCY)
+        try:
+            return upload.run()
+        except AZURE_ERRORS as error:
+            raise self._error(f"upload {name}", error) from error
+
+    def brs_storage_download(self, name: str) -> BinaryIO:
+        blob = self.container.get_blob_client(self._key(name))
+        try:
+            downloader = blob.download_blob(max_concurrency=1)
+        except ResourceNotFoundError as error:
+            raise BackupNotFound(f"object {name} does not exist in {self.where}") from error
+        except AZURE_ERRORS as error:
+            raise self._error(f"download {name}", error) from error
+
+        def translate(error: Exception) -> BaseException:
+            return self._error(f"download {name}", error) if isinstance(error, AZURE_ERRORS) else error
+
+        return _DownloadReader(downloader, translate)  # type: ignore[return-value]
+
+    def brs_storage_list(self) -> list[StoredObject]:
+        objects = []
+        try:
+            # walk_blobs with "/" stops at the prefix's own level: another sidecar's deeper
+            # prefix shows up as a BlobPrefix, not as its objects.
+            for item in self.container.walk_blobs(name_starts_with=self._key_prefix, delimiter="/"):
+                if isinstance(item, BlobPrefix):
+                    continue
+                name = item.name[len(self._key_prefix) :]
+                if name:
+                    objects.append(StoredObject(name=name, size=int(item.size or 0), modified=_utc(item.last_modified)))
+        except AZURE_ERRORS as error:
+            raise self._error("list objects", error) from error
+        return objects
+
+    def brs_storage_delete(self, name: str) -> None:
+        try:
+            self.container.get_blob_client(self._key(name)).delete_blob(delete_snapshots="include")
+        except ResourceNotFoundError:
+            pass
+        except AZURE_ERRORS as error:
+            raise self._error(f"delete {name}", error) from error
+
+
+def _filler(source: BinaryIO) -> Callable[[bytearray], int]:
+    """Fills a whole block from a source whose reads return at most ~1 MiB each."""
+
+    def fill(buffer: bytearray) -> int:
+        size, filled = len(buffer), 0
+        with memoryview(buffer) as view:
+            while filled < size:
+                piece = source.read(size - filled)
+                if not piece:
+                    break
+                view[filled : filled + len(piece)] = piece
+                filled += len(piece)
+        return filled
+
+    return fill
+
+
+class _DownloadReader(io.RawIOBase):
+    """A blob download as a file object; chunks of 4 MiB are fetched (and retried) as read."""
+
+    def __init__(self, downloader: Any, translate: Callable[[Exception], BaseException]) -> None:
+        super().__init__()
+        self._downloader = downloader
+        self._translate = translate
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data: bytes = self._downloader.read(-1 if size is None else size)
+            return data
+        except Exception as error:
+            raised = self._translate(error)
+            if raised is error:
+                raise
+            raise raised from error
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _utc(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.now(timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

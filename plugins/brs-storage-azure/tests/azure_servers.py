@@ -1,0 +1,196 @@
+"""Servers and helpers for the Azure tests: Azurite (npm) in a subprocess.
+
+Every Azurite is started by a fixture on a free 127.0.0.1 port and stopped by the same
+fixture, also when the test fails. A missing Azurite fails the tests with the install hint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from brs.interfaces import PluginContext
+
+from brs_storage_azure import AzureStorage
+
+KEY = "0123456789abcdef0123456789abcdef"
+ACCOUNT = "devstoreaccount1"
+#: Azurite's well-known development key (public, documented by Microsoft).
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURITE = os.environ.get("BRS_AZURITE_BLOB", os.path.join(os.environ.get("BRS_TEST_ROOT", "/opt/brs-test"), "azurite/node_modules/.bin/azurite-blob"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Azurite:
+    """An ``azurite-blob`` subprocess; ``directory`` keeps its data on disk across restarts."""
+
+    directory: Path | None = None
+    tls: tuple[Path, Path] | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/{ACCOUNT}"
+
+    def connection_string(self, key: str = ACCOUNT_KEY) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={key};BlobEndpoint={self.endpoint};"
+
+    def start(self) -> Azurite:
+        if not os.access(AZURITE, os.X_OK):
+            pytest.fail(f"Azurite is not installed at {AZURITE}: run scripts/install-test-servers.sh (or set BRS_AZURITE_BLOB)")
+        command = [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+        if self.directory is None:
+            command.append("--inMemoryPersistence")
+            cwd = Path(tempfile.gettempdir())
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            command += ["--location", str(self.directory)]
+            cwd = self.directory
+        if self.tls:
+            command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
+        self.process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Azurite exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("Azurite did not listen within 30s") from None
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def env(self, tmp_path: Path, container: str, prefix: str = "") -> dict[str, str]:
+        """Environment for ``brs`` subprocesses: the connection string comes from a file, as a
+        mounted Kubernetes secret would, never from the command line."""
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "key").write_text(KEY + "\n")
+        (tmp_path / "azure-connection-string").write_text(self.connection_string())
+        return {
+            "BRS_DB": "localfs",
+            "BRS_DB_DATA_DIRECTORY": str(tmp_path / "data"),
+            "BRS_BACKUP_PROVIDER": "azure",
+            "BRS_AZURE_CONTAINER": container,
+            "BRS_AZURE_CONNECTION_STRING_FILE": str(tmp_path / "azure-connection-string"),
+            "BRS_AZURE_MAX_RETRIES": "2",
+            "BRS_OBJECT_PREFIX": prefix,
+            "BRS_LOG_FORMAT": "json",
+        }
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One shared in-memory Azurite; tests isolate themselves with unique container names."""
+    server = Azurite().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def azurite_factory() -> Iterator[Callable[..., Azurite]]:
+    """Private Azurites for tests that kill them or need TLS."""
+    started: list[Azurite] = []
+
+    def make(**kwargs: Any) -> Azurite:
+        server = Azurite(**kwargs)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()
+
+
+def unique_container(tag: str = "brs") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def azure_storage_on() -> Callable[..., AzureStorage]:
+    """Build a driver in-process against an Azurite."""
+
+    def make(server: Azurite, container: str, prefix: str, **more: Any) -> AzureStorage:
+        options = {"azure_container": container, "azure_connection_string": server.connection_string(), "azure_max_retries": 2, **more}
+        return AzureStorage(PluginContext(name="azure", options=options, object_prefix=prefix))
+
+    return make
+
+
+def listed(env: dict[str, str]) -> list[dict[str, Any]]:
+    """``brs backups list --json`` for ``env``."""
+    from brs.testing import run_brs
+
+    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
+
+
+def engine_for(storage: AzureStorage, data_dir: Path, max_keep: int) -> Any:
+    """An in-process engine (localfs + this driver + tar), wired as the CLI wires it."""
+    import logging
+
+    from brs.engine import Engine, Settings
+    from brs.interfaces import Role
+    from brs.plugins import Session, driver_class
+
+    prefix = storage.context.object_prefix
+    settings = Settings(
+        db="localfs", data_dir=data_dir, backup_provider="azure", object_prefix=prefix, object_max_keep=max_keep,
+        compression_method="tar", plugin_options=dict(storage.context.options),
+    )
+    session = Session(load_hook_plugins=False)
+    session.use(Role.STORAGE, "azure", storage)
+    for role, name in ((Role.DATABASE, "localfs"), (Role.COMPRESSION, "tar")):
+        context = PluginContext(name=name, options={}, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
+        session.use(role, name, driver_class(role, name)(context))
+    session.call(Role.STORAGE, "brs_storage_ensure")
+    return Engine(session, settings)
+
+
+def assert_one_line_error(result: Any, *needles: str, secrets: tuple[str, ...] = ()) -> str:
+    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("brs: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    for secret in secrets:
+        assert secret not in result.stderr and secret not in result.stdout
+    return str(lines[0])

@@ -74,10 +74,11 @@ class Member:
 
     def channel(self) -> grpc.Channel:
         target = f"127.0.0.1:{self.client_port}"
+        options = [("grpc.max_receive_message_length", 64 << 20)]  # read_all() gets every key at once
         if self.tls is None:
-            return grpc.insecure_channel(target)
+            return grpc.insecure_channel(target, options=options)
         files = [(self.tls / name).read_bytes() for name in ("ca.crt", "client.key", "client.crt")]
-        return grpc.secure_channel(target, grpc.ssl_channel_credentials(*files))
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials(*files), options=options)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -160,6 +161,8 @@ def load_sample(member: Member) -> Sample:
         kv, lease = rpc.KVStub(channel), rpc.LeaseStub(channel)
         for i in range(50):
             kv.Put(rpc.PutRequest(key=f"/app/config/{i:03d}".encode(), value=f"value {i}".encode()), timeout=10)
+        for i in range(5):  # about 5 MiB: the snapshot spans several archive stream parts
+            kv.Put(rpc.PutRequest(key=f"/large/{i}".encode(), value=os.urandom(1 << 20)), timeout=30)
         for i in range(5):  # the same key rewritten: several revisions
             kv.Put(rpc.PutRequest(key=b"/app/counter", value=str(i).encode()), timeout=10)
         kv.Put(rpc.PutRequest(key=b"/binary", value=bytes(range(256))), timeout=10)

@@ -19,7 +19,7 @@ from brs.interfaces import Database, DataDirStatus, PluginContext
 from brs.testing import DatabaseContract, run_brs
 from brs_etcd import Etcd
 from brs_etcd.snapshot import SnapshotStream
-from etcd_servers import Member, StartMember, assert_sample, free_port, load_sample, make_certificates, restore_tool
+from etcd_servers import Member, StartMember, assert_sample, bindir, free_port, load_sample, make_certificates, restore_tool
 
 pytestmark = pytest.mark.server("etcd")
 
@@ -332,3 +332,9 @@ def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
     assert names == ["etcd/brs-etcd.json", "etcd/snapshot.db"]
     assert meta["version"].startswith("3.4.") and meta["revision_at_start"] > 50
     assert hashlib.sha256(snapshot[:-32]).digest() == snapshot[-32:]
+
+
+def test_missing_etcd_binaries_fail_instead_of_skipping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BRS_ETCD35_BINDIR", str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match=r"etcd 3\.5: etcd, etcdctl, etcdutl not found"):
+        bindir("3.5")

@@ -23,17 +23,19 @@ ENGINES = {
 
 
 def server_binary(engine: str) -> str:
-    """The server program; a missing one fails the test (CI must not silently skip)."""
+    """The server program; a missing one fails the test (CI must not silently skip).
+
+    A path set in the environment must exist; without one, the Debian path and then ``PATH``.
+    """
     variable, default = ENGINES[engine]
-    path = os.environ.get(variable) or default
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        found = shutil.which(Path(default).name)
-        if found is None:
-            pytest.fail(
-                f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False
-            )
-        path = found
-    return path
+    configured = os.environ.get(variable)
+    path = configured or default
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    found = None if configured else shutil.which(Path(default).name)
+    if found is None:
+        pytest.fail(f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False)
+    return found
 
 
 def free_port() -> int:

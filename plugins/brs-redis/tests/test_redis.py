@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -16,7 +17,7 @@ from brs.archive import ArchiveReader
 from brs.interfaces import Database, DataDirStatus, PluginContext
 from brs.testing import DatabaseContract, run_brs
 from brs_redis import BackupSkipped, Redis
-from redis_servers import StartServer, free_port, load_sample, make_certificates, snapshot
+from redis_servers import StartServer, free_port, load_sample, make_certificates, server_binary, snapshot
 
 pytestmark = pytest.mark.server("redis")
 
@@ -69,6 +70,7 @@ def test_every_type_and_ttl_survive_backup_wipe_and_restore(
     data = tmp_path / "data"
     server = start_server(engine, data)
     load_sample(server.client())
+    server.client().set("large", os.urandom(6 << 20))  # the RDB spans several archive stream parts
     expected = snapshot(server)
     version = _ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
     assert (data / "dump.rdb").exists(), "the live RDB must stay where the server wrote it"
@@ -436,3 +438,9 @@ def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
     assert entries == ["redis/brs-redis.json", "redis/dump.rdb"]
     assert meta["engine"] == "redis" and meta["version"].startswith("7.") and meta["dbfilename"] == "dump.rdb"
     assert meta["appendonly"] is False
+
+
+def test_a_missing_server_binary_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRS_VALKEY_SERVER", "/nonexistent/valkey-server")
+    with pytest.raises(pytest.fail.Exception, match="valkey server not found at /nonexistent/valkey-server"):
+        server_binary("valkey")

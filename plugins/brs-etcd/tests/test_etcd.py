@@ -173,7 +173,7 @@ def test_wrong_password_no_permission_and_a_password_file(cli: CLI, secured: Mem
     )
     assert "user reader lacks a permission" in denied
     anonymous = _one_line_error(cli("backup", *base, data_dir=data))
-    assert "etcd at" in anonymous
+    assert "requires authentication" in anonymous
     assert cli.listed() == []
     assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
 

@@ -56,6 +56,8 @@ def describe(error: grpc.RpcError, label: str, username: str | None) -> str:
     # etcd 3.4 reports a refused snapshot stream with code UNKNOWN and this text.
     if code == grpc.StatusCode.PERMISSION_DENIED or "permission denied" in details:
         return f"{label}: user {user} lacks a permission the backup needs (snapshots need the root role): {details}"
+    if "user name is empty" in details:
+        return f"{label} requires authentication: set --etcd-username and --etcd-password-file ({details})"
     if code == grpc.StatusCode.UNAUTHENTICATED or "authentication failed" in details or "invalid auth token" in details:
         return f"{label} rejected the credentials of user {user}: {details}"
     if code == grpc.StatusCode.FAILED_PRECONDITION and "authentication is not enabled" in details:

@@ -1,15 +1,9 @@
-"""Errors specific to this plugin."""
+"""Errors this plugin raises beyond brs's own."""
 
 from __future__ import annotations
 
-from brs.errors import BrsError
+# A replica declines to be backed up with core's BackupSkipped: nothing is uploaded, and the
+# sidecar counts it neither as a success nor as a failure (metric result "skipped").
+from brs.errors import BackupSkipped
 
 __all__ = ["BackupSkipped"]
-
-
-class BackupSkipped(BrsError):
-    """The backup was deliberately not taken (this server is a replica); nothing was uploaded.
-
-    It is neither a success nor a failure of the database. brs core has no such notion yet, so
-    the CLI reports it like an error (exit 1, one line) and the engine counts it as a failed dump.
-    """

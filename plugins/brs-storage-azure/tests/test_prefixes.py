@@ -1,4 +1,4 @@
-"""Sidecars sharing a bucket under different prefixes never see or prune each other's backups."""
+"""Sidecars sharing a container under different prefixes never see or prune each other's backups."""
 
 from __future__ import annotations
 

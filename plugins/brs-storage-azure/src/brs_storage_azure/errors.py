@@ -24,8 +24,8 @@ AZURE_ERRORS: tuple[type[BaseException], ...] = (AzureError,)
 
 _EXPLAINED = {
     "AuthenticationFailed": "the credentials were rejected (check the account key, SAS token or identity)",
-    "AuthorizationFailure": "access denied (check the role assignment or the SAS permissions)",
-    "AuthorizationPermissionMismatch": "access denied (the identity lacks a data role such as Storage Blob Data Contributor)",
+    "AuthorizationFailure": "access denied (check the credentials: account key, SAS token and its permissions, or role assignment)",
+    "AuthorizationPermissionMismatch": "access denied (the SAS token or the identity's role, e.g. Storage Blob Data Contributor, does not permit this)",
     "InsufficientAccountPermissions": "access denied (the account or SAS may not do this)",
     "ContainerNotFound": "the container does not exist",
     "ContainerBeingDeleted": "the container is being deleted",

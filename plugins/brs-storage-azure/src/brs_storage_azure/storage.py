@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -16,6 +15,7 @@ from brs_storage_azure.blocks import BlockUpload
 from brs_storage_azure.client import make_service
 from brs_storage_azure.errors import AZURE_ERRORS, storage_error
 from brs_storage_azure.settings import AzureSettings, options
+from brs_storage_azure.streams import BlockFiller, DownloadReader
 
 if TYPE_CHECKING:
     import click
@@ -96,7 +96,7 @@ class AzureStorage(Storage):
 
     def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
         blob = self.container.get_blob_client(self._key(name))
-        upload = BlockUpload(blob, _filler(source), self.settings.block_size, concurrency=CONCURRENCY)
+        upload = BlockUpload(blob, BlockFiller(source).fill, self.settings.block_size, concurrency=CONCURRENCY)
         try:
             return upload.run()
         except AZURE_ERRORS as error:
@@ -114,7 +114,7 @@ class AzureStorage(Storage):
         def translate(error: Exception) -> BaseException:
             return self._error(f"download {name}", error) if isinstance(error, AZURE_ERRORS) else error
 
-        return _DownloadReader(downloader, translate)  # type: ignore[return-value]
+        return DownloadReader(downloader, translate)  # type: ignore[return-value]
 
     def brs_storage_list(self) -> list[StoredObject]:
         objects = []
@@ -138,50 +138,6 @@ class AzureStorage(Storage):
             pass
         except AZURE_ERRORS as error:
             raise self._error(f"delete {name}", error) from error
-
-
-def _filler(source: BinaryIO) -> Callable[[bytearray], int]:
-    """Fills a whole block from a source whose reads return at most ~1 MiB each."""
-
-    def fill(buffer: bytearray) -> int:
-        size, filled = len(buffer), 0
-        with memoryview(buffer) as view:
-            while filled < size:
-                piece = source.read(size - filled)
-                if not piece:
-                    break
-                view[filled : filled + len(piece)] = piece
-                filled += len(piece)
-        return filled
-
-    return fill
-
-
-class _DownloadReader(io.RawIOBase):
-    """A blob download as a file object; chunks of 4 MiB are fetched (and retried) as read."""
-
-    def __init__(self, downloader: Any, translate: Callable[[Exception], BaseException]) -> None:
-        super().__init__()
-        self._downloader = downloader
-        self._translate = translate
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        try:
-            data: bytes = self._downloader.read(-1 if size is None else size)
-            return data
-        except Exception as error:
-            raised = self._translate(error)
-            if raised is error:
-                raise
-            raise raised from error
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _utc(value: Any) -> datetime:

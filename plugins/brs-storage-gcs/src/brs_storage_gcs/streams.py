@@ -21,6 +21,7 @@ class FullReader(io.RawIOBase):
         super().__init__()
         self._source = source
         self._position = 0
+        self._leftover: memoryview = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -32,15 +33,26 @@ class FullReader(io.RawIOBase):
         pieces: list[bytes] = []
         missing = -1 if size is None or size < 0 else size
         while missing != 0:
-            piece = self._source.read(1 << 20 if missing < 0 else missing)
+            piece = self._take(1 << 20 if missing < 0 else missing)
             if not piece:
                 break
-            pieces.append(piece)
+            pieces.append(bytes(piece))
             if missing > 0:
                 missing -= len(piece)
         data = b"".join(pieces)
         self._position += len(data)
         return data
+
+    def _take(self, limit: int) -> bytes | memoryview:
+        """At most ``limit`` bytes: the source may hand out a larger piece than asked for (brs's
+        pipeline returns whole pieces for large reads), and the excess is kept for later."""
+        if not self._leftover:
+            piece = self._source.read(limit)
+            if len(piece) <= limit:
+                return piece
+            self._leftover = memoryview(piece)
+        out, self._leftover = self._leftover[:limit], self._leftover[limit:]
+        return out
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))

@@ -22,6 +22,7 @@ class FullReader(io.RawIOBase):
         super().__init__()
         self._source = source
         self._position = 0
+        self._leftover: memoryview = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -32,8 +33,8 @@ class FullReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             pieces = []
-            while piece := self._source.read(1 << 20):
-                pieces.append(piece)
+            while piece := self._take(1 << 20):
+                pieces.append(bytes(piece))
             data = b"".join(pieces)
             self._position += len(data)
             return data
@@ -52,13 +53,24 @@ class FullReader(io.RawIOBase):
         filled = 0
         with memoryview(buffer) as view:
             while filled < size:
-                piece = self._source.read(size - filled)
+                piece = self._take(size - filled)
                 if not piece:
                     break
                 view[filled : filled + len(piece)] = piece
                 filled += len(piece)
         self._position += filled
         return filled
+
+    def _take(self, limit: int) -> bytes | memoryview:
+        """At most ``limit`` bytes: the source may hand out a larger piece than asked for (brs's
+        pipeline returns whole pieces for large reads), and the excess is kept for later."""
+        if not self._leftover:
+            piece = self._source.read(limit)
+            if len(piece) <= limit:
+                return piece
+            self._leftover = memoryview(piece)
+        out, self._leftover = self._leftover[:limit], self._leftover[limit:]
+        return out
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))

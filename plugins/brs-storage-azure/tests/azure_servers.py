@@ -28,7 +28,9 @@ KEY = "0123456789abcdef0123456789abcdef"
 ACCOUNT = "devstoreaccount1"
 #: Azurite's well-known development key (public, documented by Microsoft).
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-AZURITE = os.environ.get("BRS_AZURITE_BLOB", os.path.join(os.environ.get("BRS_TEST_ROOT", "/opt/brs-test"), "azurite/node_modules/.bin/azurite-blob"))
+AZURITE = os.environ.get(
+    "BRS_AZURITE_BLOB", os.path.join(os.environ.get("BRS_TEST_ROOT", "/opt/brs-test"), "azurite/node_modules/.bin/azurite-blob")
+)
 
 
 def free_port() -> int:
@@ -57,7 +59,16 @@ class Azurite:
     def start(self) -> Azurite:
         if not os.access(AZURITE, os.X_OK):
             pytest.fail(f"Azurite is not installed at {AZURITE}: run scripts/install-test-servers.sh (or set BRS_AZURITE_BLOB)")
-        command = [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+        command = [
+            AZURITE,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(self.port),
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ]
         if self.directory is None:
             command.append("--inMemoryPersistence")
             cwd = Path(tempfile.gettempdir())
@@ -67,7 +78,9 @@ class Azurite:
             cwd = self.directory
         if self.tls:
             command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
-        self.process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -149,7 +162,12 @@ def azure_storage_on() -> Callable[..., AzureStorage]:
     """Build a driver in-process against an Azurite."""
 
     def make(server: Azurite, container: str, prefix: str, **more: Any) -> AzureStorage:
-        options = {"azure_container": container, "azure_connection_string": server.connection_string(), "azure_max_retries": 2, **more}
+        options = {
+            "azure_container": container,
+            "azure_connection_string": server.connection_string(),
+            "azure_max_retries": 2,
+            **more,
+        }
         return AzureStorage(PluginContext(name="azure", options=options, object_prefix=prefix))
 
     return make
@@ -172,8 +190,13 @@ def engine_for(storage: AzureStorage, data_dir: Path, max_keep: int) -> Any:
 
     prefix = storage.context.object_prefix
     settings = Settings(
-        db="localfs", data_dir=data_dir, backup_provider="azure", object_prefix=prefix, object_max_keep=max_keep,
-        compression_method="tar", plugin_options=dict(storage.context.options),
+        db="localfs",
+        data_dir=data_dir,
+        backup_provider="azure",
+        object_prefix=prefix,
+        object_max_keep=max_keep,
+        compression_method="tar",
+        plugin_options=dict(storage.context.options),
     )
     session = Session(load_hook_plugins=False)
     session.use(Role.STORAGE, "azure", storage)

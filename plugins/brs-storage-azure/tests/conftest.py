@@ -9,6 +9,6 @@ from pathlib import Path
 # unique across the repository's plugins.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from azure_servers import azure_storage_on, azurite, azurite_factory  # noqa: E402
+from azure_servers import azure_storage_on, azurite, azurite_factory
 
 __all__ = ["azure_storage_on", "azurite", "azurite_factory"]

@@ -32,7 +32,9 @@ def test_listing_ignores_deeper_folders(azurite: Azurite, azure_storage_on: Call
     assert [obj.name for obj in storage.brs_storage_list()] == ["one"]
 
 
-def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:
+def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(
+    azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]
+) -> None:
     storage = azure_storage_on(azurite, unique_container(), "p", azure_block_size_mib=1)
     storage.brs_storage_ensure()
 
@@ -56,4 +58,28 @@ def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(azurite: Azur
     data = os.urandom(3 * _MiB + 1)
     assert storage.brs_storage_upload("whole", io.BytesIO(data)) == len(data)
     with storage.brs_storage_download("whole") as handle:
+        assert handle.read() == data
+
+
+class _Greedy(io.RawIOBase):
+    """Returns bigger pieces than asked for, as brs's pipeline may for large reads."""
+
+    def __init__(self, data: bytes, piece: int) -> None:
+        super().__init__()
+        self._data = io.BytesIO(data)
+        self._piece = piece
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(self._piece)
+
+
+def test_pieces_larger_than_asked_for_are_split_not_lost(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:
+    storage = azure_storage_on(azurite, unique_container(), "greedy", azure_block_size_mib=1)
+    storage.brs_storage_ensure()
+    data = os.urandom(5 * _MiB + 7)
+    assert storage.brs_storage_upload("greedy", _Greedy(data, 3 * _MiB // 2)) == len(data)
+    with storage.brs_storage_download("greedy") as handle:
         assert handle.read() == data

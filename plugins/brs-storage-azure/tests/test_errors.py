@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from azure_servers import ACCOUNT_KEY, Azurite, assert_one_line_error, free_port, unique_container
 from brs.testing import run_brs
+from datetime import UTC
 
 
 def _backup(tmp_path: Path, env: dict[str, str], **extra: str) -> Any:
@@ -30,7 +31,9 @@ def test_a_wrong_account_key(tmp_path: Path, azurite: Azurite) -> None:
 def test_a_malformed_connection_string(tmp_path: Path, azurite: Azurite) -> None:
     env = azurite.env(tmp_path, unique_container(), prefix="prod/db")
     Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text("AccountKey=secret-part-of-a-broken-string")
-    assert_one_line_error(_backup(tmp_path, env), "--azure-connection-string is malformed", secrets=("secret-part-of-a-broken-string",))
+    assert_one_line_error(
+        _backup(tmp_path, env), "--azure-connection-string is malformed", secrets=("secret-part-of-a-broken-string",)
+    )
 
 
 def test_a_missing_container_with_creation_disabled(tmp_path: Path, azurite: Azurite) -> None:
@@ -40,15 +43,18 @@ def test_a_missing_container_with_creation_disabled(tmp_path: Path, azurite: Azu
 
 
 def test_a_missing_container_without_permission_to_create_it(tmp_path: Path, azurite: Azurite) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
     # A container SAS may work with blobs in its container but never create the container.
     container = unique_container("missing")
     sas = generate_container_sas(
-        "devstoreaccount1", container, ACCOUNT_KEY, permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        "devstoreaccount1",
+        container,
+        ACCOUNT_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
     )
     env = {k: v for k, v in azurite.env(tmp_path, container, prefix="prod/db").items() if k != "BRS_AZURE_CONNECTION_STRING_FILE"}
     env["BRS_AZURE_ACCOUNT_URL"] = f"{azurite.endpoint}?{sas}"
@@ -89,24 +95,34 @@ def _pki(directory: Path) -> tuple[Path, Path, Path, Path]:
     from cryptography.x509.oid import NameOID
 
     directory.mkdir(parents=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(text: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
     def certificate(subject: str, key: Any, issuer: str, issuer_key: Any, ca: bool) -> Any:
         builder = (
-            x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer)).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=2))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         )
         if ca:
-            builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
             builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         else:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+            )
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+            )
         return builder.sign(issuer_key, hashes.SHA256())
 
     paths = []

@@ -19,8 +19,13 @@ def test_server_killed_mid_upload(tmp_path: Path, azurite_factory: Callable[...,
     # On disk, so that the blocks the killed server had received are still there after the restart.
     server = azurite_factory(directory=tmp_path / "azurite")
     container = unique_container()
-    env = {**server.env(tmp_path, container, prefix="db"), "BRS_COMPRESSION_METHOD": "tar", "BRS_LOG_LEVEL": "warning",
-           "BRS_AZURE_BLOCK_SIZE_MIB": "1", "BRS_AZURE_MAX_RETRIES": "1"}
+    env = {
+        **server.env(tmp_path, container, prefix="db"),
+        "BRS_COMPRESSION_METHOD": "tar",
+        "BRS_LOG_LEVEL": "warning",
+        "BRS_AZURE_BLOCK_SIZE_MIB": "1",
+        "BRS_AZURE_MAX_RETRIES": "1",
+    }
     data = Path(env["BRS_DB_DATA_DIRECTORY"])
     data.mkdir()
     (data / "big.bin").write_bytes(os.urandom(48 * _MiB))
@@ -33,12 +38,15 @@ def test_server_killed_mid_upload(tmp_path: Path, azurite_factory: Callable[...,
     server.stop()
     server.start()
     before = _stored(server_blocks)
-    process = subprocess.Popen([brs_executable(), "backup"], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [brs_executable(), "backup"], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while _stored(server_blocks) < before + 4 * _MiB:  # several blocks staged: mid-upload
-            assert process.poll() is None and time.monotonic() < deadline, f"the backup never got under way: {process.communicate()}"
+            assert process.poll() is None and time.monotonic() < deadline, (
+                f"the backup never got under way: {process.communicate()}"
+            )
             time.sleep(0.02)
         server.kill()
         stdout, stderr = process.communicate(timeout=120)

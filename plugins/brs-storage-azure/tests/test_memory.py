@@ -20,8 +20,9 @@ LIMIT_KIB = 150 * 1024
 
 def run_measured(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], int]:
     """Run ``brs`` and sample its VmHWM (peak RSS, KiB) from /proc until it exits."""
-    process = subprocess.Popen([brs_executable(), *args], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [brs_executable(), *args], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak, done = 0, threading.Event()
 
     def sample() -> None:

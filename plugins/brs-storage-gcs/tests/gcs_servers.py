@@ -7,7 +7,6 @@ fixture, also when the test fails. An emulator that cannot start fails the tests
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -167,8 +166,13 @@ def engine_for(storage: GcsStorage, data_dir: Path, max_keep: int) -> Any:
 
     prefix = storage.context.object_prefix
     settings = Settings(
-        db="localfs", data_dir=data_dir, backup_provider="gcs", object_prefix=prefix, object_max_keep=max_keep,
-        compression_method="tar", plugin_options=dict(storage.context.options),
+        db="localfs",
+        data_dir=data_dir,
+        backup_provider="gcs",
+        object_prefix=prefix,
+        object_max_keep=max_keep,
+        compression_method="tar",
+        plugin_options=dict(storage.context.options),
     )
     session = Session(load_hook_plugins=False)
     session.use(Role.STORAGE, "gcs", storage)

@@ -48,6 +48,9 @@ def test_a_missing_bucket_with_creation_disabled(tmp_path: Path, gcs_emulator: E
 
 
 def test_a_wrong_endpoint(tmp_path: Path, gcs_emulator: Emulator) -> None:
-    env = {**gcs_emulator.env(tmp_path, "some-bucket", prefix="prod/db"), "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}"}
+    env = {
+        **gcs_emulator.env(tmp_path, "some-bucket", prefix="prod/db"),
+        "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
+    }
     result = _backup(tmp_path, env, BRS_GCP_RETRY_TIMEOUT="2")
     assert_one_line_error(result, "cannot connect to the endpoint", "gs://some-bucket/prod/db/")

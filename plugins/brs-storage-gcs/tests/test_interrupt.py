@@ -19,14 +19,20 @@ def test_server_killed_mid_upload(tmp_path: Path, emulator_factory: Callable[...
     # On disk, so that whatever the killed server had received is still there after the restart.
     server = emulator_factory(directory=tmp_path / "emulator")
     bucket = unique_bucket()
-    env = {**server.env(tmp_path, bucket, prefix="db"), "BRS_COMPRESSION_METHOD": "tar", "BRS_LOG_LEVEL": "warning",
-           "BRS_GCP_CHUNK_SIZE_MIB": "1", "BRS_GCP_RETRY_TIMEOUT": "3"}
+    env = {
+        **server.env(tmp_path, bucket, prefix="db"),
+        "BRS_COMPRESSION_METHOD": "tar",
+        "BRS_LOG_LEVEL": "warning",
+        "BRS_GCP_CHUNK_SIZE_MIB": "1",
+        "BRS_GCP_RETRY_TIMEOUT": "3",
+    }
     data = Path(env["BRS_DB_DATA_DIRECTORY"])
     data.mkdir()
     (data / "big.bin").write_bytes(os.urandom(64 * _MiB))
     run_brs("backup", env={**env, "BRS_DB_DATA_DIRECTORY": str(tmp_path / "empty")}, check=False)  # creates the bucket
-    process = subprocess.Popen([brs_executable(), "backup"], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [brs_executable(), "backup"], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         _wait_for_upload_session(server, process)
         server.kill()

@@ -9,6 +9,6 @@ from pathlib import Path
 # unique across the repository's plugins.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from s3_servers import ceph_rgw, moto, moto_factory, moto_tls, moto_with_auth, pki, storage_on  # noqa: E402
+from s3_servers import ceph_rgw, moto, moto_factory, moto_tls, moto_with_auth, pki, storage_on
 
 __all__ = ["ceph_rgw", "moto", "moto_factory", "moto_tls", "moto_with_auth", "pki", "storage_on"]

@@ -343,7 +343,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     from cryptography.x509.oid import NameOID
 
     directory = tmp_path_factory.mktemp("pki")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(text: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])

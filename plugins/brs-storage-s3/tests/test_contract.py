@@ -110,3 +110,27 @@ class _Trickle(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         return self._data.read(min(n, _MiB) if n is not None and n >= 0 else _MiB)
+
+
+class _Greedy(io.RawIOBase):
+    """Returns bigger pieces than asked for, as brs's pipeline may for large reads."""
+
+    def __init__(self, data: bytes, piece: int) -> None:
+        super().__init__()
+        self._data = io.BytesIO(data)
+        self._piece = piece
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(self._piece)
+
+
+def test_pieces_larger_than_asked_for_are_split_not_lost(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
+    storage = storage_on(moto_target(moto), unique_bucket(), "greedy", s3_part_size_mib=5)
+    storage.brs_storage_ensure()
+    data = os.urandom(11 * _MiB + 7)
+    assert storage.brs_storage_upload("greedy", _Greedy(data, 3 * _MiB + 1)) == len(data)
+    with storage.brs_storage_download("greedy") as handle:
+        assert handle.read() == data

@@ -123,7 +123,6 @@ class BlockUpload:
         return identifier
 
 
-
 class _BufferReader(io.RawIOBase):
     """A seekable file over a buffer, without copying it.
 

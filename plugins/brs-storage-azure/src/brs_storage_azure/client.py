@@ -20,7 +20,9 @@ def make_service(settings: AzureSettings) -> BlobServiceClient:
     kwargs: dict[str, Any] = {
         # The SDK's default waits 15 s before the first retry; start at 1 s and grow
         # (1, 3, 5, 9, 17 s...) so a restarting endpoint is ridden out without stalling.
-        "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=settings.max_retries, random_jitter_range=1),
+        "retry_policy": ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=settings.max_retries, random_jitter_range=1
+        ),
         "connection_timeout": 10,
         "read_timeout": 60,
         # Downloads fetch this much per request; the default 32 MiB first request would be held

@@ -24,8 +24,8 @@ AZURE_ERRORS: tuple[type[BaseException], ...] = (AzureError,)
 
 _EXPLAINED = {
     "AuthenticationFailed": "the credentials were rejected (check the account key, SAS token or identity)",
-    "AuthorizationFailure": "access denied (check the credentials: account key, SAS token and its permissions, or role assignment)",
-    "AuthorizationPermissionMismatch": "access denied (the SAS token or the identity's role, e.g. Storage Blob Data Contributor, does not permit this)",
+    "AuthorizationFailure": "access denied (check the credentials: account key, SAS token and its permissions, or role)",
+    "AuthorizationPermissionMismatch": "access denied (the SAS token or the identity's role does not permit this)",
     "InsufficientAccountPermissions": "access denied (the account or SAS may not do this)",
     "ContainerNotFound": "the container does not exist",
     "ContainerBeingDeleted": "the container is being deleted",
@@ -36,7 +36,8 @@ _EXPLAINED = {
 def describe(error: BaseException) -> str:
     """A short human explanation without URLs, tokens or response bodies."""
     if isinstance(error, HttpResponseError) and error.status_code:
-        code = str(getattr(error.error_code, "value", error.error_code) or "")
+        raw = getattr(error, "error_code", None)  # set by the storage SDK, not declared by azure-core
+        code = str(getattr(raw, "value", raw) or "")
         if code in _EXPLAINED:
             return f"{_EXPLAINED[code]} [{code}]"
         if error.status_code == 403:

@@ -30,14 +30,32 @@ def options() -> Sequence[click.Option]:
             "DefaultAzureCredential unless the URL carries a SAS.",
         ),
         *secret_option("azure-connection-string", "Storage account connection string."),
-        click.Option(["--azure-trusted-ca-cert"], default=None, type=click.Path(dir_okay=False), help="PEM file of CA certificates to trust."),
         click.Option(
-            ["--azure-create-container/--no-azure-create-container"], default=True, show_default=True, help="Create the container when missing."
+            ["--azure-trusted-ca-cert"],
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="PEM file of CA certificates to trust.",
         ),
         click.Option(
-            ["--azure-max-retries"], default=5, show_default=True, type=click.IntRange(min=0), help="Retries of a transiently failing request."
+            ["--azure-create-container/--no-azure-create-container"],
+            default=True,
+            show_default=True,
+            help="Create the container when missing.",
         ),
-        click.Option(["--azure-block-size-mib"], default=8, show_default=True, type=click.IntRange(min=1, max=4000), help="Upload block size."),
+        click.Option(
+            ["--azure-max-retries"],
+            default=5,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Retries of a transiently failing request.",
+        ),
+        click.Option(
+            ["--azure-block-size-mib"],
+            default=8,
+            show_default=True,
+            type=click.IntRange(min=1, max=4000),
+            help="Upload block size.",
+        ),
     )
 
 
@@ -77,7 +95,10 @@ class AzureSettings:
         if not container:
             raise ConfigError("--azure-container is required with --backup-provider azure")
         if not _CONTAINER_NAME.fullmatch(str(container)) or "--" in str(container):
-            raise ConfigError(f"--azure-container {container!r} is not a valid container name (3-63 lowercase letters, digits and single hyphens)")
+            raise ConfigError(
+                f"--azure-container {container!r} is not a valid container name "
+                "(3-63 lowercase letters, digits and single hyphens)"
+            )
         connection_string = read_secret(values, "azure-connection-string")
         account_url = values.get("azure_account_url") or None
         if bool(connection_string) == bool(account_url):

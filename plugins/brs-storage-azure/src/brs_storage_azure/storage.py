@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -81,7 +81,9 @@ class AzureStorage(Storage):
         except AZURE_ERRORS as error:
             raise self._error("open the container", error) from error
         if not self.settings.create_container:
-            raise StorageError(f"container {self.settings.container} does not exist ({self.where}) and --no-azure-create-container is set") from missing
+            raise StorageError(
+                f"container {self.settings.container} does not exist ({self.where}) and --no-azure-create-container is set"
+            ) from missing
         try:
             self.container.create_container()
             self.log.info("created container %s", self.settings.container)
@@ -142,5 +144,5 @@ class AzureStorage(Storage):
 
 def _utc(value: Any) -> datetime:
     if not isinstance(value, datetime):
-        return datetime.now(timezone.utc)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return datetime.now(UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

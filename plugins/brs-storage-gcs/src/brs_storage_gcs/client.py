@@ -25,4 +25,5 @@ def make_client(settings: GcsSettings) -> storage.Client:
 
 def make_retry(settings: GcsSettings) -> Retry:
     """google-api-core's retry on 408/429/5xx and connection errors, bounded in time."""
-    return DEFAULT_RETRY.with_timeout(settings.retry_timeout)
+    retry: Retry = DEFAULT_RETRY.with_timeout(settings.retry_timeout)
+    return retry

@@ -14,7 +14,7 @@ from google.auth import exceptions as auth
 try:  # google-resumable-media moved into google-cloud-storage in 3.x
     from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 except ImportError:  # pragma: no cover - older google-cloud-storage
-    from google.resumable_media.common import DataCorruption, InvalidResponse  # type: ignore[no-redef]
+    from google.resumable_media.common import DataCorruption, InvalidResponse
 
 __all__ = ["GCS_ERRORS", "describe", "storage_error"]
 

@@ -18,9 +18,16 @@ def options() -> Sequence[click.Option]:
     """Options of ``--backup-provider gcs`` (seed names where the original had them)."""
     return (
         click.Option(["--gcp-bucket-name"], default=None, help="Bucket that holds the backups (required)."),
-        click.Option(["--gcp-project"], default=None, help="Project that owns a bucket brs creates; default: from the credentials."),
+        click.Option(
+            ["--gcp-project"], default=None, help="Project that owns a bucket brs creates; default: from the credentials."
+        ),
         click.Option(["--gcp-bucket-location"], default=None, help="Location of a bucket brs creates (e.g. EU, us-central1)."),
-        click.Option(["--gcp-create-bucket/--no-gcp-create-bucket"], default=True, show_default=True, help="Create the bucket when it is missing."),
+        click.Option(
+            ["--gcp-create-bucket/--no-gcp-create-bucket"],
+            default=True,
+            show_default=True,
+            help="Create the bucket when it is missing.",
+        ),
         click.Option(
             ["--gcp-retry-timeout"],
             default=120.0,
@@ -29,7 +36,11 @@ def options() -> Sequence[click.Option]:
             help="Seconds to keep retrying a request that fails transiently (timeouts, 429, 5xx).",
         ),
         click.Option(
-            ["--gcp-chunk-size-mib"], default=8, show_default=True, type=click.IntRange(min=1), help="Resumable upload and download chunk size."
+            ["--gcp-chunk-size-mib"],
+            default=8,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Resumable upload and download chunk size.",
         ),
     )
 

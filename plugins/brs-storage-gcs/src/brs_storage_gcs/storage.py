@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from brs.errors import BackupNotFound, StorageError
@@ -85,10 +85,16 @@ class GcsStorage(Storage):
         except GCS_ERRORS as error:
             raise self._error("open the bucket", error) from error
         if not self.settings.create_bucket:
-            raise StorageError(f"bucket {self.settings.bucket} does not exist ({self.where}) and --no-gcp-create-bucket is set") from missing
+            raise StorageError(
+                f"bucket {self.settings.bucket} does not exist ({self.where}) and --no-gcp-create-bucket is set"
+            ) from missing
         try:
             self.client.create_bucket(
-                self.settings.bucket, project=self.settings.project, location=self.settings.location, retry=self._retry, timeout=TIMEOUT
+                self.settings.bucket,
+                project=self.settings.project,
+                location=self.settings.location,
+                retry=self._retry,
+                timeout=TIMEOUT,
             )
             self.log.info("created bucket %s", self.settings.bucket)
         except api.Conflict:
@@ -161,5 +167,5 @@ class GcsStorage(Storage):
 
 def _utc(value: Any) -> datetime:
     if not isinstance(value, datetime):
-        return datetime.now(timezone.utc)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return datetime.now(UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -88,8 +89,7 @@ class TranslatingReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            try:
+            # Nothing useful can be done when closing a download fails.
+            with contextlib.suppress(Exception):
                 self._inner.close()
-            except Exception:  # noqa: BLE001 - nothing useful to do when closing a download fails
-                pass
         super().close()

@@ -87,13 +87,14 @@ def storage_error(action: str, where: str, error: BaseException, secrets: Iterab
 
 
 def _unwrap(error: BaseException) -> BaseException:
-    """s3transfer wraps the real failure (``S3UploadFailedError``, futures); find the botocore one."""
+    """Find the botocore failure in the cause chain (a part's error is re-raised by the uploader)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, (ClientError, BotoCoreError)):
-            return current
+            found: BaseException = current
+            return found
         current = current.__cause__ or current.__context__
     return error
 

@@ -9,6 +9,7 @@ small databases use small parts and a terabyte still fits in 10 000 parts.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -150,7 +151,6 @@ class MultipartUpload:
         return {"ChecksumAlgorithm": self.checksum} if self.checksum else {}
 
     def _abort(self, upload_id: str) -> None:
-        try:
+        # Best effort: the original failure matters more, and ensure() aborts stale uploads later.
+        with contextlib.suppress(Exception):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-        except Exception:  # noqa: BLE001 - the original failure matters; stale uploads are aborted in ensure
-            pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import (
@@ -208,7 +208,7 @@ class S3Storage(Storage):
         Best effort: the permission (s3:ListBucketMultipartUploads, s3:AbortMultipartUpload)
         is optional, so a refusal is logged, not raised.
         """
-        cutoff = datetime.now(timezone.utc) - older_than
+        cutoff = datetime.now(UTC) - older_than
         aborted = 0
         try:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
@@ -229,4 +229,4 @@ class S3Storage(Storage):
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

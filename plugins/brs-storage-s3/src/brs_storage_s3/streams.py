@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -134,10 +135,8 @@ class ResumingReader(io.RawIOBase):
         return len(data)
 
     def _close_body(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the connection is already broken
             self._body.close()
-        except Exception:  # noqa: BLE001 - the connection is already broken
-            pass
 
     def close(self) -> None:
         if not self.closed:

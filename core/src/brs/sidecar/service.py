@@ -155,11 +155,8 @@ class Sidecar:
                 self.stop_database(f"restore of backup {manifest.backup_id}")
                 self.metrics.trigger = "manual"
                 self.state.set_status(InitStatus.RESTORING, f"restoring backup {manifest.backup_id}")
-                try:
-                    result = self.engine.restore(manifest.backup_id)
-                except IntegrityError:
-                    self.metrics.verified(False)
-                    raise
+                # A damaged backup is counted by the metrics' brs_restore_failed hook.
+                result = self.engine.restore(manifest.backup_id)
                 self.state.set_status(InitStatus.UPGRADING, "upgrading the data directory if needed")
                 self.upgrade()
                 message = f"restored backup {manifest.backup_id}"

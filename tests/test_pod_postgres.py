@@ -101,6 +101,11 @@ class PgPod:
                     os.killpg(process.pid, signal.SIGKILL)
             process.wait(60)
         self.processes.clear()
+        # A container restart gets a fresh socket directory; here the killed postmaster's socket
+        # lock file would remain, and postgres refuses to start if its PID was reused meanwhile.
+        if self.sock.is_dir():
+            for leftover in self.sock.iterdir():
+                leftover.unlink(missing_ok=True)
         # The postmaster's children die with it; make sure nothing holds the port or data.
         pidfile = self.data / "postmaster.pid"
         if pidfile.exists():

@@ -148,3 +148,11 @@ def test_token_file(tmp_path: Path) -> None:
         read_token(path)
     with pytest.raises(ConfigError, match="cannot read"):
         read_token(tmp_path / "missing")
+
+
+def test_pre_exec_commands_from_the_environment_are_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from brs.cli.sidecar import start
+
+    monkeypatch.setenv("BRS_PRE_EXEC_CMDS", "echo one two\necho 'three four'")
+    ctx = start.make_context("start", ["--db", "localfs"])
+    assert ctx.params["pre_exec_cmds"] == ("echo one two", "echo 'three four'")

@@ -83,6 +83,13 @@ def remote_backups(ctx: click.Context) -> list[dict[str, Any]] | None:
     return None if client is None else client.list_backups()
 
 
+class _CommandLine(click.types.StringParamType):
+    """One command per value; in ``BRS_PRE_EXEC_CMDS`` one command per line (not per word)."""
+
+    name = "command"
+    envvar_list_splitter = "\n"
+
+
 def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(f"--{name}", envvar="BRS_" + name.upper().replace("-", "_"), show_envvar=True, **kwargs)
 
@@ -91,7 +98,12 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @core_options
 @database_options
 @compression_option
-@_option("pre-exec-cmds", multiple=True, help="Commands to run before anything else (repeatable; no shell).")
+@_option(
+    "pre-exec-cmds",
+    multiple=True,
+    type=_CommandLine(),
+    help="Commands to run before anything else (repeatable; no shell; one per line in the variable).",
+)
 @_option("backup-cron-schedule", default="*/3 * * * *", show_default=True, help="When to take backups (5-field cron).")
 @_option("bind-addr", default="127.0.0.1", show_default=True, help="Address of the HTTP API.")
 @_option("port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port of the HTTP API.")

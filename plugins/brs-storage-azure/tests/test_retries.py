@@ -1,0 +1,30 @@
+"""Transient failures (HTTP 503 on every fifth request) are retried: the round trip succeeds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from azure_flaky import FlakyProxy
+from azure_servers import ACCOUNT, ACCOUNT_KEY, Azurite, listed, unique_container
+from brs.testing import make_tree, run_brs, tree_snapshot
+
+
+def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> None:
+    with FlakyProxy(azurite.endpoint.rsplit("/", 1)[0], every=5).running() as proxy:
+        env = {
+            **azurite.env(tmp_path, unique_container(), prefix="db"),
+            "BRS_AZURE_MAX_RETRIES": "4",
+            "BRS_AZURE_BLOCK_SIZE_MIB": "2",
+        }
+        Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text(
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};BlobEndpoint={proxy.endpoint}/{ACCOUNT};"
+        )
+        data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=6 << 20)  # several blocks
+        expected = tree_snapshot(data)
+        version = run_brs("backup", env=env, check=True).stdout.strip()
+        assert [b["version"] for b in listed(env)] == [version]
+        shutil.rmtree(data)
+        run_brs("restore", "latest", env=env, check=True)
+        assert tree_snapshot(data) == expected
+        assert proxy.injected >= 3, proxy.requests

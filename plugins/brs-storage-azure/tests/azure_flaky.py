@@ -12,6 +12,13 @@ from urllib.parse import urlsplit
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that give up on a connection (after a 503) are expected, not worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 class FlakyProxy:
     """Forwards to ``upstream`` (``http://host:port``); every ``every``-th request fails with 503."""
 
@@ -21,7 +28,7 @@ class FlakyProxy:
         self.requests = 0
         self.injected = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
 
     @property

@@ -22,9 +22,13 @@ class _QuietServer(ThreadingHTTPServer):
 class FlakyProxy:
     """Forwards to ``upstream`` (``http://host:port``); every ``every``-th request fails with 503."""
 
-    def __init__(self, upstream: str, every: int = 3) -> None:
+    def __init__(self, upstream: str, every: int = 3, cut_get_after: int | None = None) -> None:
         self.upstream = urlsplit(upstream)
         self.every = every
+        #: When set, the first GET whose body is longer gets only this many bytes before the
+        #: connection closes: a download broken mid-body.
+        self.cut_get_after = cut_get_after
+        self.cut = 0
         self.requests = 0
         self.injected = 0
         self._lock = threading.Lock()
@@ -41,6 +45,13 @@ class FlakyProxy:
             fail = self.requests % self.every == 0
             self.injected += fail
             return fail
+
+    def _should_cut(self, size: int) -> bool:
+        with self._lock:
+            if self.cut_get_after is None or self.cut or size <= self.cut_get_after:
+                return False
+            self.cut += 1
+            return True
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -76,6 +87,11 @@ class FlakyProxy:
                             self.send_header(key, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    if self.command == "GET" and proxy._should_cut(len(data)):
+                        self.wfile.write(data[: proxy.cut_get_after])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     if self.command != "HEAD":
                         self.wfile.write(data)
                 finally:

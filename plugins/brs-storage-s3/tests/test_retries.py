@@ -1,13 +1,19 @@
-"""Transient failures (HTTP 503 on every third request) are retried: the round trip succeeds."""
+"""Transient failures are retried: 503 answers, and a download whose connection breaks mid-body."""
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from brs.testing import make_tree, run_brs, tree_snapshot
 from s3_flaky import FlakyProxy
 from s3_servers import Moto, S3Target, listed, moto_target, unique_bucket
+
+from brs_storage_s3 import S3Storage
+from brs_storage_s3.multipart import MAX_PARTS, part_size_for
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, moto: Moto) -> None:
@@ -22,3 +28,25 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, moto: Moto) -> None:
         run_brs("restore", "latest", env=env, check=True)
         assert tree_snapshot(data) == expected
         assert proxy.injected >= 5, proxy.requests
+
+
+def test_a_download_broken_mid_body_resumes_where_it_stopped(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
+    data = os.urandom(6 << 20)
+    with FlakyProxy(moto.endpoint, every=1_000_000, cut_get_after=2 << 20).running() as proxy:
+        target = S3Target(proxy.endpoint, moto_target(moto).access_key, moto_target(moto).secret_key)
+        storage = storage_on(target, unique_bucket(), "db")
+        storage.brs_storage_ensure()
+        storage.brs_storage_upload("obj", io.BytesIO(data))
+        with storage.brs_storage_download("obj") as handle:
+            pieces = []
+            while piece := handle.read(1 << 20):
+                pieces.append(piece)
+        assert proxy.cut == 1
+        assert b"".join(pieces) == data
+
+
+def test_part_sizes_grow_so_about_a_terabyte_fits() -> None:
+    base = 16 << 20
+    assert part_size_for(1, base) == part_size_for(2000, base) == base
+    assert part_size_for(2001, base) == 2 * base
+    assert sum(part_size_for(n, base) for n in range(1, MAX_PARTS + 1)) >= 960 << 30  # 16 MiB x 2000 x (1 + 2 + 4 + 8 + 16)

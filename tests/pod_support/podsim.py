@@ -167,7 +167,10 @@ class Pod:
     def write(self, value: str) -> None:
         """Have the running database append ``value`` and wait until it did."""
         self.inbox.mkdir(parents=True, exist_ok=True)
-        (self.inbox / f"{time.time_ns()}.txt").write_text(value)
+        # Written under another name and renamed: the database must never see a half-written item.
+        item = self.inbox / f"{time.time_ns()}.txt"
+        item.with_suffix(".part").write_text(value)
+        item.with_suffix(".part").rename(item)
         wait_for(lambda: not any(self.inbox.glob("*.txt")), 60, f"the database to take {value!r}")
 
     # -- API --------------------------------------------------------------------------------

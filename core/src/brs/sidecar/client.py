@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -69,9 +70,12 @@ class SidecarClient:
             if error.code == 409:
                 kind = BusyError
             raise kind(f"sidecar at {self.base_url}: {message}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            # HTTPException: the sidecar went away in the middle of an answer (IncompleteRead).
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
             raise SidecarUnavailable(f"cannot reach the sidecar at {self.base_url}: {reason}") from None
+        except ValueError as error:
+            raise SidecarUnavailable(f"the sidecar at {self.base_url} sent an answer that is not JSON: {error}") from None
 
     # -- API --------------------------------------------------------------------------------
     def initializer(self, since: int = 0, wait: float = 0.0) -> dict[str, Any]:

@@ -95,7 +95,10 @@ class SidecarRuntime:
         self.api.start()
         worker = threading.Thread(target=self._main, name="brs-initializer", daemon=True)
         worker.start()
-        self._done.wait()
+        # A signal may be delivered to any thread; Python runs its handler in the main thread
+        # only once that thread executes bytecode again, so never block here without a timeout.
+        while not self._done.wait(0.5):
+            pass
         return self._shutdown()
 
     def _main(self) -> None:

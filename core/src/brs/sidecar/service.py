@@ -19,8 +19,9 @@ from brs.sidecar.state import InitStatus, SidecarState
 __all__ = ["Sidecar", "SidecarOptions"]
 
 log = logging.getLogger("brs.sidecar")
-#: Seconds to wait for a first report of ``brs wait`` (it polls every 2 s).
-WAITER_GRACE = 5.0
+#: Seconds to wait for a first report of ``brs wait``. It polls every 2 s, so this is only
+#: spent in full when no waiter is there at all; a busy node may delay its first report.
+WAITER_GRACE = 15.0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from brs.errors import BrsError
-from brs.sidecar.client import SidecarClient, SidecarUnavailable
+from brs.sidecar.client import SidecarClient
 from brs.sidecar.exec import Child, exit_code
 
 __all__ = ["Waiter"]
@@ -71,7 +71,9 @@ class Waiter:
                 return code
             try:
                 snapshot = self.client.initializer(since=version, wait=self.poll)
-            except (SidecarUnavailable, BrsError) as error:
+            except Exception as error:  # noqa: BLE001 - whatever the sidecar does, the database keeps running
+                if not isinstance(error, BrsError):
+                    log.warning("unexpected answer from the sidecar: %s: %s", type(error).__name__, error)
                 now = time.monotonic()
                 if not unreachable_since or now - unreachable_since > 30:
                     log.info("sidecar not reachable yet: %s", error)
@@ -124,7 +126,7 @@ class Waiter:
         try:
             self.client.report_waiter(state, generation, self.child.pid if state == "running" else None)
             self._reported = key
-        except BrsError as error:
+        except Exception as error:  # noqa: BLE001 - reported again on the next change or sidecar restart
             log.debug("could not report %s to the sidecar: %s", state, error)
 
     def _terminate(self) -> int:

@@ -123,8 +123,25 @@ class _BoundedReader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` decompressed bytes; fewer only at the end of the stream.
+
+        One codec call yields ~64 KiB of input's worth; filling the request from several calls
+        hands the next stage ~1 MiB pieces instead of ~100 KiB ones, so the restore pipeline's
+        threads switch about ten times less often.
+        """
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(1 << 20), b""))
+        first = self._read_once(size)
+        if len(first) >= size or not first:
+            return first
+        pieces, filled = [first], len(first)
+        while filled < size and (piece := self._read_once(size - filled)):
+            pieces.append(piece)
+            filled += len(piece)
+        return b"".join(pieces)
+
+    def _read_once(self, size: int) -> bytes:
+        """The output of one codec call (at most ``size`` bytes; empty at the end)."""
         try:
             while not self._finished:
                 if self._codec.eof:
@@ -202,7 +219,9 @@ class Lz4(Compression):
 
 class _Lz4Compressor:
     def __init__(self) -> None:
-        self._c = lz4.frame.LZ4FrameCompressor(block_size=lz4.frame.BLOCKSIZE_MAX4MB, content_checksum=False)
+        # Default 64 KiB linked blocks: 4 MiB blocks were slower and cost ~45 MiB of peak RSS
+        # (each compress() call sizes its output for a whole block).
+        self._c = lz4.frame.LZ4FrameCompressor(content_checksum=False)
         self._started = False
 
     def compress(self, data: bytes | memoryview) -> bytes:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,6 +59,16 @@ def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
 
     status, body = pod.post("/v1/backups/latest/verify")
     assert status == 200, body
+    assert pod.get("/v1/nothing-here")[0] == 404
+    status, body = pod.post("/v1/backups/20000101T000000000000Z-000000/verify")
+    assert status == 404 and body["type"] == "BackupNotFound"
+    request = urllib.request.Request(pod.url + "/v1/restore", data=b"{not json", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("a malformed body was accepted")
+    except urllib.error.HTTPError as error:
+        assert error.code == 400 and "not JSON" in json.loads(error.read())["error"]
+    assert pod.get("/healthz") == (200, {"ok": True})
     assert metric_value(pod.metrics(), "brs_verifications_total", [("result", "ok")]) == 1.0
 
 

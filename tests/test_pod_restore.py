@@ -41,6 +41,9 @@ def test_wiped_data_directory_is_restored_before_the_database_starts(pods: Calla
     assert first["lines"] == []
     pod.wait_ready()
     assert any("there are no backups" in m and "EMPTY" in m for m in _messages(pod)), pod.logs()
+    first_record = pod.log_records()[0]
+    assert first_record["msg"].startswith("brs sidecar") and first_record["db"] == "journaldb"
+    assert first_record["storage"] == "local" and first_record["version"]
 
     pod.write("alpha")
     pod.write("beta")

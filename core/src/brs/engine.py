@@ -87,7 +87,8 @@ class _HashingReader:
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._source.read_piece() if size is None or size < 0 or size >= CHUNK else self._source.read(size)
+        # Never more than asked: storage drivers size their parts and blocks by it.
+        data = self._source.read_piece() if size is None or size < 0 else self._source.read(size)
         if data:
             self.sha256.update(data)
             self.size += len(data)

@@ -47,6 +47,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(name.upper())
-    # Third-party libraries chatter at info level; keep them at warning unless debugging.
+    # Third-party libraries chatter at info level, and at debug level some (botocore, azure)
+    # log request headers that carry session tokens: keep them at warning, even when debugging.
     for noisy in ("stevedore", "botocore", "boto3", "urllib3", "s3transfer", "azure", "google"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if name == "debug" else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.WARNING)

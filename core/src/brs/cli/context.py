@@ -9,6 +9,7 @@ the config file. This keeps unselected plugins unimported.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ import click
 from brs import crypto, logs
 from brs.config import load_config
 from brs.engine import Engine, Settings
-from brs.errors import ConfigError
+from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
 from brs.plugins import Session, driver_class
 
@@ -126,8 +127,41 @@ class BrsCommand(click.Command):
         ctx.meta[_RAW_ARGS] = list(args)
         return super().parse_args(ctx, args)
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Core's options, then those of the plugins named on the command line or in ``BRS_*``."""
+        super().format_options(ctx, formatter)
+        raw = ctx.meta.get(_RAW_ARGS, [])
+        names = {p.name for p in self.params}
+        for role, flag in ((Role.DATABASE, "db"), (Role.STORAGE, "backup-provider")):
+            if flag.replace("-", "_") not in names:
+                continue
+            name = _peek(raw, f"--{flag}") or os.environ.get(_env(flag)) or (None if role is Role.DATABASE else "local")
+            if not name:
+                continue
+            try:
+                options = driver_class(role, name).options()
+            except BrsError:
+                continue
+            records = [record for option in options if (record := option.get_help_record(ctx)) is not None]
+            if records:
+                with formatter.section(f"Options of the {role.label} plugin {name!r}"):
+                    formatter.write_dl(records)
+        if "db" in names and not (_peek(raw, "--db") or os.environ.get(_env("db"))):
+            formatter.write_paragraph()
+            formatter.write_text("Add --db NAME (and --backup-provider NAME) before --help to see that plugin's options.")
+
 
 _RAW_ARGS = "brs_raw_args"
+
+
+def _peek(args: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` in raw arguments (``--flag value`` or ``--flag=value``), if present."""
+    for index, arg in enumerate(args):
+        if arg == flag and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, Any]:

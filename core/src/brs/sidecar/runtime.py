@@ -113,6 +113,7 @@ class SidecarRuntime:
         except Stopped:
             pass
         except BaseException as error:
+            # Handed to the main thread, which exits 1 so that kubelet restarts the container.
             if not self.sidecar.stopping.is_set():
                 self.state.set_status(InitStatus.FAILED, str(error))
                 log.error("initializer failed, shutting down: %s", error, exc_info=not isinstance(error, BrsError))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 import sys
 import threading
 import time
@@ -30,16 +31,19 @@ def _version_message() -> str:
     return "\n".join(lines)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click's own version option cannot list the installed plugins.
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_message())
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(message="%(version)s", version=None, package_name="brs")
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show core and plugin versions."
+)
 def cli() -> None:
     """Automatic backup and recovery for databases on Kubernetes."""
-
-
-# click's version option cannot list plugins; replace its message callback.
-for _param in cli.params:
-    if _param.name == "version":
-        _param.callback = lambda ctx, _p, value: (click.echo(_version_message()), ctx.exit()) if value and not ctx.resilient_parsing else None  # type: ignore[assignment]
 
 
 class _ProgressLine:
@@ -78,7 +82,7 @@ class _ProgressLine:
 @compression_option
 @sidecar_cli.server_options
 @click.pass_context
-def backup(ctx: click.Context, **_: Any) -> None:
+def backup(ctx: click.Context, /, **_: Any) -> None:
     """Take one backup now and print its version."""
     if sidecar_cli.remote(ctx, "backup"):
         return
@@ -99,7 +103,7 @@ def backups() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @sidecar_cli.server_options
 @click.pass_context
-def backups_list(ctx: click.Context, as_json: bool, **_: Any) -> None:
+def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """List backups, newest first."""
     rows = sidecar_cli.remote_backups(ctx)
     if rows is None:
@@ -113,22 +117,29 @@ def backups_list(ctx: click.Context, as_json: bool, **_: Any) -> None:
         return
     header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB")
     table = [header] + [
-        (r["version"], r["created_at"].replace("T", " ")[:19], _human(r["size"]), r["compression"], "yes" if r["encrypted"] else "no", r["db"])
+        (
+            r["version"],
+            r["created_at"].replace("T", " ")[:19],
+            _human(r["size"]),
+            r["compression"],
+            "yes" if r["encrypted"] else "no",
+            r["db"],
+        )
         for r in rows
     ]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    _print_table(table)
 
 
 @cli.command(cls=BrsCommand)
 @core_options
 @database_options
 @click.argument("version", required=False, default="latest")
-@click.option("--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside).")
+@click.option(
+    "--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside)."
+)
 @sidecar_cli.server_options
 @click.pass_context
-def restore(ctx: click.Context, **_: Any) -> None:
+def restore(ctx: click.Context, /, **_: Any) -> None:
     """Restore VERSION (default: latest) into the data directory.
 
     The backup is verified completely before the data directory is touched; its previous
@@ -150,7 +161,7 @@ def restore(ctx: click.Context, **_: Any) -> None:
 @click.argument("version", required=False, default="latest")
 @sidecar_cli.server_options
 @click.pass_context
-def verify(ctx: click.Context, **_: Any) -> None:
+def verify(ctx: click.Context, /, **_: Any) -> None:
     """Download, decrypt, decompress and check VERSION (default: latest) without restoring it."""
     if sidecar_cli.remote(ctx, "verify"):
         return
@@ -166,9 +177,11 @@ def verify(ctx: click.Context, **_: Any) -> None:
 @cli.command(cls=BrsCommand)
 @core_options
 @click.argument("version")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the tar archive.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the tar archive."
+)
 @click.pass_context
-def download(ctx: click.Context, **_: Any) -> None:
+def download(ctx: click.Context, /, **_: Any) -> None:
     """Write the decrypted, decompressed tar archive of VERSION (or 'latest') to a file."""
     engine, params = build_engine(ctx)
     with _ProgressLine(engine):
@@ -195,9 +208,14 @@ def plugins_list(as_json: bool, no_check: bool) -> None:
         return
     header = ("ROLE", "NAME", "DISTRIBUTION", "VERSION", "STATUS")
     table = [header] + [(r.role, r.name, r.distribution, r.version, r.status + (f": {r.error}" if r.error else "")) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    _print_table(table)
+
+
+def _print_table(table: Sequence[Sequence[object]]) -> None:
+    """Left-aligned columns, the first row as header."""
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _human(n: int) -> str:
@@ -221,7 +239,12 @@ def _scrub_process_title(argv: list[str]) -> None:
             hide_next, changed = False, True
             continue
         name, sep, _value = arg.partition("=")
-        secret = name.startswith("--") and any(w in name for w in _SECRET_WORDS) and not name.endswith("-file") and name not in ("--object-max-keep",)
+        secret = (
+            name.startswith("--")
+            and any(w in name for w in _SECRET_WORDS)
+            and not name.endswith("-file")
+            and name not in ("--object-max-keep",)
+        )
         if secret and sep:
             redacted.append(f"{name}=***")
             changed = True

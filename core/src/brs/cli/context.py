@@ -62,7 +62,9 @@ def core_options(func: F) -> F:
             help="YAML file with option values (keys are the long option names). Default: /etc/brs/config.yaml if present.",
         ),
         _option("log-level", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False), help="Log level."),
-        _option("log-format", default="auto", type=click.Choice(["auto", "json", "text"]), help="auto: text on a terminal, else JSON."),
+        _option(
+            "log-format", default="auto", type=click.Choice(["auto", "json", "text"]), help="auto: text on a terminal, else JSON."
+        ),
         _option("backup-provider", default="local", show_default=True, help="Storage plugin (brs plugins list)."),
         _option("object-prefix", default="", help="Folder for this database's backups inside the storage."),
         _option("object-max-keep", default=20, show_default=True, type=click.IntRange(min=1), help="Backups to keep."),
@@ -82,7 +84,9 @@ def core_options(func: F) -> F:
 
 def database_options(func: F) -> F:
     """Options that select and locate the database."""
-    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False, path_type=Path), help="Data directory.")(func)
+    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False, path_type=Path), help="Data directory.")(
+        func
+    )
     func = _option("db", default=None, help="Database plugin (brs plugins list).")(func)
     return func
 
@@ -185,7 +189,9 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
     try:
         sub = command.make_context(ctx.info_name, list(ctx.meta.get(_RAW_ARGS, [])), default_map=config)
     except click.NoSuchOption as error:
-        raise click.UsageError(f"no such option: {error.option_name} (not an option of brs or of the selected plugins)", ctx) from None
+        raise click.UsageError(
+            f"no such option: {error.option_name} (not an option of brs or of the selected plugins)", ctx
+        ) from None
     except click.BadParameter as error:
         raise click.UsageError(error.format_message(), ctx) from None
     if sub.args:

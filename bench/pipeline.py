@@ -66,7 +66,8 @@ class Run:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     other_cpu_cores: float = 0.0  # CPU used meanwhile by processes outside this run
-    peak_rss_mib: float = 0.0
+    peak_rss_mib: float = 0.0  # brs: the process itself; shell: summed over the pipeline
+    children_rss_mib: float = 0.0  # brs: peak of any child process it spawned (not counted above)
     temp_disk_mib: float = 0.0  # peak scratch use minus what remained at the end
     artefact_bytes: int = 0
     tmpdir_entries: list[str] = field(default_factory=list)
@@ -84,9 +85,12 @@ class Monitor(threading.Thread):
     can report the parent's high-water mark instead of the child's.
     """
 
-    def __init__(self, pid: int, scratch: Path, tmpdir: Path, allowed: list[Path], watched: list[Path]) -> None:
+    def __init__(
+        self, pid: int, scratch: Path, tmpdir: Path, allowed: list[Path], watched: list[Path], *, own_only: bool
+    ) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.own_only = own_only
         self.scratch = scratch
         self.tmpdir = tmpdir
         self.watched = watched
@@ -139,7 +143,18 @@ class Monitor(threading.Thread):
 
     @property
     def peak_rss_mib(self) -> float:
+        """The process's own peak, or the sum over the pipeline's processes.
+
+        A child that brs spawns (a library probing the platform runs ``file``) is not brs's
+        memory: between vfork and exec it even reports brs's own high-water mark again.
+        """
+        if self.own_only:
+            return self.hwm.get(self.pid, 0) / 1024
         return sum(self.hwm.values()) / 1024
+
+    @property
+    def children_rss_mib(self) -> float:
+        return max((kib for pid, kib in self.hwm.items() if pid != self.pid), default=0) / 1024
 
 
 def _entries(directories: list[Path]) -> set[str]:
@@ -200,7 +215,7 @@ class Bench:
             sys.exit(f"missing shell tools for the baseline: {', '.join(missing)}")
 
     # -- one measured process -------------------------------------------------------------
-    def _measure(self, run: Run, argv: list[str], allowed: list[Path], artefact: Path) -> Run:
+    def _measure(self, run: Run, argv: list[str], allowed: list[Path], artefact: Path, *, own_only: bool) -> Run:
         """Run ``argv`` to completion and fill ``run`` with what was measured."""
         watched = [artefact.parent, *(p for p in allowed if p.is_dir() and self.workdir in p.parents)]
         system_tmp = set(os.listdir("/tmp"))
@@ -209,7 +224,7 @@ class Bench:
         busy = _busy_seconds()
         started = time.perf_counter()
         process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        monitor = Monitor(process.pid, self.workdir, self.tmpdir, allowed, watched)
+        monitor = Monitor(process.pid, self.workdir, self.tmpdir, allowed, watched, own_only=own_only)
         monitor.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
@@ -229,6 +244,7 @@ class Bench:
         run.cpu_seconds = usage.ru_utime + usage.ru_stime
         run.other_cpu_cores = max(0.0, (_busy_seconds() - busy - run.cpu_seconds) / run.seconds)
         run.peak_rss_mib = monitor.peak_rss_mib
+        run.children_rss_mib = monitor.children_rss_mib if own_only else 0.0
         free_after = _free_bytes(self.workdir)
         run.temp_disk_mib = max(0, free_after - monitor.min_free) / MIB
         run.artefact_bytes = _tree_bytes(artefact)
@@ -263,11 +279,11 @@ class Bench:
             "--compression-method",
             run.method,
         ]
-        return self._measure(run, argv, [source, store, *_RUNTIME_PATHS], store)
+        return self._measure(run, argv, [source, store, *_RUNTIME_PATHS], store, own_only=True)
 
     def brs_restore(self, run: Run, store: Path, target: Path) -> Run:
         argv = [str(self.brs), "restore", "latest", *self._brs_common(store), "--db-data-directory", str(target)]
-        return self._measure(run, argv, [target.parent, store, *_RUNTIME_PATHS], target)
+        return self._measure(run, argv, [target.parent, store, *_RUNTIME_PATHS], target, own_only=True)
 
     # -- shell ------------------------------------------------------------------------------
     def _openssl(self, decrypt: bool) -> str:
@@ -279,13 +295,13 @@ class Bench:
         codec = SHELL_CODECS[run.method]
         stages = [f"tar cf - -C {source} .", *([codec[0]] if codec else []), self._openssl(False)]
         script = "set -o pipefail; " + " | ".join(stages) + f" > {output}"
-        return self._measure(run, ["bash", "-c", script], [source, output.parent], output)
+        return self._measure(run, ["bash", "-c", script], [source, output.parent], output, own_only=False)
 
     def shell_restore(self, run: Run, archive: Path, target: Path) -> Run:
         codec = SHELL_CODECS[run.method]
         stages = [f"{self._openssl(True)} < {archive}", *([codec[1]] if codec else []), f"tar xf - -C {target}"]
         script = f"set -o pipefail; mkdir {target} && " + " | ".join(stages)
-        return self._measure(run, ["bash", "-c", script], [archive.parent, target.parent], target)
+        return self._measure(run, ["bash", "-c", script], [archive.parent, target.parent], target, own_only=False)
 
     # -- rounds -----------------------------------------------------------------------------
     def round_robin(self, info: corpora.CorpusInfo, rounds: int, methods: list[str], with_shell: bool, verify: bool) -> None:
@@ -327,7 +343,8 @@ class Bench:
         print(
             f"  r{run.round} {run.corpus:6} {run.method:7} {run.direction:7} {run.tool:5} {run.seconds:7.2f} s {rate:7.0f} MB/s "
             f"rss {run.peak_rss_mib:6.1f} MiB  cpu {run.cpu_seconds:5.2f} s  other {run.other_cpu_cores:4.2f} cores  "
-            f"tmp {run.temp_disk_mib:6.1f} MiB  {status}",
+            f"tmp {run.temp_disk_mib:6.1f} MiB  {status}"
+            + (f"  (child process peak {run.children_rss_mib:.1f} MiB)" if run.children_rss_mib else ""),
             flush=True,
         )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from brs.testing import free_port, stop_server
 from aetcd import rpc
 
 VERSIONS = {
@@ -45,12 +45,6 @@ def restore_tool(version: str) -> str:
     return str(directory / ("etcdctl" if version == "3.4" else "etcdutl"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Member:
     """One running single-member etcd cluster."""
@@ -81,13 +75,7 @@ class Member:
         return grpc.secure_channel(target, grpc.ssl_channel_credentials(*files), options=options)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_server(self.process, timeout=15)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -199,25 +187,3 @@ def assert_sample(member: Member, sample: Sample) -> None:
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=True)
-
-
-def make_certificates(directory: Path) -> Path:
-    """A test CA and a server and a client certificate for 127.0.0.1 (files NAME.crt/NAME.key)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl not found (run scripts/install-system-deps.sh)", pytrace=False)
-    directory.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=brs-test-ca")
-    for name in ("server", "client"):
-        (directory / f"{name}.ext").write_text(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
-        )
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")  # fmt: skip
-    return directory

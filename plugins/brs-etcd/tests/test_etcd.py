@@ -16,51 +16,26 @@ from aetcd import rpc
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import DatabaseError, IntegrityError
 from brs.interfaces import Database, DataDirStatus, PluginContext
-from brs.testing import DatabaseContract, run_brs
+from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
 from brs_etcd import Etcd
 from brs_etcd.snapshot import SnapshotStream
-from etcd_servers import Member, StartMember, assert_sample, bindir, free_port, load_sample, make_certificates, restore_tool
+from etcd_servers import Member, StartMember, assert_sample, bindir, load_sample, restore_tool
 
 pytestmark = pytest.mark.server("etcd")
 
 
-class CLI:
+class CLI(LocalStoreCLI):
     """``brs`` with a local backup store."""
-
-    def __init__(self, root: Path) -> None:
-        self.store = root / "store"
 
     def __call__(
         self, command: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
-        db = ["--db", "etcd"] if command in ("backup", "restore") else []
-        where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
-        return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
-
-    def listed(self) -> list[dict[str, Any]]:
-        result = run_brs(
-            "backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store)
-        )
-        assert result.returncode == 0, result.stderr
-        return list(json.loads(result.stdout))
+        return self.run(command, *args, db="etcd", data_dir=data_dir, env=env)
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> CLI:
     return CLI(tmp_path)
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout.strip()
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def _member_flags(name: str, peer_port: int) -> list[str]:
@@ -83,14 +58,14 @@ def test_keys_leases_and_revisions_survive_backup_wipe_and_restore(
     data = tmp_path / "data"
     source = start_member(server, data)
     sample = load_sample(source)
-    version = _ok(cli("backup", "--etcd-endpoints", source.endpoint, data_dir=data))
+    version = assert_ok(cli("backup", "--etcd-endpoints", source.endpoint, data_dir=data))
     [listed] = cli.listed()
     assert listed["db"] == "etcd"
     source.stop()
     shutil.rmtree(data)
 
     peer_port = free_port()
-    restored = _ok(
+    restored = assert_ok(
         cli("restore", "latest", *_member_flags("n2", peer_port), "--etcd-restore-tool", restore_tool(tools), data_dir=data)
     )
     assert restored == version
@@ -106,7 +81,7 @@ def test_the_first_answering_endpoint_is_used(cli: CLI, start_member: StartMembe
     member = start_member("3.5", tmp_path / "data")
     load_sample(member)
     endpoints = f"http://127.0.0.1:{free_port()},{member.endpoint}"
-    _ok(cli("backup", "--etcd-endpoints", endpoints, data_dir=tmp_path / "data"))
+    assert_ok(cli("backup", "--etcd-endpoints", endpoints, data_dir=tmp_path / "data"))
     assert len(cli.listed()) == 1
 
 
@@ -119,13 +94,13 @@ def test_mutual_tls(version: str, cli: CLI, start_member: StartMember, tmp_path:
     ca = ["--etcd-ca-cert", str(certs / "ca.crt")]
     client = ["--etcd-cert", str(certs / "client.crt"), "--etcd-key", str(certs / "client.key")]
     base = ["--etcd-endpoints", member.endpoint, "--etcd-dial-timeout", "3"]
-    line = _one_line_error(cli("backup", *base, *ca, data_dir=data))
+    line = one_line_error(cli("backup", *base, *ca, data_dir=data))
     assert line.startswith(f"brs: error: etcd at {member.endpoint}")
     assert cli.listed() == []
-    _ok(cli("backup", *base, *ca, *client, data_dir=data))
+    assert_ok(cli("backup", *base, *ca, *client, data_dir=data))
     member.stop()
     peer_port = free_port()
-    _ok(
+    assert_ok(
         cli(
             "restore",
             *_member_flags("n1", peer_port),
@@ -140,7 +115,7 @@ def test_mutual_tls(version: str, cli: CLI, start_member: StartMember, tmp_path:
 # --- failures: one line, nothing listed, nothing deleted -----------------------------------------
 def test_unreachable_endpoint(cli: CLI, tmp_path: Path) -> None:
     port = free_port()
-    line = _one_line_error(
+    line = one_line_error(
         cli("backup", "--etcd-endpoints", f"http://127.0.0.1:{port}", "--etcd-dial-timeout", "3", data_dir=tmp_path / "d")
     )
     assert line.startswith(f"brs: error: etcd at http://127.0.0.1:{port} is unreachable")
@@ -166,20 +141,20 @@ def test_wrong_password_no_permission_and_a_password_file(cli: CLI, secured: Mem
     data = secured.data_dir
     before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
     base = ["--etcd-endpoints", secured.endpoint]
-    wrong = _one_line_error(cli("backup", *base, "--etcd-username", "root", "--etcd-password", "nope", data_dir=data))
+    wrong = one_line_error(cli("backup", *base, "--etcd-username", "root", "--etcd-password", "nope", data_dir=data))
     assert "rejected the credentials of user root" in wrong and "nope" not in wrong
-    denied = _one_line_error(
+    denied = one_line_error(
         cli("backup", *base, "--etcd-username", "reader", data_dir=data, env={"BRS_ETCD_PASSWORD": "reader-pass"})
     )
     assert "user reader lacks a permission" in denied
-    anonymous = _one_line_error(cli("backup", *base, data_dir=data))
+    anonymous = one_line_error(cli("backup", *base, data_dir=data))
     assert "requires authentication" in anonymous
     assert cli.listed() == []
     assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
 
     secret = tmp_path / "password"
     secret.write_text("root-pass\n")
-    _ok(cli("backup", *base, "--etcd-username", "root", "--etcd-password-file", str(secret), data_dir=data))
+    assert_ok(cli("backup", *base, "--etcd-username", "root", "--etcd-password-file", str(secret), data_dir=data))
     assert len(cli.listed()) == 1
 
 
@@ -189,10 +164,10 @@ def test_a_failing_restore_tool_is_one_clear_error_and_keeps_the_data(
     data = tmp_path / "data"
     member = start_member("3.5", data)
     load_sample(member)
-    _ok(cli("backup", "--etcd-endpoints", member.endpoint, data_dir=data))
+    assert_ok(cli("backup", "--etcd-endpoints", member.endpoint, data_dir=data))
     member.stop()
     before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
-    line = _one_line_error(
+    line = one_line_error(
         cli("restore", "--etcd-initial-cluster", "not a cluster", "--etcd-restore-tool", restore_tool("3.5"), data_dir=data)
     )
     assert "etcdutl snapshot restore failed" in line

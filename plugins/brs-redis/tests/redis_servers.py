@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from brs.testing import free_port, stop_server
 import redis
 
 ENGINES = {
@@ -36,12 +36,6 @@ def server_binary(engine: str) -> str:
     if found is None:
         pytest.fail(f"{engine} server not found at {path} (set {variable}; run scripts/install-system-deps.sh)", pytrace=False)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -69,13 +63,7 @@ class Server:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_server(self.process)
 
     def log(self) -> str:
         path = self.directory.parent / f"{self.directory.name}.{self.port}.log"
@@ -193,25 +181,3 @@ def snapshot(server: Server) -> dict[str, Any]:
                     value = kind
                 result[f"{db}/{key.decode()}"] = (kind, value, client.ttl(key) > 0)
     return result
-
-
-def make_certificates(directory: Path) -> Path:
-    """A test CA and a server and a client certificate for 127.0.0.1 (files NAME.crt/NAME.key)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl not found (run scripts/install-system-deps.sh)", pytrace=False)
-    directory.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=brs-test-ca")
-    for name in ("server", "client"):
-        (directory / f"{name}.ext").write_text(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
-        )
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")  # fmt: skip
-    return directory

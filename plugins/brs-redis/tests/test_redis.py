@@ -9,39 +9,25 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from brs.archive import ArchiveReader
 from brs.interfaces import Database, DataDirStatus, PluginContext
-from brs.testing import DatabaseContract, run_brs
+from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
 from brs_redis import BackupSkipped, Redis
-from redis_servers import StartServer, free_port, load_sample, make_certificates, server_binary, snapshot
+from redis_servers import StartServer, load_sample, server_binary, snapshot
 
 pytestmark = pytest.mark.server("redis")
 
 
-class CLI:
+class CLI(LocalStoreCLI):
     """``brs`` with a local backup store; every call returns the finished process."""
-
-    def __init__(self, root: Path) -> None:
-        self.store = root / "store"
 
     def __call__(
         self, command: str, engine: str, *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        common = ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
-        db = ["--db", engine] if command in ("backup", "restore") else []
-        where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
-        return run_brs(command, *db, *where, *common, *args, env=env, timeout=300)
-
-    def listed(self) -> list[dict[str, Any]]:
-        result = run_brs(
-            "backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(self.store)
-        )
-        assert result.returncode == 0, result.stderr
-        return list(json.loads(result.stdout))
+        return self.run(command, *args, db=engine, data_dir=data_dir, env=env)
 
 
 @pytest.fixture
@@ -49,17 +35,10 @@ def cli(tmp_path: Path) -> CLI:
     return CLI(tmp_path)
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout.strip()
-
-
 def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    line = one_line_error(result)
     assert "Traceback" not in result.stderr
-    return lines[0]
+    return line
 
 
 # --- round trips through the CLI ------------------------------------------------------------
@@ -72,12 +51,12 @@ def test_every_type_and_ttl_survive_backup_wipe_and_restore(
     load_sample(server.client())
     server.client().set("large", os.urandom(6 << 20))  # the RDB spans several archive stream parts
     expected = snapshot(server)
-    version = _ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
+    version = assert_ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
     assert (data / "dump.rdb").exists(), "the live RDB must stay where the server wrote it"
     server.stop()
     shutil.rmtree(data)
 
-    restored = _ok(cli("restore", engine, "latest", data_dir=data))
+    restored = assert_ok(cli("restore", engine, "latest", data_dir=data))
     assert restored == version
     assert sorted(p.name for p in data.iterdir()) == ["appendonlydir", "dump.rdb"]
     again = start_server(engine, data)
@@ -93,8 +72,8 @@ def test_a_redis_backup_restores_into_valkey(cli: CLI, start_server: StartServer
     source = start_server("redis", tmp_path / "redis")
     load_sample(source.client())
     expected = snapshot(source)
-    _ok(cli("backup", "redis", "--redis-addr", source.addr, data_dir=tmp_path / "redis"))
-    _ok(cli("restore", "valkey", data_dir=tmp_path / "valkey"))
+    assert_ok(cli("backup", "redis", "--redis-addr", source.addr, data_dir=tmp_path / "redis"))
+    assert_ok(cli("restore", "valkey", data_dir=tmp_path / "valkey"))
     target = start_server("valkey", tmp_path / "valkey")
     assert snapshot(target) == expected
     with target.client() as client:
@@ -107,7 +86,7 @@ def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, s
     server = start_server(engine, data, appendonly=True)
     load_sample(server.client())
     expected = snapshot(server)
-    _ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
+    assert_ok(cli("backup", engine, "--redis-addr", server.addr, data_dir=data))
     # Writes after the backup land in the live AOF; a restore must not replay them.
     with server.client() as client:
         client.set("written-after-backup", "must not come back")
@@ -115,7 +94,7 @@ def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, s
     server.stop()
     assert (data / "appendonlydir").is_dir()
 
-    _ok(cli("restore", engine, data_dir=data))
+    assert_ok(cli("restore", engine, data_dir=data))
     manifest = (data / "appendonlydir" / "appendonly.aof.manifest").read_text()
     assert manifest == "file appendonly.aof.1.base.rdb seq 1 type b\n"
     assert sorted(p.name for p in (data / "appendonlydir").iterdir()) == ["appendonly.aof.1.base.rdb", "appendonly.aof.manifest"]
@@ -130,7 +109,7 @@ def test_an_aof_server_restores_its_data_not_an_old_aof(engine: str, cli: CLI, s
 
     # The same backup restored for a server that runs without AOF: only the RDB.
     plain = tmp_path / "plain"
-    _ok(cli("restore", engine, "--redis-appendonly", "no", data_dir=plain))
+    assert_ok(cli("restore", engine, "--redis-appendonly", "no", data_dir=plain))
     assert [p.name for p in plain.iterdir()] == ["dump.rdb"]
     assert snapshot(start_server(engine, plain)) == expected
 
@@ -143,13 +122,13 @@ def test_a_restore_loads_whatever_the_appendonly_setting_of_the_server(
     server = start_server("redis", data)
     load_sample(server.client())
     expected = snapshot(server)
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     server.stop()
 
-    _ok(cli("restore", "redis", data_dir=tmp_path / "aof"))
+    assert_ok(cli("restore", "redis", data_dir=tmp_path / "aof"))
     assert snapshot(start_server("redis", tmp_path / "aof", appendonly=True)) == expected
 
-    _ok(cli("restore", "redis", data_dir=tmp_path / "switch"))
+    assert_ok(cli("restore", "redis", data_dir=tmp_path / "switch"))
     without = start_server("redis", tmp_path / "switch")
     assert snapshot(without) == expected
     with without.client() as client:
@@ -168,7 +147,7 @@ def test_a_restore_loads_whatever_the_appendonly_setting_of_the_server(
     assert {k: v for k, v in snapshot(again).items() if k != "0/after-switch"} == expected
 
     # auto follows the backed-up server, which had no AOF: the data directory holds only the RDB.
-    _ok(cli("restore", "redis", "--redis-appendonly", "auto", data_dir=tmp_path / "auto"))
+    assert_ok(cli("restore", "redis", "--redis-appendonly", "auto", data_dir=tmp_path / "auto"))
     assert [p.name for p in (tmp_path / "auto").iterdir()] == ["dump.rdb"]
 
 
@@ -178,9 +157,9 @@ def test_custom_dbfilename_is_read_from_config_and_honoured_on_restore(
     data = tmp_path / "data"
     server = start_server("redis", data, "--dbfilename", "custom.rdb")
     server.client().set("k", "v")
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     server.stop()
-    _ok(cli("restore", "redis", "--redis-dbfilename", "custom.rdb", data_dir=tmp_path / "restored"))
+    assert_ok(cli("restore", "redis", "--redis-dbfilename", "custom.rdb", data_dir=tmp_path / "restored"))
     assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["appendonlydir", "custom.rdb"]
     assert start_server("redis", tmp_path / "restored", "--dbfilename", "custom.rdb").client().get("k") == "v"
 
@@ -198,9 +177,9 @@ def test_mutual_tls(cli: CLI, start_server: StartServer, tmp_path: Path) -> None
     line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     assert line.startswith(f"brs: error: redis at {server.addr}")
     assert cli.listed() == []
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, *tls, *client_cert, data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, *tls, *client_cert, data_dir=data))
     server.stop()
-    _ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
+    assert_ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
     assert snapshot(start_server("redis", tmp_path / "restored")) == expected
 
 
@@ -247,8 +226,8 @@ def test_wrong_password_and_password_file(cli: CLI, start_server: StartServer, t
 
     secret = tmp_path / "password"
     secret.write_text("s3cret-pass\n")
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-password-file", str(secret), data_dir=data))
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data, env={"BRS_REDIS_PASSWORD": "s3cret-pass"}))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-password-file", str(secret), data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data, env={"BRS_REDIS_PASSWORD": "s3cret-pass"}))
     assert len(cli.listed()) == 2
 
 
@@ -278,7 +257,7 @@ def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_pa
     )
     assert "--redis-rdb-path" in line
     assert cli.listed() == []
-    _ok(
+    assert_ok(
         cli(
             "backup",
             "redis",
@@ -294,7 +273,7 @@ def test_acl_user_without_permission(cli: CLI, start_server: StartServer, tmp_pa
     )
     assert len(cli.listed()) == 1
     minimal = {"BRS_REDIS_PASSWORD": "brs-pass"}
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "brs", data_dir=data, env=minimal))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-username", "brs", data_dir=data, env=minimal))
     assert len(cli.listed()) == 2
 
 
@@ -304,7 +283,7 @@ def test_renamed_config_needs_the_rdb_path(cli: CLI, start_server: StartServer, 
     server.client().set("k", "v")
     line = _one_line_error(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     assert "CONFIG GET is not available" in line and "--redis-rdb-path" in line
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-rdb-path", str(data / "dump.rdb"), data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, "--redis-rdb-path", str(data / "dump.rdb"), data_dir=data))
 
 
 def test_a_failed_bgsave_fails_the_backup(cli: CLI, start_server: StartServer, tmp_path: Path) -> None:
@@ -330,12 +309,12 @@ def test_the_backup_waits_for_a_save_already_running(cli: CLI, start_server: Sta
         client.config_set("rdb-key-save-delay", "250000")  # 0.25 s per key: a save of about 2 s
         client.bgsave()
         assert client.info("persistence")["rdb_bgsave_in_progress"] == 1
-    _ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
+    assert_ok(cli("backup", "redis", "--redis-addr", server.addr, data_dir=data))
     with server.client() as client:
         client.config_set("rdb-key-save-delay", "0")
         assert client.info("persistence")["rdb_saves"] >= 2
     server.stop()
-    _ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
+    assert_ok(cli("restore", "redis", data_dir=tmp_path / "restored"))
     assert start_server("redis", tmp_path / "restored").client().get("k7") == "7"
 
 

@@ -6,13 +6,9 @@ fixture, also when the test fails. A missing Azurite fails the tests with the in
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +17,7 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
+from brs.testing import free_port, kill_server, stop_server, wait_for_port
 
 from brs_storage_azure import AzureStorage
 
@@ -31,12 +28,6 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 AZURITE = os.environ.get(
     "BRS_AZURITE_BLOB", os.path.join(os.environ.get("BRS_TEST_ROOT", "/opt/brs-test"), "azurite/node_modules/.bin/azurite-blob")
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -81,32 +72,19 @@ class Azurite:
         self.process = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {self.process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("Azurite did not listen within 30s") from None
-                time.sleep(0.05)
+        try:
+            wait_for_port(self.port, self.process, name="Azurite")
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        """SIGKILL: the server dies mid-request, as in a crash."""
+        kill_server(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_server(self.process)
 
     def env(self, tmp_path: Path, container: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses: the connection string comes from a file, as a
@@ -173,13 +151,6 @@ def azure_storage_on() -> Callable[..., AzureStorage]:
     return make
 
 
-def listed(env: dict[str, str]) -> list[dict[str, Any]]:
-    """``brs backups list --json`` for ``env``."""
-    from brs.testing import run_brs
-
-    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
-
-
 def engine_for(storage: AzureStorage, data_dir: Path, max_keep: int) -> Any:
     """An in-process engine (localfs + this driver + tar), wired as the CLI wires it."""
     import logging
@@ -205,15 +176,3 @@ def engine_for(storage: AzureStorage, data_dir: Path, max_keep: int) -> Any:
         session.use(role, name, driver_class(role, name)(context))
     session.call(Role.STORAGE, "brs_storage_ensure")
     return Engine(session, settings)
-
-
-def assert_one_line_error(result: Any, *needles: str, secrets: tuple[str, ...] = ()) -> str:
-    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line."""
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("brs: error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    for secret in secrets:
-        assert secret not in result.stderr and secret not in result.stdout
-    return str(lines[0])

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure_servers import ACCOUNT_KEY, Azurite, assert_one_line_error, free_port, unique_container
-from brs.testing import run_brs
+from azure_servers import ACCOUNT_KEY, Azurite, unique_container
+from brs.testing import assert_one_line_error, free_port, run_brs
 from datetime import UTC
 
 

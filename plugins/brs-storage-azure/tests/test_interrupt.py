@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from azure_servers import Azurite, assert_one_line_error, listed, unique_container
-from brs.testing import run_brs
+from azure_servers import Azurite, unique_container
+from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
 
 _MiB = 1 << 20
@@ -56,9 +56,9 @@ def test_server_killed_mid_upload(tmp_path: Path, azurite_factory: Callable[...,
     assert_one_line_error(subprocess.CompletedProcess([], process.returncode, stdout, stderr), f"/{container}/db/")
 
     server.start()  # same port, same data directory: the staged blocks are still there
-    assert listed(env) == []
+    assert listed_backups(env) == []
     version = run_brs("backup", env=env, check=True).stdout.strip()
-    assert [b["version"] for b in listed(env)] == [version]
+    assert [b["version"] for b in listed_backups(env)] == [version]
 
 
 def _stored(directory: Path) -> int:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure_servers import Azurite, listed, unique_container
+from brs.testing import listed_backups
+from azure_servers import Azurite, unique_container
 from brs.testing.helpers import brs_executable
 
 _MiB = 1 << 20
@@ -61,7 +62,7 @@ def test_300_mib_up_and_down_under_150_mib_rss(tmp_path: Path, azurite_factory: 
 
     backup, backup_peak = run_measured("backup", env=env)
     assert backup.returncode == 0, backup.stderr
-    assert listed(env)[0]["size"] > 300 * _MiB
+    assert listed_backups(env)[0]["size"] > 300 * _MiB
     shutil.rmtree(data)
     restore, restore_peak = run_measured("restore", "latest", env=env)
     assert restore.returncode == 0, restore.stderr

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brs.interfaces import Role
-from brs.testing import run_brs
-from azure_servers import Azurite, engine_for, listed, unique_container
+from brs.testing import listed_backups, run_brs
+from azure_servers import Azurite, engine_for, unique_container
 
 from brs_storage_azure import AzureStorage
 
@@ -27,11 +27,11 @@ def test_two_sidecars_in_one_container_keep_to_themselves(
     # 25 backups with --object-max-keep 20, in-process to keep the loop fast.
     engine = engine_for(azure_storage_on(azurite, container, "team/db"), Path(ours["BRS_DB_DATA_DIRECTORY"]), max_keep=20)
     made = [engine.backup().backup_id for _ in range(25)]
-    ours_listed = [b["version"] for b in listed(ours)]
+    ours_listed = [b["version"] for b in listed_backups(ours)]
     assert ours_listed == list(reversed(made[-20:]))
     assert len(engine.session.call(Role.STORAGE, "brs_storage_list")) == 40  # objects + manifests
 
     their_second = run_brs("backup", env=theirs, check=True).stdout.strip()
-    assert [b["version"] for b in listed(theirs)] == [their_second]
+    assert [b["version"] for b in listed_backups(theirs)] == [their_second]
     assert their_first not in ours_listed
-    assert [b["version"] for b in listed(ours)] == ours_listed
+    assert [b["version"] for b in listed_backups(ours)] == ours_listed

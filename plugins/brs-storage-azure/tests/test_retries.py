@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from azure_flaky import FlakyProxy
-from azure_servers import ACCOUNT, ACCOUNT_KEY, Azurite, listed, unique_container
-from brs.testing import make_tree, run_brs, tree_snapshot
+from azure_servers import ACCOUNT, ACCOUNT_KEY, Azurite, unique_container
+from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> None:
@@ -23,7 +22,7 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> N
         data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=6 << 20)  # several blocks
         expected = tree_snapshot(data)
         version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed(env)] == [version]
+        assert [b["version"] for b in listed_backups(env)] == [version]
         shutil.rmtree(data)
         run_brs("restore", "latest", env=env, check=True)
         assert tree_snapshot(data) == expected

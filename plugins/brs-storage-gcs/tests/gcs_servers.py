@@ -6,14 +6,8 @@ fixture, also when the test fails. An emulator that cannot start fails the tests
 
 from __future__ import annotations
 
-import json
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,16 +16,11 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
+from brs.testing import free_port, kill_server, stop_server, wait_for_http
 
 from brs_storage_gcs import GcsStorage
 
 KEY = "0123456789abcdef0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -60,34 +49,19 @@ class Emulator:
         self.process = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gcp-storage-emulator exited with {self.process.returncode}")
-            try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=2).close()
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("gcp-storage-emulator did not answer within 30s") from None
-                time.sleep(0.05)
+        try:
+            wait_for_http(self.endpoint + "/", self.process, poll=0.05)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        """SIGKILL: the server dies mid-request, as in a crash."""
+        kill_server(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_server(self.process)
 
     def env(self, tmp_path: Path, bucket: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses using this emulator and localfs under ``tmp_path``."""
@@ -149,13 +123,6 @@ def gcs_storage_on(monkeypatch: pytest.MonkeyPatch) -> Callable[..., GcsStorage]
     return make
 
 
-def listed(env: dict[str, str]) -> list[dict[str, Any]]:
-    """``brs backups list --json`` for ``env``."""
-    from brs.testing import run_brs
-
-    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
-
-
 def engine_for(storage: GcsStorage, data_dir: Path, max_keep: int) -> Any:
     """An in-process engine (localfs + this driver + tar), wired as the CLI wires it."""
     import logging
@@ -181,13 +148,3 @@ def engine_for(storage: GcsStorage, data_dir: Path, max_keep: int) -> Any:
         session.use(role, name, driver_class(role, name)(context))
     session.call(Role.STORAGE, "brs_storage_ensure")
     return Engine(session, settings)
-
-
-def assert_one_line_error(result: Any, *needles: str) -> str:
-    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line."""
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("brs: error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return str(lines[0])

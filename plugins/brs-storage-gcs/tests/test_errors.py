@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from brs.testing import run_brs
-from gcs_servers import Emulator, assert_one_line_error, free_port, unique_bucket
+from brs.testing import assert_one_line_error, free_port, run_brs
+from gcs_servers import Emulator, unique_bucket
 
 
 def _backup(tmp_path: Path, env: dict[str, str], **extra: str) -> Any:

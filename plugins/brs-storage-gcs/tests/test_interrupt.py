@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from brs.testing import run_brs
+from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
-from gcs_servers import Emulator, assert_one_line_error, listed, unique_bucket
+from gcs_servers import Emulator, unique_bucket
 
 _MiB = 1 << 20
 
@@ -43,9 +43,9 @@ def test_server_killed_mid_upload(tmp_path: Path, emulator_factory: Callable[...
     assert_one_line_error(subprocess.CompletedProcess([], process.returncode, stdout, stderr), "gs://", "/db/")
 
     server.start()  # same port, same data directory
-    assert listed(env) == []
+    assert listed_backups(env) == []
     version = run_brs("backup", env=env, check=True).stdout.strip()
-    assert [b["version"] for b in listed(env)] == [version]
+    assert [b["version"] for b in listed_backups(env)] == [version]
 
 
 def _wait_for_upload_session(server: Emulator, process: subprocess.Popen[str]) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brs.interfaces import Role
-from brs.testing import run_brs
-from gcs_servers import Emulator, engine_for, listed, unique_bucket
+from brs.testing import listed_backups, run_brs
+from gcs_servers import Emulator, engine_for, unique_bucket
 
 from brs_storage_gcs import GcsStorage
 
@@ -27,11 +27,11 @@ def test_two_sidecars_in_one_bucket_keep_to_themselves(
     # 25 backups with --object-max-keep 20, in-process to keep the loop fast.
     engine = engine_for(gcs_storage_on(gcs_emulator, bucket, "team/db"), Path(ours["BRS_DB_DATA_DIRECTORY"]), max_keep=20)
     made = [engine.backup().backup_id for _ in range(25)]
-    ours_listed = [b["version"] for b in listed(ours)]
+    ours_listed = [b["version"] for b in listed_backups(ours)]
     assert ours_listed == list(reversed(made[-20:]))
     assert len(engine.session.call(Role.STORAGE, "brs_storage_list")) == 40  # objects + manifests
 
     their_second = run_brs("backup", env=theirs, check=True).stdout.strip()
-    assert [b["version"] for b in listed(theirs)] == [their_second]
+    assert [b["version"] for b in listed_backups(theirs)] == [their_second]
     assert their_first not in ours_listed
-    assert [b["version"] for b in listed(ours)] == ours_listed
+    assert [b["version"] for b in listed_backups(ours)] == ours_listed

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from brs.testing import make_tree, run_brs, tree_snapshot
-from gcs_flaky import FlakyProxy
-from gcs_servers import Emulator, listed, unique_bucket
+from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
+from gcs_servers import Emulator, unique_bucket
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, gcs_emulator: Emulator) -> None:
@@ -21,7 +20,7 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, gcs_emulator: Emulator
         data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=6 << 20)  # several chunks
         expected = tree_snapshot(data)
         version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed(env)] == [version]
+        assert [b["version"] for b in listed_backups(env)] == [version]
         shutil.rmtree(data)
         run_brs("restore", "latest", env=env, check=True)
         assert tree_snapshot(data) == expected

@@ -10,14 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,35 +22,13 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
+from brs.testing import free_port, kill_server, stop_server, wait_for_http
 
 from brs_storage_s3 import S3Storage
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = "0123456789abcdef0123456789abcdef"
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 30, **kwargs: Any) -> None:
-    """Wait until ``url`` answers with any HTTP status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            urllib.request.urlopen(url, timeout=2, **kwargs).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer within {timeout:.0f}s") from None
-            time.sleep(0.1)
 
 
 @dataclass
@@ -81,7 +55,7 @@ class Moto:
 
         context = ssl._create_unverified_context() if self.tls else None
         try:
-            wait_http(self.endpoint + "/moto-api/", self.process, context=context)
+            wait_for_http(self.endpoint + "/moto-api/", self.process, context=context)
         except BaseException:
             self.stop()
             raise
@@ -89,18 +63,10 @@ class Moto:
 
     def kill(self) -> None:
         """SIGKILL: the server dies mid-request, as in a crash."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill_server(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_server(self.process)
 
 
 @pytest.fixture(scope="session")
@@ -244,13 +210,6 @@ def ceph_rgw() -> Iterator[S3Target]:
     finally:
         subprocess.run([str(stop), str(directory), "--purge"], capture_output=True, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def listed(env: dict[str, str]) -> list[dict[str, Any]]:
-    """``brs backups list --json`` for ``env``."""
-    from brs.testing import run_brs
-
-    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
 
 
 def engine_for(target: S3Target, bucket: str, prefix: str, data_dir: Path, max_keep: int = 20) -> Any:
@@ -397,18 +356,6 @@ def moto_tls(pki: Pki) -> Iterator[Moto]:
         yield server
     finally:
         server.stop()
-
-
-def assert_one_line_error(result: Any, *needles: str, secrets: tuple[str, ...] = ()) -> str:
-    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line."""
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("brs: error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    for secret in secrets:
-        assert secret not in result.stderr and secret not in result.stdout
-    return str(lines[0])
 
 
 def run_measured(*args: str, env: dict[str, str], timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], int]:

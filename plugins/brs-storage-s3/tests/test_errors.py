@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brs.testing import run_brs
-from s3_servers import Moto, Pki, Restricted, S3Target, assert_one_line_error, free_port, listed, moto_target, unique_bucket
+from brs.testing import assert_one_line_error, free_port, listed_backups, run_brs
+from s3_servers import Moto, Pki, Restricted, S3Target, moto_target, unique_bucket
 
 
 def _backup(tmp_path: Path, target: S3Target, bucket: str, **extra: str) -> tuple[dict[str, str], object]:
@@ -33,7 +33,7 @@ def test_a_wrong_secret_key(tmp_path: Path, moto_with_auth: Restricted) -> None:
 def test_the_restricted_user_can_back_up_into_an_existing_bucket(tmp_path: Path, moto_with_auth: Restricted) -> None:
     env, result = _backup(tmp_path, moto_with_auth.target, moto_with_auth.existing_bucket)
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
-    assert len(listed(env)) == 1
+    assert len(listed_backups(env)) == 1
 
 
 def test_a_missing_bucket_without_permission_to_create_it(tmp_path: Path, moto_with_auth: Restricted) -> None:
@@ -69,7 +69,7 @@ def test_a_ca_file_that_is_not_pem(tmp_path: Path, moto_tls: Moto) -> None:
 def test_the_right_ca_and_skip_verify_both_work(tmp_path: Path, moto_tls: Moto, pki: Pki) -> None:
     env, result = _backup(tmp_path / "ca", moto_target(moto_tls), unique_bucket(), BRS_S3_TRUSTED_CA_CERT=str(pki.ca))
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
-    assert len(listed(env)) == 1
+    assert len(listed_backups(env)) == 1
     env, result = _backup(tmp_path / "skip", moto_target(moto_tls), unique_bucket(), BRS_S3_INSECURE_SKIP_VERIFY="true")
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
-    assert len(listed(env)) == 1
+    assert len(listed_backups(env)) == 1

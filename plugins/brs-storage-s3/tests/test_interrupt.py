@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from brs.testing import run_brs
+from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
-from s3_servers import Moto, S3Target, assert_one_line_error, listed, moto_target, unique_bucket
+from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
 _MiB = 1 << 20
 
@@ -76,7 +76,7 @@ def test_server_killed_mid_upload(tmp_path: Path, moto_factory: Callable[..., Mo
 
     server.start()  # same port; moto keeps nothing in memory, so brs recreates the bucket
     version = run_brs("backup", env=env, check=True).stdout.strip()
-    assert [b["version"] for b in listed(env)] == [version]
+    assert [b["version"] for b in listed_backups(env)] == [version]
 
 
 def test_backup_killed_mid_upload(tmp_path: Path, moto: Moto) -> None:
@@ -88,7 +88,7 @@ def test_backup_killed_mid_upload(tmp_path: Path, moto: Moto) -> None:
     finally:
         process.kill()
         process.communicate()
-    assert listed(env) == []
+    assert listed_backups(env) == []
     assert _client(target).list_multipart_uploads(Bucket=bucket).get("Uploads")  # unfinished, unlisted
     version = run_brs("backup", env=env, check=True).stdout.strip()
-    assert [b["version"] for b in listed(env)] == [version]
+    assert [b["version"] for b in listed_backups(env)] == [version]

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from s3_servers import Moto, listed, moto_target, run_measured, unique_bucket
+from brs.testing import listed_backups
+from s3_servers import Moto, moto_target, run_measured, unique_bucket
 
 _MiB = 1 << 20
 LIMIT_KIB = 150 * 1024
@@ -25,7 +26,7 @@ def test_300_mib_up_and_down_under_150_mib_rss(tmp_path: Path, moto: Moto) -> No
 
     backup, backup_peak = run_measured("backup", env=env)
     assert backup.returncode == 0, backup.stderr
-    assert listed(env)[0]["size"] > 300 * _MiB
+    assert listed_backups(env)[0]["size"] > 300 * _MiB
 
     shutil.rmtree(data)
     restore, restore_peak = run_measured("restore", "latest", env=env)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from brs.interfaces import Role
-from brs.testing import run_brs
-from s3_servers import Moto, S3Target, engine_for, listed, moto_target, unique_bucket
+from brs.testing import listed_backups, run_brs
+from s3_servers import Moto, S3Target, engine_for, moto_target, unique_bucket
 
 
 @pytest.fixture(params=["moto", "ceph"])
@@ -37,12 +37,12 @@ def test_two_sidecars_in_one_bucket_keep_to_themselves(tmp_path: Path, target: t
     # 25 backups with --object-max-keep 20 (on moto), in-process to keep the loop fast.
     engine = engine_for(target, bucket, "team/db", Path(ours["BRS_DB_DATA_DIRECTORY"]), max_keep=keep)
     made = [engine.backup().backup_id for _ in range(count)]
-    ours_listed = [b["version"] for b in listed(ours)]
+    ours_listed = [b["version"] for b in listed_backups(ours)]
     assert ours_listed == list(reversed(made[-keep:]))
     assert len(engine.session.call(Role.STORAGE, "brs_storage_list")) == 2 * keep  # objects + manifests
 
     # Their retention (keep 1) runs after their next backup and must not touch ours.
     their_second = run_brs("backup", env=theirs, check=True).stdout.strip()
-    assert [b["version"] for b in listed(theirs)] == [their_second]
+    assert [b["version"] for b in listed_backups(theirs)] == [their_second]
     assert their_first not in ours_listed
-    assert [b["version"] for b in listed(ours)] == ours_listed
+    assert [b["version"] for b in listed_backups(ours)] == ours_listed

@@ -8,9 +8,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from brs.testing import make_tree, run_brs, tree_snapshot
-from s3_flaky import FlakyProxy
-from s3_servers import Moto, S3Target, listed, moto_target, unique_bucket
+from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
+from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
 from brs_storage_s3 import S3Storage
 from brs_storage_s3.multipart import MAX_PARTS, part_size_for
@@ -23,7 +22,7 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, moto: Moto) -> None:
         data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=12 << 20)  # several parts
         expected = tree_snapshot(data)
         version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed(env)] == [version]
+        assert [b["version"] for b in listed_backups(env)] == [version]
         shutil.rmtree(data)
         run_brs("restore", "latest", env=env, check=True)
         assert tree_snapshot(data) == expected

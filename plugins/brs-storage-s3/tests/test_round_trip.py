@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from brs.testing import make_tree, run_brs, tree_snapshot
-from s3_servers import Moto, S3Target, listed, moto_target, unique_bucket
+from brs.testing import listed_backups, make_tree, run_brs, tree_snapshot
+from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
 SUFFIX = {"tar": ".tar", "targz": ".tar.gz", "tarlz4": ".tar.lz4", "tarzst": ".tar.zst"}
 
@@ -28,7 +28,7 @@ def test_encrypted_round_trip(tmp_path: Path, target: S3Target, method: str) -> 
     expected = tree_snapshot(data)
 
     version = run_brs("backup", env=env, check=True).stdout.strip()
-    backups = listed(env)
+    backups = listed_backups(env)
     assert [b["version"] for b in backups] == [version]
     assert backups[0]["name"] == version + SUFFIX[method] + ".aes"
 

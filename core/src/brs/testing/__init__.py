@@ -12,11 +12,52 @@ Subclass the contract classes in your plugin's tests and provide the fixtures th
             return make
 
 Every in-repo plugin does this, and core runs the suites against its own built-ins.
+
+Besides the contracts, the kit has what plugin tests keep needing:
+
+- running the CLI: :func:`run_brs`, :class:`LocalStoreCLI`, :func:`assert_ok`,
+  :func:`one_line_error`, :func:`assert_one_line_error`, :func:`listed_backups`;
+- test servers: :func:`free_port`, :func:`wait_for_port`, :func:`wait_for_http`,
+  :func:`stop_server`, :func:`kill_server`;
+- TLS: :func:`make_certificates`, a CA with server and client certificates;
+- faults: :class:`FlakyProxy`, an HTTP proxy that fails every n-th request;
+- data: :func:`make_tree`, :func:`tree_snapshot`.
 """
 
 from __future__ import annotations
 
+from brs.testing.certificates import make_certificates
 from brs.testing.contracts import CompressionContract, DatabaseContract, StorageContract
-from brs.testing.helpers import make_tree, run_brs, tree_snapshot
+from brs.testing.faults import FlakyProxy
+from brs.testing.helpers import (
+    LocalStoreCLI,
+    assert_ok,
+    assert_one_line_error,
+    listed_backups,
+    make_tree,
+    one_line_error,
+    run_brs,
+    tree_snapshot,
+)
+from brs.testing.processes import free_port, kill_server, stop_server, wait_for_http, wait_for_port
 
-__all__ = ["CompressionContract", "DatabaseContract", "StorageContract", "make_tree", "run_brs", "tree_snapshot"]
+__all__ = [
+    "CompressionContract",
+    "DatabaseContract",
+    "FlakyProxy",
+    "LocalStoreCLI",
+    "StorageContract",
+    "assert_ok",
+    "assert_one_line_error",
+    "free_port",
+    "kill_server",
+    "listed_backups",
+    "make_certificates",
+    "make_tree",
+    "one_line_error",
+    "run_brs",
+    "stop_server",
+    "tree_snapshot",
+    "wait_for_http",
+    "wait_for_port",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -11,7 +12,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["brs_executable", "make_tree", "run_brs", "tree_snapshot"]
+__all__ = [
+    "LocalStoreCLI",
+    "assert_ok",
+    "assert_one_line_error",
+    "brs_executable",
+    "listed_backups",
+    "make_tree",
+    "one_line_error",
+    "run_brs",
+    "tree_snapshot",
+]
 
 
 def brs_executable() -> str:
@@ -29,6 +40,76 @@ def run_brs(
     if check and result.returncode != 0:
         raise AssertionError(f"brs {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert that ``brs`` exited 0 and return its stripped stdout (e.g. a backup version)."""
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert that ``brs`` exited 1 with exactly one line on stderr, and return that line."""
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str, secrets: tuple[str, ...] = ()) -> str:
+    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line.
+
+    The line must contain every one of ``needles``; no output may contain any of ``secrets``.
+    """
+    line = one_line_error(result)
+    assert line.startswith("brs: error: "), result.stderr
+    for needle in needles:
+        assert needle in line, line
+    for secret in secrets:
+        assert secret not in result.stderr and secret not in result.stdout
+    return line
+
+
+def listed_backups(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``brs backups list --json`` for ``env``, parsed."""
+    return list(json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout))
+
+
+class LocalStoreCLI:
+    """``brs`` with a local backup store below ``root``; every call returns the finished process.
+
+    Plugin tests wrap :meth:`run` in a ``__call__`` with their own ``--db`` handling.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.store = root / "store"
+
+    def store_args(self) -> list[str]:
+        """The options that select this local backup store."""
+        return ["--backup-provider", "local", "--local-provider-backup-path", str(self.store)]
+
+    def run(
+        self,
+        command: str,
+        *args: str,
+        db: str,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        """``brs COMMAND [--db DB] [--db-data-directory DATA_DIR] <store options> ARGS``.
+
+        ``--db`` is passed only to ``backup`` and ``restore``, the commands that take it.
+        """
+        selected = ["--db", db] if command in ("backup", "restore") else []
+        where = ["--db-data-directory", str(data_dir)] if data_dir is not None else []
+        return run_brs(command, *selected, *where, *self.store_args(), *args, env=env, timeout=timeout)
+
+    def listed(self) -> list[dict[str, Any]]:
+        """The store's backups as ``brs backups list --json`` reports them."""
+        result = run_brs("backups", "list", "--json", *self.store_args())
+        assert result.returncode == 0, result.stderr
+        return list(json.loads(result.stdout))
 
 
 def make_tree(root: Path, big_file_size: int = 3 << 20) -> Path:

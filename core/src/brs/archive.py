@@ -15,11 +15,11 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from brs.errors import ArchiveError
 
-__all__ = ["ArchiveEntry", "ArchiveReader", "ArchiveWriter", "STREAM_PART_SIZE"]
+__all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
 
 #: Bytes of a dump stream held in memory before they become one tar member.
 STREAM_PART_SIZE = 4 << 20
@@ -33,7 +33,10 @@ class ArchiveWriter:
 
     def __init__(self, sink: BinaryIO) -> None:
         # mode "w" on a sink that implements tell() avoids tarfile's slow "w|" buffering.
-        self._tar = tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER)
+        # Closed by close(); typeshed lacks copybufsize.
+        self._tar = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
+            fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER
+        )
         self.members = 0
         self.bytes_added = 0
 
@@ -41,7 +44,7 @@ class ArchiveWriter:
         self.members += 1
         self.bytes_added += info.size
         # tarfile remembers every member; a dump of millions of files must not grow memory.
-        self._tar.members.clear()
+        _forget_members(self._tar)
 
     def add_path(self, path: Path, arcname: str, *, exclude: Callable[[str], bool] | None = None) -> None:
         """Add ``path`` as ``arcname``; directories recursively, symlinks as links.
@@ -124,11 +127,11 @@ class ArchiveEntry:
     def open(self) -> BinaryIO:
         """Read a regular file's or a stream's content (only until the next entry is requested)."""
         if self.is_stream:
-            return _JoinedStream(self._reader, self)  # type: ignore[return-value]
+            return cast(BinaryIO, _JoinedStream(self._reader, self))
         handle = self._reader.tar.extractfile(self.info)
         if handle is None:
             raise ArchiveError(f"archive member {self.name!r} is not a regular file")
-        return _GuardedReader(handle, self.name)  # type: ignore[return-value]
+        return cast(BinaryIO, _GuardedReader(handle, self.name))
 
     def check(self) -> None:
         """Raise :class:`ArchiveError` if extracting this entry would be unsafe (as extract would)."""
@@ -155,7 +158,7 @@ class ArchiveReader:
         try:
             # Normal mode on a forward-only file: "r|" re-slices a bufsize buffer on every read,
             # copying up to 1 MiB per 512-byte header, which dominated extraction of small files.
-            self.tar = tarfile.open(fileobj=_ForwardReader(source), mode="r:")
+            self.tar = tarfile.open(fileobj=_ForwardReader(source), mode="r:")  # noqa: SIM115 - lives as long as the reader
         except tarfile.TarError as error:
             raise ArchiveError(f"backup payload is not a valid tar stream: {error}") from error
         self.tar.copybufsize = _COPY_BUFFER  # type: ignore[attr-defined]
@@ -170,8 +173,8 @@ class ArchiveReader:
 
     def _next_info(self) -> tarfile.TarInfo | None:
         if self._pending is not None:
-            info, self._pending = self._pending, None
-            return info
+            pending, self._pending = self._pending, None
+            return pending
         if self.exhausted:
             return None
         try:
@@ -183,7 +186,7 @@ class ArchiveReader:
         else:
             self.members += 1
             # Keep memory flat for archives with millions of members.
-            self.tar.members.clear()
+            _forget_members(self.tar)
         return info
 
     def _push_back(self, info: tarfile.TarInfo) -> None:
@@ -350,7 +353,7 @@ class _ForwardReader(io.RawIOBase):
 class _GuardedReader(io.RawIOBase):
     """Turns tarfile's read errors (a damaged or cut archive) into :class:`ArchiveError`."""
 
-    def __init__(self, inner: BinaryIO, name: str) -> None:
+    def __init__(self, inner: IO[bytes], name: str) -> None:
         super().__init__()
         self._inner = inner
         self._name = name
@@ -396,7 +399,7 @@ class _JoinedStream(io.RawIOBase):
         self._expected_part += 1
         handle = self._reader.tar.extractfile(info)
         assert handle is not None
-        self._current = _GuardedReader(handle, str(self._name))  # type: ignore[assignment]
+        self._current = cast(BinaryIO, _GuardedReader(handle, str(self._name)))
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
@@ -422,6 +425,11 @@ class _JoinedStream(io.RawIOBase):
                 return data
             self._current = None
         return b""
+
+
+def _forget_members(tar: tarfile.TarFile) -> None:
+    """Drop tarfile's list of seen members: an archive of millions of files must not grow memory."""
+    cast(Any, tar).members.clear()
 
 
 def _read_full(source: BinaryIO, view: memoryview) -> int:
@@ -470,5 +478,4 @@ def _safe_member(info: tarfile.TarInfo, target: Path) -> tarfile.TarInfo:
         raise ArchiveError(f"unsafe archive member {info.name!r}: {error}") from error
     if checked is None:
         raise ArchiveError(f"unsafe archive member {info.name!r}")
-    mode = info.mode if not (info.ischr() or info.isblk() or info.isfifo()) else None
-    return checked.replace(mode=mode, uid=info.uid, gid=info.gid, uname=info.uname, gname=info.gname, deep=False)
+    return checked.replace(mode=info.mode, uid=info.uid, gid=info.gid, uname=info.uname, gname=info.gname, deep=False)

@@ -93,9 +93,7 @@ def parse_key(text: str, source: str) -> bytes:
     if not stripped.isascii():
         raise ConfigError(f"encryption key from {source} contains non-ASCII characters")
     if len(stripped) != KEY_SIZE:
-        raise ConfigError(
-            f"encryption key from {source} must be {KEY_SIZE} ASCII characters, got {len(stripped)}"
-        )
+        raise ConfigError(f"encryption key from {source} must be {KEY_SIZE} ASCII characters, got {len(stripped)}")
     return stripped.encode("ascii")
 
 
@@ -130,13 +128,9 @@ class Keyring:
 
     __slots__ = ("_encryption_key", "_encryption_key_id", "_keys")
 
-    def __init__(
-        self, encryption_key: bytes | None = None, decryption_keys: Sequence[bytes] = ()
-    ) -> None:
+    def __init__(self, encryption_key: bytes | None = None, decryption_keys: Sequence[bytes] = ()) -> None:
         self._encryption_key = None if encryption_key is None else _check_key(encryption_key)
-        self._encryption_key_id = (
-            None if self._encryption_key is None else key_id(self._encryption_key)
-        )
+        self._encryption_key_id = None if self._encryption_key is None else key_id(self._encryption_key)
         # Insertion order puts the encryption key first, which is the order errors list ids in.
         self._keys: dict[str, bytes] = {}
         if self._encryption_key is not None and self._encryption_key_id is not None:
@@ -171,9 +165,7 @@ class Keyring:
             return self._keys[key_id]
         except KeyError:
             configured = ", ".join(self._keys) or "none"
-            raise DecryptionError(
-                f"{what} is encrypted with key {key_id}; configured keys: {configured}"
-            ) from None
+            raise DecryptionError(f"{what} is encrypted with key {key_id}; configured keys: {configured}") from None
 
     def __bool__(self) -> bool:
         return bool(self._keys)
@@ -207,15 +199,11 @@ class StreamEncryptor:
         log2 = chunk_size.bit_length() - 1
         if chunk_size != 1 << log2 or not _MIN_LOG2_CHUNK <= log2 <= _MAX_LOG2_CHUNK:
             raise ValueError(
-                f"chunk size must be a power of two between 2**{_MIN_LOG2_CHUNK} and "
-                f"2**{_MAX_LOG2_CHUNK}, got {chunk_size}"
+                f"chunk size must be a power of two between 2**{_MIN_LOG2_CHUNK} and 2**{_MAX_LOG2_CHUNK}, got {chunk_size}"
             )
         encoded_id = backup_id.encode("utf-8")
         if len(encoded_id) > _MAX_BACKUP_ID_SIZE:
-            raise ValueError(
-                f"backup id must be at most {_MAX_BACKUP_ID_SIZE} bytes in UTF-8, "
-                f"got {len(encoded_id)}"
-            )
+            raise ValueError(f"backup id must be at most {_MAX_BACKUP_ID_SIZE} bytes in UTF-8, got {len(encoded_id)}")
         self._nonce_prefix = os.urandom(_NONCE_PREFIX_SIZE)
         key_id_raw = _key_id_bytes(key)
         #: The id of the key this stream is encrypted with.
@@ -299,9 +287,7 @@ class StreamEncryptor:
     def _seal(self, plaintext: memoryview, *, last: bool) -> bytes:
         if self._index >= _MAX_CHUNKS:
             raise RuntimeError("stream too long: the 4-byte chunk counter would wrap")
-        sealed = self._aead.encrypt(
-            _nonce(self._nonce_prefix, self._index, last), plaintext, self.header
-        )
+        sealed = self._aead.encrypt(_nonce(self._nonce_prefix, self._index, last), plaintext, self.header)
         self._index += 1
         return sealed
 
@@ -319,9 +305,7 @@ class StreamDecryptor:
     the object as *what*. After an error, every further call raises it again.
     """
 
-    def __init__(
-        self, keyring: Keyring, expected_backup_id: str | None = None, what: str = "backup"
-    ) -> None:
+    def __init__(self, keyring: Keyring, expected_backup_id: str | None = None, what: str = "backup") -> None:
         self._keyring = keyring
         self._expected_backup_id = expected_backup_id
         self._what = what
@@ -482,9 +466,7 @@ class StreamDecryptor:
                 if got == 0:
                     raise DecryptionError(f"{what} is not a brs encrypted object (it is empty)")
                 raise DecryptionError(f"{what} is not a brs encrypted object")
-            raise DecryptionError(
-                f"{what} is truncated inside its header (the final chunk is missing)"
-            )
+            raise DecryptionError(f"{what} is truncated inside its header (the final chunk is missing)")
         index = self._index
         tail = self._buffer_view[: self._fill]
         if self._fill < _TAG_SIZE:
@@ -499,10 +481,7 @@ class StreamDecryptor:
         if self._fill < self._sealed_size:
             # A short tail is either a damaged final chunk or a chunk cut short; the two cannot be
             # told apart cryptographically.
-            raise DecryptionError(
-                f"{what} failed authentication at chunk {index} "
-                "(corrupt, tampered or truncated data)"
-            )
+            raise DecryptionError(f"{what} failed authentication at chunk {index} (corrupt, tampered or truncated data)")
         raise self._auth_failed(index)
 
     def _open_following(self, sealed: memoryview) -> bytes:
@@ -522,9 +501,7 @@ class StreamDecryptor:
         if index >= _MAX_CHUNKS:
             raise DecryptionError(f"{self._what} has more chunks than the format allows")
         try:
-            plaintext = self._aead.decrypt(
-                _nonce(self._nonce_prefix, index, last), sealed, self._aad
-            )
+            plaintext = self._aead.decrypt(_nonce(self._nonce_prefix, index, last), sealed, self._aad)
         except InvalidTag:
             return None
         self._index = index + 1
@@ -537,17 +514,11 @@ class StreamDecryptor:
         # damage, not as an object of another backup.
         expected = self._expected_backup_id
         if expected is not None and self._backup_id != expected:
-            raise DecryptionError(
-                f"{self._what} belongs to backup {self._backup_id}, not {expected}"
-            )
+            raise DecryptionError(f"{self._what} belongs to backup {self._backup_id}, not {expected}")
 
     def _truncated(self) -> DecryptionError:
         where = "its header" if self._index == 0 else f"chunk {self._index - 1}"
-        return DecryptionError(
-            f"{self._what} is truncated after {where} (the final chunk is missing)"
-        )
+        return DecryptionError(f"{self._what} is truncated after {where} (the final chunk is missing)")
 
     def _auth_failed(self, index: int) -> DecryptionError:
-        return DecryptionError(
-            f"{self._what} failed authentication at chunk {index} (corrupt or tampered data)"
-        )
+        return DecryptionError(f"{self._what} failed authentication at chunk {index} (corrupt or tampered data)")

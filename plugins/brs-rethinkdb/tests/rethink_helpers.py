@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import tarfile
 import time
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from brs.archive import ArchiveReader, ArchiveWriter
+from brs.processes import free_port, stop_process
 
 #: Set to a rethinkdb server binary to run the integration tests (none can be installed here).
 BINARY_ENV = "BRS_RETHINKDB_BINARY"
@@ -51,9 +50,7 @@ def archive_of(members: dict[str, bytes]) -> ArchiveReader:
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound and released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 class RealServer:
@@ -95,14 +92,8 @@ class RealServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process, 60)
 
 
 def load_sample(server: RealServer) -> None:

@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 from brs.errors import DatabaseError
+from brs.staging import clear_directory, match_owner
 
 from brs_meilisearch.layout import VERSION_FILE
 from brs_meilisearch.server import TemporaryServer
-import contextlib
 
-__all__ = ["SCRATCH", "clear_directory", "import_dump", "match_owner"]
+__all__ = ["SCRATCH", "import_dump"]
 
 #: Work folder inside the target while it is being built (a ``.brs-`` name: ignored by brs).
 SCRATCH = ".brs-meilisearch-import"
@@ -47,34 +47,3 @@ def import_dump(binary: Path, dump: Path, target: Path, *, timeout: float, log: 
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("imported Meilisearch dump %s into %s", dump.name, target)
-
-
-def match_owner(target: Path) -> None:
-    """Give everything below ``target`` the owner of ``target`` itself.
-
-    The temporary server runs as brs's user (often root in a sidecar), but the database
-    container may run as another one; core created ``target`` with the data directory's owner.
-    """
-    if os.geteuid() != 0:
-        return
-    info = target.stat()
-    for root, directories, files in os.walk(target):
-        for name in directories + files:
-            path = os.path.join(root, name)
-            stat = os.lstat(path)
-            if (stat.st_uid, stat.st_gid) != (info.st_uid, info.st_gid):
-                os.lchown(path, info.st_uid, info.st_gid)
-
-
-def clear_directory(path: Path) -> None:
-    """Remove everything inside ``path`` (kept itself: it belongs to the caller)."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)

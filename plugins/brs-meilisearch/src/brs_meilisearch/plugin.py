@@ -11,10 +11,11 @@ import click
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.staging import clear_directory
 
 from brs_meilisearch.api import MeiliApi
 from brs_meilisearch.binary import binary_version, keep_copy, resolve_binary
-from brs_meilisearch.importer import SCRATCH, clear_directory, import_dump
+from brs_meilisearch.importer import SCRATCH, import_dump
 from brs_meilisearch.layout import DUMP_MEMBER, check_data_dir
 from brs_meilisearch.settings import MeiliSettings, plugin_options
 from brs_meilisearch.upgrade import upgrade_data_dir

@@ -6,13 +6,12 @@ import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from brs.processes import free_port, stop_process
 from brs.errors import DatabaseError
 
 from brs_meilisearch.api import MeiliApi
@@ -23,13 +22,6 @@ __all__ = ["TemporaryServer", "free_port"]
 STOP_TIMEOUT = 30.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PORT_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class TemporaryServer:
@@ -145,17 +137,9 @@ class TemporaryServer:
     def stop(self) -> bool:
         """SIGTERM, wait, then SIGKILL; returns True when the process ended on SIGTERM."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return True
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-            return True
-        except subprocess.TimeoutExpired:
-            self._log.warning("%s ignored SIGTERM for %.0fs; killing it", self._what(), STOP_TIMEOUT)
-            process.kill()
-            process.wait()
-            return False
+        return stop_process(process, STOP_TIMEOUT, log=self._log, what=self._what())
 
     # -- diagnostics -------------------------------------------------------------------------
     def _what(self) -> str:

@@ -14,12 +14,12 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import is_empty
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState, DataDirStatus
+from brs.staging import clear_directory, match_owner
 
 from brs_rethinkdb.connection import connect, server_version
 from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
 from brs_rethinkdb.server import TemporaryServer
 from brs_rethinkdb.settings import RethinkSettings, plugin_options
-from brs_rethinkdb.staging import clear_directory, match_owner
 from brs_rethinkdb.tools import dump_command, restore_command, run_tool
 
 __all__ = ["RethinkDB"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from brs.processes import free_port, stop_process
 from brs.errors import ConfigError, DatabaseError
 
 from brs_rethinkdb.connection import AuthRejected, connect
@@ -19,13 +18,6 @@ __all__ = ["TemporaryServer", "free_port"]
 
 #: Seconds a stopping server gets after SIGTERM before it is killed.
 STOP_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class TemporaryServer:
@@ -122,17 +114,9 @@ class TemporaryServer:
     def stop(self) -> bool:
         """SIGTERM, wait, then SIGKILL; returns True when the process ended on SIGTERM."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return True
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-            return True
-        except subprocess.TimeoutExpired:
-            self._log.warning("temporary RethinkDB server ignored SIGTERM for %.0fs; killing it", STOP_TIMEOUT)
-            process.kill()
-            process.wait()
-            return False
+        return stop_process(process, STOP_TIMEOUT, log=self._log, what="temporary RethinkDB server")
 
     def last_output(self) -> str:
         """The last line the server printed, for a one-line error."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import base64
 import io
-import queue
-import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from brs.buffers import BufferPool, Filler
 
 from azure.core import MatchConditions
 from azure.storage.blob import BlobBlock
@@ -24,9 +23,6 @@ MAX_BLOCKS = 50_000
 #: The block size doubles after every this many blocks: 8 MiB blocks cover the first 78 GiB,
 #: and the sizes that follow reach several TiB within Azure's 50 000 blocks.
 BLOCKS_PER_STEP = 10_000
-
-#: Fills the buffer from the stream; returns how many bytes it holds (fewer only at the end).
-Filler = Callable[[bytearray], int]
 
 
 def block_size_for(number: int, base: int) -> int:
@@ -39,39 +35,11 @@ def block_id(number: int) -> str:
     return base64.b64encode(f"brs-{number:08d}".encode()).decode()
 
 
-class _Buffers:
-    """At most ``count`` block buffers, reused; blocks while all are in use."""
-
-    def __init__(self, count: int) -> None:
-        self._count = count
-        self._made = 0
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bytearray:
-        while True:
-            try:
-                buffer = self._free.get_nowait()
-            except queue.Empty:
-                with self._lock:
-                    if self._made < self._count:
-                        self._made += 1
-                        return bytearray(size)
-                buffer = self._free.get()
-            if len(buffer) == size:
-                return buffer
-            with self._lock:  # the block size grew, or it was the short last block: retire it
-                self._made -= 1
-
-    def give(self, buffer: bytearray) -> None:
-        self._free.put(buffer)
-
-
 class BlockUpload:
     """Stages the stream as blocks (``concurrency`` at a time) and commits them at its end.
 
     :param blob: an ``azure.storage.blob.BlobClient``.
-    :param fill: fills a buffer from the stream, see :data:`Filler`.
+    :param fill: fills a buffer from the stream, see :data:`brs.buffers.Filler`.
     """
 
     def __init__(self, blob: Any, fill: Filler, block_size: int, concurrency: int = 2) -> None:
@@ -80,7 +48,7 @@ class BlockUpload:
         self.block_size = block_size
         self.concurrency = concurrency
         self.size = 0
-        self._buffers = _Buffers(concurrency + 1)
+        self._buffers = BufferPool(concurrency + 1)
 
     def run(self) -> int:
         """Upload the stream; returns its size. On any failure nothing is committed."""

@@ -10,12 +10,12 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
+from brs.streams import FullReader, TranslatingReader
 
 from brs_storage_azure.blocks import BlockUpload
 from brs_storage_azure.client import make_service
 from brs_storage_azure.errors import AZURE_ERRORS, storage_error
 from brs_storage_azure.settings import AzureSettings, options
-from brs_storage_azure.streams import BlockFiller, DownloadReader
 
 if TYPE_CHECKING:
     import click
@@ -98,7 +98,7 @@ class AzureStorage(Storage):
 
     def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
         blob = self.container.get_blob_client(self._key(name))
-        upload = BlockUpload(blob, BlockFiller(source).fill, self.settings.block_size, concurrency=CONCURRENCY)
+        upload = BlockUpload(blob, FullReader(source).fill, self.settings.block_size, concurrency=CONCURRENCY)
         try:
             return upload.run()
         except AZURE_ERRORS as error:
@@ -116,7 +116,7 @@ class AzureStorage(Storage):
         def translate(error: Exception) -> BaseException:
             return self._error(f"download {name}", error) if isinstance(error, AZURE_ERRORS) else error
 
-        return DownloadReader(downloader, translate)  # type: ignore[return-value]
+        return TranslatingReader(downloader, translate)  # type: ignore[return-value]
 
     def brs_storage_list(self) -> list[StoredObject]:
         objects = []

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
+from brs.streams import FullReader, TranslatingReader
 from google.api_core import exceptions as api
 
 from brs_storage_gcs.client import TIMEOUT, make_client, make_retry
 from brs_storage_gcs.errors import GCS_ERRORS, storage_error
 from brs_storage_gcs.settings import GcsSettings, options
-from brs_storage_gcs.streams import FullReader, TranslatingReader
 
 if TYPE_CHECKING:
     import click

@@ -10,11 +10,10 @@ small databases use small parts and a terabyte still fits in 10 000 parts.
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from brs.buffers import BufferPool, Filler
 
 __all__ = ["MAX_PARTS", "MultipartUpload", "part_size_for"]
 
@@ -23,48 +22,17 @@ MAX_PARTS = 10_000
 #: and the five steps up to 256 MiB parts reach about 1 TiB within S3's 10 000 parts.
 PARTS_PER_STEP = 2_000
 
-#: Fills the buffer from the stream; returns how many bytes it holds (fewer only at the end).
-Filler = Callable[[bytearray], int]
-
 
 def part_size_for(number: int, base: int) -> int:
     """Size of part ``number`` (1-based) when parts start at ``base`` bytes."""
     return base << min((number - 1) // PARTS_PER_STEP, 8)
 
 
-class _Buffers:
-    """At most ``count`` part buffers, handed out and returned; blocks while all are in use."""
-
-    def __init__(self, count: int) -> None:
-        self._count = count
-        self._made = 0
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bytearray:
-        while True:
-            try:
-                buffer = self._free.get_nowait()
-            except queue.Empty:
-                with self._lock:
-                    if self._made < self._count:
-                        self._made += 1
-                        return bytearray(size)
-                buffer = self._free.get()
-            if len(buffer) == size:
-                return buffer
-            with self._lock:  # the part size grew: retire the smaller buffer
-                self._made -= 1
-
-    def give(self, buffer: bytearray) -> None:
-        self._free.put(buffer)
-
-
 class MultipartUpload:
     """Uploads everything ``fill`` provides as one object, atomically.
 
     :param client: a boto3 S3 client (its retry configuration applies to every request).
-    :param fill: fills a buffer from the stream, see :data:`Filler`.
+    :param fill: fills a buffer from the stream, see :data:`brs.buffers.Filler`.
     :param checksum: ``"CRC32"`` to send and record per-part checksums, or ``None``.
     """
 
@@ -86,7 +54,7 @@ class MultipartUpload:
         self.concurrency = concurrency
         self.checksum = checksum
         self.size = 0
-        self._buffers = _Buffers(concurrency + 1)
+        self._buffers = BufferPool(concurrency + 1)
 
     def run(self) -> int:
         """Upload the stream; returns its size. On any failure nothing becomes visible."""

@@ -17,13 +17,14 @@ from botocore.exceptions import (
 )
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
+from brs.streams import FullReader
 
 from brs_storage_s3 import lifecycle
 from brs_storage_s3.client import CONCURRENCY, DEFAULT_REGION, make_client
 from brs_storage_s3.errors import error_code, storage_error
 from brs_storage_s3.multipart import MultipartUpload
 from brs_storage_s3.settings import S3Settings, options
-from brs_storage_s3.streams import FullReader, ResumingReader
+from brs_storage_s3.streams import ResumingReader
 
 if TYPE_CHECKING:
     import click

@@ -1,85 +1,17 @@
-"""Stream adapters between brs's pipeline and S3 requests."""
+"""Reading S3 objects: a streamed GET that survives a broken connection."""
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
-__all__ = ["FullReader", "ResumingReader"]
+from brs.streams import RawReader
 
-
-class FullReader(io.RawIOBase):
-    """Gathers whole parts from a source whose reads may return less than asked.
-
-    brs's pipeline hands out pieces of at most 1 MiB whatever ``n`` is; a part is only complete
-    (and only the last one may be short) once enough pieces were gathered. ``read(n)`` returns
-    exactly ``n`` bytes unless the source has ended, and :meth:`fill` does the same into a
-    caller's buffer.
-    """
-
-    def __init__(self, source: BinaryIO) -> None:
-        super().__init__()
-        self._source = source
-        self._position = 0
-        self._leftover: memoryview = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            pieces = []
-            while piece := self._take(1 << 20):
-                pieces.append(bytes(piece))
-            data = b"".join(pieces)
-            self._position += len(data)
-            return data
-        buffer = bytearray(size)
-        filled = self.fill(buffer)
-        del buffer[filled:]
-        return bytes(buffer)
-
-    def fill(self, buffer: bytearray) -> int:
-        """Fill ``buffer`` from the source; returns the byte count (short only at the end).
-
-        Filling a reused buffer allocates nothing per part: growing or joining buffers would
-        hold two copies of a part for a moment and fragment the heap.
-        """
-        size = len(buffer)
-        filled = 0
-        with memoryview(buffer) as view:
-            while filled < size:
-                piece = self._take(size - filled)
-                if not piece:
-                    break
-                view[filled : filled + len(piece)] = piece
-                filled += len(piece)
-        self._position += filled
-        return filled
-
-    def _take(self, limit: int) -> bytes | memoryview:
-        """At most ``limit`` bytes: the source may hand out a larger piece than asked for (brs's
-        pipeline returns whole pieces for large reads), and the excess is kept for later."""
-        if not self._leftover:
-            piece = self._source.read(limit)
-            if len(piece) <= limit:
-                return piece
-            self._leftover = memoryview(piece)
-        out, self._leftover = self._leftover[:limit], self._leftover[limit:]
-        return out
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+__all__ = ["ResumingReader"]
 
 
-class ResumingReader(io.RawIOBase):
+class ResumingReader(RawReader):
     """A streamed GET that reopens at the current offset when the connection breaks.
 
     botocore retries a request until its headers arrive; a connection that drops while the body
@@ -106,9 +38,6 @@ class ResumingReader(io.RawIOBase):
         self._offset = 0
         self._body = open_at(0)
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int | None = -1) -> bytes:
         try:
             return self._read(size)
@@ -128,11 +57,6 @@ class ResumingReader(io.RawIOBase):
                     raise
                 self._close_body()
                 self._body = self._open_at(self._offset)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def _close_body(self) -> None:
         with contextlib.suppress(Exception):  # the connection is already broken

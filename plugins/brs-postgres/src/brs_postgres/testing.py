@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from brs.processes import free_port
 
 from brs_postgres.tools import Owner, Toolset
 
@@ -50,12 +50,6 @@ def bindir_for(major: int) -> Path:
         )
         raise MissingServer(f"PostgreSQL {major} programs not found in {path}: {hint}, or set BRS_PG{major}_BINDIR")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def world_tempdir(prefix: str) -> Path:

@@ -17,6 +17,7 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import RESERVED_PREFIX
 from brs.errors import ArchiveError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.staging import match_owner
 from brs_etcd.check import check_data_dir
 from brs_etcd.connection import open_session
 from brs_etcd.options import ClientSettings, MemberSettings, plugin_options
@@ -108,20 +109,10 @@ class Etcd(Database):
             restore_snapshot(tool, snapshot, scratch, member)
             for item in scratch.iterdir():
                 os.rename(item, target / item.name)
-            _own_like(target)
+            match_owner(target)
         except OSError as error:
             raise DatabaseError(f"cannot write the restored etcd data into {target}: {error}") from error
         finally:
             snapshot.unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
         self.log.info("restored etcd member %s (%s)", member.name, Path(tool).name)
-
-
-def _own_like(target: Path) -> None:
-    """Give restored files the owner of the staging directory (etcd's user), when root."""
-    if os.geteuid() != 0:
-        return
-    info = target.stat()
-    for root, dirs, files in os.walk(target):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), info.st_uid, info.st_gid, follow_symlinks=False)

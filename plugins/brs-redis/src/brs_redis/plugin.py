@@ -15,6 +15,7 @@ import click
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ArchiveError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.staging import match_owner
 from brs_redis.bgsave import bgsave
 from brs_redis.check import check_data_dir, checker_candidates
 from brs_redis.client import connect
@@ -118,7 +119,7 @@ class Redis(Database):
             layout = self._layout(metadata)
             if layout.appendonly:
                 write_aof_manifest(target, rdb, layout)
-            _own_like(target)
+            match_owner(target)
         except OSError as error:
             raise DatabaseError(f"cannot write the restored {self._engine} data into {target}: {error}") from error
         self.log.info("restored %s%s", rdb.name, f" and an AOF manifest in {layout.appenddirname}/" if layout.appendonly else "")
@@ -131,13 +132,3 @@ class Redis(Database):
             appenddirname=self.option("redis_appenddirname"),
             appendfilename=self.option("redis_appendfilename"),
         )
-
-
-def _own_like(target: Path) -> None:
-    """Give restored files the owner of the staging directory (the server's user), when root."""
-    if os.geteuid() != 0:
-        return
-    info = target.stat()
-    for root, dirs, files in os.walk(target):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), info.st_uid, info.st_gid, follow_symlinks=False)

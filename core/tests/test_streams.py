@@ -12,27 +12,13 @@ import pytest
 from brs.buffers import BufferPool
 from brs.processes import free_port, stop_process
 from brs.streams import FullReader, TranslatingReader
-
-
-class _Pieces(io.RawIOBase):
-    """Hands out fixed-size pieces whatever is asked for, as brs's pipeline may."""
-
-    def __init__(self, data: bytes, piece: int) -> None:
-        super().__init__()
-        self._data = io.BytesIO(data)
-        self._piece = piece
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        return self._data.read(self._piece)
+from brs.testing.storage import GreedyReader
 
 
 @pytest.mark.parametrize("piece", [1, 7, 10, 25])
 def test_full_reader_fills_whole_buffers_from_any_piece_size(piece: int) -> None:
     data = bytes(range(256)) * 4
-    reader = FullReader(_Pieces(data, piece))  # type: ignore[arg-type]
+    reader = FullReader(GreedyReader(data, piece))  # type: ignore[arg-type]
     buffer = bytearray(10)
     parts = []
     while filled := reader.fill(buffer):
@@ -44,7 +30,7 @@ def test_full_reader_fills_whole_buffers_from_any_piece_size(piece: int) -> None
 
 def test_full_reader_read_returns_exactly_what_was_asked() -> None:
     data = b"x" * 100
-    reader = FullReader(_Pieces(data, 30))  # type: ignore[arg-type]
+    reader = FullReader(GreedyReader(data, 30))  # type: ignore[arg-type]
     assert len(reader.read(45)) == 45
     assert len(reader.read(-1)) == 55
     assert reader.read(10) == b""

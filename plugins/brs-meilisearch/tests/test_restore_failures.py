@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 
-from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import DatabaseError
 from brs.interfaces import DataDirStatus, PluginContext
+from brs.testing import archive_of
 from brs_meilisearch import Meilisearch
-
-
-def _archive(members: dict[str, bytes]) -> ArchiveReader:
-    buffer = io.BytesIO()
-    writer = ArchiveWriter(buffer)
-    for name, data in members.items():
-        writer.add_bytes(name, data)
-    writer.close()
-    buffer.seek(0)
-    return ArchiveReader(buffer)
 
 
 def _driver(binary: Path | str) -> Meilisearch:
@@ -34,7 +23,7 @@ def test_a_damaged_dump_fails_and_leaves_the_target_empty(meili_binary: Path, tm
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError) as caught:
-        _driver(meili_binary).brs_database_restore(_archive({"meilisearch.dump": b"this is not a dump"}), target)
+        _driver(meili_binary).brs_database_restore(archive_of({"meilisearch.dump": b"this is not a dump"}), target)
     assert "\n" not in str(caught.value)
     assert "exited with code" in str(caught.value)
     assert os.listdir(target) == []
@@ -44,7 +33,7 @@ def test_an_archive_without_a_dump_is_refused(meili_binary: Path, tmp_path: Path
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match=r"holds no meilisearch\.dump"):
-        _driver(meili_binary).brs_database_restore(_archive({}), target)
+        _driver(meili_binary).brs_database_restore(archive_of({}), target)
     assert os.listdir(target) == []
 
 
@@ -52,7 +41,7 @@ def test_a_foreign_archive_is_refused(meili_binary: Path, tmp_path: Path) -> Non
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match=r"unexpected member 'dump\.rdb'"):
-        _driver(meili_binary).brs_database_restore(_archive({"dump.rdb": b"REDIS"}), target)
+        _driver(meili_binary).brs_database_restore(archive_of({"dump.rdb": b"REDIS"}), target)
     assert os.listdir(target) == []
 
 
@@ -60,7 +49,7 @@ def test_a_missing_binary_is_a_one_line_error(tmp_path: Path) -> None:
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match="not found or not executable"):
-        _driver(tmp_path / "no-such-meilisearch").brs_database_restore(_archive({"meilisearch.dump": b"x"}), target)
+        _driver(tmp_path / "no-such-meilisearch").brs_database_restore(archive_of({"meilisearch.dump": b"x"}), target)
     assert os.listdir(target) == []
 
 

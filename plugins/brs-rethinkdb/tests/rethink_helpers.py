@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from brs.archive import ArchiveReader, ArchiveWriter
 from brs.processes import free_port, stop_process
 
 #: Set to a rethinkdb server binary to run the integration tests (none can be installed here).
@@ -36,16 +35,6 @@ def write_dump_tarball(path: Path, tables: dict[str, list[dict[str, Any]]]) -> P
                 member.size = len(payload)
                 tar.addfile(member, io.BytesIO(payload))
     return path
-
-
-def archive_of(members: dict[str, bytes]) -> ArchiveReader:
-    buffer = io.BytesIO()
-    writer = ArchiveWriter(buffer)
-    for name, data in members.items():
-        writer.add_bytes(name, data)
-    writer.close()
-    buffer.seek(0)
-    return ArchiveReader(buffer)
 
 
 def closed_port() -> int:

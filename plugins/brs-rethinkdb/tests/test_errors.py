@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rethink_helpers import archive_of, closed_port, write_dump_tarball
+from rethink_helpers import closed_port, write_dump_tarball
 
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import DataDirStatus, PluginContext
-from brs.testing import run_brs
+from brs.testing import archive_of, run_brs
 from brs_rethinkdb import RethinkDB
 
 

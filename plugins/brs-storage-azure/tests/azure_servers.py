@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
-from brs.testing import free_port, kill_server, stop_server, wait_for_port
+from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_port
 
 from brs_storage_azure import AzureStorage
 
@@ -31,7 +31,7 @@ AZURITE = os.environ.get(
 
 
 @dataclass
-class Azurite:
+class Azurite(ServerProcess):
     """An ``azurite-blob`` subprocess; ``directory`` keeps its data on disk across restarts."""
 
     directory: Path | None = None
@@ -72,19 +72,7 @@ class Azurite:
         self.process = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        try:
-            wait_for_port(self.port, self.process, name="Azurite")
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies mid-request, as in a crash."""
-        kill_server(self.process)
-
-    def stop(self) -> None:
-        stop_server(self.process)
+        return self.ready(lambda: wait_for_port(self.port, self.process, name="Azurite"))
 
     def env(self, tmp_path: Path, container: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses: the connection string comes from a file, as a
@@ -107,28 +95,13 @@ class Azurite:
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     """One shared in-memory Azurite; tests isolate themselves with unique container names."""
-    server = Azurite().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(Azurite())
 
 
 @pytest.fixture
 def azurite_factory() -> Iterator[Callable[..., Azurite]]:
     """Private Azurites for tests that kill them or need TLS."""
-    started: list[Azurite] = []
-
-    def make(**kwargs: Any) -> Azurite:
-        server = Azurite(**kwargs)
-        started.append(server)
-        return server.start()
-
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.stop()
+    yield from server_factory(Azurite)
 
 
 def unique_container(tag: str = "brs") -> str:
@@ -149,30 +122,3 @@ def azure_storage_on() -> Callable[..., AzureStorage]:
         return AzureStorage(PluginContext(name="azure", options=options, object_prefix=prefix))
 
     return make
-
-
-def engine_for(storage: AzureStorage, data_dir: Path, max_keep: int) -> Any:
-    """An in-process engine (localfs + this driver + tar), wired as the CLI wires it."""
-    import logging
-
-    from brs.engine import Engine, Settings
-    from brs.interfaces import Role
-    from brs.plugins import Session, driver_class
-
-    prefix = storage.context.object_prefix
-    settings = Settings(
-        db="localfs",
-        data_dir=data_dir,
-        backup_provider="azure",
-        object_prefix=prefix,
-        object_max_keep=max_keep,
-        compression_method="tar",
-        plugin_options=dict(storage.context.options),
-    )
-    session = Session(load_hook_plugins=False)
-    session.use(Role.STORAGE, "azure", storage)
-    for role, name in ((Role.DATABASE, "localfs"), (Role.COMPRESSION, "tar")):
-        context = PluginContext(name=name, options={}, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
-        session.use(role, name, driver_class(role, name)(context))
-    session.call(Role.STORAGE, "brs_storage_ensure")
-    return Engine(session, settings)

@@ -10,6 +10,7 @@ import pytest
 from azure_servers import Azurite, unique_container
 from brs.interfaces import Storage
 from brs.testing import StorageContract
+from brs.testing.storage import GreedyReader
 
 from brs_storage_azure import AzureStorage
 
@@ -61,25 +62,10 @@ def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(
         assert handle.read() == data
 
 
-class _Greedy(io.RawIOBase):
-    """Returns bigger pieces than asked for, as brs's pipeline may for large reads."""
-
-    def __init__(self, data: bytes, piece: int) -> None:
-        super().__init__()
-        self._data = io.BytesIO(data)
-        self._piece = piece
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        return self._data.read(self._piece)
-
-
 def test_pieces_larger_than_asked_for_are_split_not_lost(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:
     storage = azure_storage_on(azurite, unique_container(), "greedy", azure_block_size_mib=1)
     storage.brs_storage_ensure()
     data = os.urandom(5 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", _Greedy(data, 3 * _MiB // 2)) == len(data)
+    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
     with storage.brs_storage_download("greedy") as handle:
         assert handle.read() == data

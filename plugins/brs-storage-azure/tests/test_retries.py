@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from azure_servers import ACCOUNT, ACCOUNT_KEY, Azurite, unique_container
-from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
+from brs.testing import FlakyProxy
+from brs.testing.storage import backup_wipe_restore
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> None:
@@ -19,11 +19,5 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> N
         Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text(
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};BlobEndpoint={proxy.endpoint}/{ACCOUNT};"
         )
-        data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=6 << 20)  # several blocks
-        expected = tree_snapshot(data)
-        version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed_backups(env)] == [version]
-        shutil.rmtree(data)
-        run_brs("restore", "latest", env=env, check=True)
-        assert tree_snapshot(data) == expected
+        backup_wipe_restore(env, big_file_size=6 << 20)  # several blocks
         assert proxy.injected >= 3, proxy.requests

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
-from brs.testing import free_port, kill_server, stop_server, wait_for_http
+from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_http
 
 from brs_storage_gcs import GcsStorage
 
@@ -24,7 +24,7 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 
 @dataclass
-class Emulator:
+class Emulator(ServerProcess):
     """A ``gcp-storage-emulator`` subprocess; ``directory`` makes it keep data on disk."""
 
     directory: Path | None = None
@@ -49,19 +49,7 @@ class Emulator:
         self.process = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        try:
-            wait_for_http(self.endpoint + "/", self.process, poll=0.05)
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies mid-request, as in a crash."""
-        kill_server(self.process)
-
-    def stop(self) -> None:
-        stop_server(self.process)
+        return self.ready(lambda: wait_for_http(self.endpoint + "/", self.process, poll=0.05))
 
     def env(self, tmp_path: Path, bucket: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses using this emulator and localfs under ``tmp_path``."""
@@ -83,28 +71,13 @@ class Emulator:
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[Emulator]:
     """One shared in-memory emulator; tests isolate themselves with unique bucket names."""
-    server = Emulator().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(Emulator())
 
 
 @pytest.fixture
 def emulator_factory(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
     """Private emulators for tests that kill them."""
-    started: list[Emulator] = []
-
-    def make(**kwargs: Any) -> Emulator:
-        server = Emulator(**kwargs)
-        started.append(server)
-        return server.start()
-
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.stop()
+    yield from server_factory(Emulator)
 
 
 def unique_bucket(tag: str = "brs") -> str:
@@ -121,30 +94,3 @@ def gcs_storage_on(monkeypatch: pytest.MonkeyPatch) -> Callable[..., GcsStorage]
         return GcsStorage(PluginContext(name="gcs", options=options, object_prefix=prefix))
 
     return make
-
-
-def engine_for(storage: GcsStorage, data_dir: Path, max_keep: int) -> Any:
-    """An in-process engine (localfs + this driver + tar), wired as the CLI wires it."""
-    import logging
-
-    from brs.engine import Engine, Settings
-    from brs.interfaces import Role
-    from brs.plugins import Session, driver_class
-
-    prefix = storage.context.object_prefix
-    settings = Settings(
-        db="localfs",
-        data_dir=data_dir,
-        backup_provider="gcs",
-        object_prefix=prefix,
-        object_max_keep=max_keep,
-        compression_method="tar",
-        plugin_options=dict(storage.context.options),
-    )
-    session = Session(load_hook_plugins=False)
-    session.use(Role.STORAGE, "gcs", storage)
-    for role, name in ((Role.DATABASE, "localfs"), (Role.COMPRESSION, "tar")):
-        context = PluginContext(name=name, options={}, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
-        session.use(role, name, driver_class(role, name)(context))
-    session.call(Role.STORAGE, "brs_storage_ensure")
-    return Engine(session, settings)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable
 
 import pytest
 from brs.interfaces import Storage
 from brs.testing import StorageContract
+from brs.testing.storage import GreedyReader
 from gcs_servers import Emulator, unique_bucket
 
 from brs_storage_gcs import GcsStorage
@@ -33,27 +33,12 @@ def test_listing_ignores_deeper_folders(gcs_emulator: Emulator, gcs_storage_on: 
     assert [obj.name for obj in storage.brs_storage_list()] == ["one"]
 
 
-class _Greedy(io.RawIOBase):
-    """Returns bigger pieces than asked for, as brs's pipeline may for large reads."""
-
-    def __init__(self, data: bytes, piece: int) -> None:
-        super().__init__()
-        self._data = io.BytesIO(data)
-        self._piece = piece
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        return self._data.read(self._piece)
-
-
 def test_pieces_larger_than_asked_for_are_split_not_lost(
     gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]
 ) -> None:
     storage = gcs_storage_on(gcs_emulator, unique_bucket(), "greedy", gcp_chunk_size_mib=1)
     storage.brs_storage_ensure()
     data = os.urandom(5 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", _Greedy(data, 3 * _MiB // 2)) == len(data)
+    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
     with storage.brs_storage_download("greedy") as handle:
         assert handle.read() == data

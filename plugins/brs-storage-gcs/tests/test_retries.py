@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
+from brs.testing import FlakyProxy
+from brs.testing.storage import backup_wipe_restore
 from gcs_servers import Emulator, unique_bucket
 
 
@@ -17,11 +17,5 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, gcs_emulator: Emulator
             "BRS_GCP_RETRY_TIMEOUT": "60",
             "BRS_GCP_CHUNK_SIZE_MIB": "2",
         }
-        data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=6 << 20)  # several chunks
-        expected = tree_snapshot(data)
-        version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed_backups(env)] == [version]
-        shutil.rmtree(data)
-        run_brs("restore", "latest", env=env, check=True)
-        assert tree_snapshot(data) == expected
+        backup_wipe_restore(env, big_file_size=6 << 20)  # several chunks
         assert proxy.injected >= 5, proxy.requests

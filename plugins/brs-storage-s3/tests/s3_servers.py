@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from brs.interfaces import PluginContext
-from brs.testing import free_port, kill_server, stop_server, wait_for_http
+from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_http
 
 from brs_storage_s3 import S3Storage
 
@@ -32,7 +32,7 @@ MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 @dataclass
-class Moto:
+class Moto(ServerProcess):
     """A ``moto_server`` subprocess that a test may kill and start again on the same port."""
 
     port: int = field(default_factory=free_port)
@@ -54,46 +54,19 @@ class Moto:
         import ssl
 
         context = ssl._create_unverified_context() if self.tls else None
-        try:
-            wait_for_http(self.endpoint + "/moto-api/", self.process, context=context)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies mid-request, as in a crash."""
-        kill_server(self.process)
-
-    def stop(self) -> None:
-        stop_server(self.process)
+        return self.ready(lambda: wait_for_http(self.endpoint + "/moto-api/", self.process, context=context))
 
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
     """One shared moto server; tests isolate themselves with unique bucket names."""
-    server = Moto().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(Moto())
 
 
 @pytest.fixture
 def moto_factory() -> Iterator[Callable[..., Moto]]:
     """Private moto servers for tests that kill them or change their settings."""
-    started: list[Moto] = []
-
-    def make(**kwargs: Any) -> Moto:
-        server = Moto(**kwargs)
-        started.append(server)
-        return server.start()
-
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.stop()
+    yield from server_factory(Moto)
 
 
 @dataclass(frozen=True)
@@ -356,44 +329,3 @@ def moto_tls(pki: Pki) -> Iterator[Moto]:
         yield server
     finally:
         server.stop()
-
-
-def run_measured(*args: str, env: dict[str, str], timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], int]:
-    """Run ``brs`` and sample its peak RSS (VmHWM, KiB) from /proc while it runs.
-
-    VmHWM is a high-water mark of the process's own memory, so sampling it until just before
-    the process exits loses nothing but the last few milliseconds.
-    """
-    import threading
-
-    from brs.testing.helpers import brs_executable
-
-    process = subprocess.Popen(
-        [brs_executable(), *args], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        status = Path(f"/proc/{process.pid}/status")
-        while not done.is_set():
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-            except (OSError, ValueError):
-                pass
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    finally:
-        done.set()
-        sampler.join()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), peak

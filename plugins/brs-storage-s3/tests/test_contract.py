@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from brs.interfaces import Storage
 from brs.testing import StorageContract
+from brs.testing.storage import GreedyReader
 from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
 from brs_storage_s3 import S3Storage
@@ -112,25 +113,10 @@ class _Trickle(io.RawIOBase):
         return self._data.read(min(n, _MiB) if n is not None and n >= 0 else _MiB)
 
 
-class _Greedy(io.RawIOBase):
-    """Returns bigger pieces than asked for, as brs's pipeline may for large reads."""
-
-    def __init__(self, data: bytes, piece: int) -> None:
-        super().__init__()
-        self._data = io.BytesIO(data)
-        self._piece = piece
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        return self._data.read(self._piece)
-
-
 def test_pieces_larger_than_asked_for_are_split_not_lost(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
     storage = storage_on(moto_target(moto), unique_bucket(), "greedy", s3_part_size_mib=5)
     storage.brs_storage_ensure()
     data = os.urandom(11 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", _Greedy(data, 3 * _MiB + 1)) == len(data)
+    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB + 1)) == len(data)
     with storage.brs_storage_download("greedy") as handle:
         assert handle.read() == data

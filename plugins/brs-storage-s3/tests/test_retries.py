@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from brs.testing import FlakyProxy, listed_backups, make_tree, run_brs, tree_snapshot
+from brs.testing import FlakyProxy
+from brs.testing.storage import backup_wipe_restore
 from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
 from brs_storage_s3 import S3Storage
@@ -19,13 +19,7 @@ def test_backup_and_restore_ride_out_503s(tmp_path: Path, moto: Moto) -> None:
     with FlakyProxy(moto.endpoint, every=3).running() as proxy:
         target = S3Target(proxy.endpoint, *(moto_target(moto).access_key, moto_target(moto).secret_key))
         env = {**target.env(tmp_path, unique_bucket(), prefix="db"), "BRS_S3_MAX_ATTEMPTS": "4", "BRS_S3_PART_SIZE_MIB": "5"}
-        data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=12 << 20)  # several parts
-        expected = tree_snapshot(data)
-        version = run_brs("backup", env=env, check=True).stdout.strip()
-        assert [b["version"] for b in listed_backups(env)] == [version]
-        shutil.rmtree(data)
-        run_brs("restore", "latest", env=env, check=True)
-        assert tree_snapshot(data) == expected
+        backup_wipe_restore(env, big_file_size=12 << 20)  # several parts
         assert proxy.injected >= 5, proxy.requests
 
 

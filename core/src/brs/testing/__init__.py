@@ -18,10 +18,12 @@ Besides the contracts, the kit has what plugin tests keep needing:
 - running the CLI: :func:`run_brs`, :class:`LocalStoreCLI`, :func:`assert_ok`,
   :func:`one_line_error`, :func:`assert_one_line_error`, :func:`listed_backups`;
 - test servers: :func:`free_port`, :func:`wait_for_port`, :func:`wait_for_http`,
-  :func:`stop_server`, :func:`kill_server`;
+  :func:`stop_server`, :func:`kill_server`, the :class:`ServerProcess` mixin, and :func:`serve` / :func:`server_factory` for
+  fixtures that start them;
+- storage providers: the shared test bodies in :mod:`brs.testing.storage`;
 - TLS: :func:`make_certificates`, a CA with server and client certificates;
 - faults: :class:`FlakyProxy`, an HTTP proxy that fails every n-th request;
-- data: :func:`make_tree`, :func:`tree_snapshot`.
+- data: :func:`make_tree`, :func:`tree_snapshot`, :func:`archive_of`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from brs.testing.contracts import CompressionContract, DatabaseContract, Storage
 from brs.testing.faults import FlakyProxy
 from brs.testing.helpers import (
     LocalStoreCLI,
+    archive_of,
     assert_ok,
     assert_one_line_error,
     listed_backups,
@@ -39,14 +42,25 @@ from brs.testing.helpers import (
     run_brs,
     tree_snapshot,
 )
-from brs.testing.processes import free_port, kill_server, stop_server, wait_for_http, wait_for_port
+from brs.testing.processes import (
+    ServerProcess,
+    free_port,
+    kill_server,
+    serve,
+    server_factory,
+    stop_server,
+    wait_for_http,
+    wait_for_port,
+)
 
 __all__ = [
     "CompressionContract",
     "DatabaseContract",
     "FlakyProxy",
     "LocalStoreCLI",
+    "ServerProcess",
     "StorageContract",
+    "archive_of",
     "assert_ok",
     "assert_one_line_error",
     "free_port",
@@ -56,6 +70,8 @@ __all__ = [
     "make_tree",
     "one_line_error",
     "run_brs",
+    "serve",
+    "server_factory",
     "stop_server",
     "tree_snapshot",
     "wait_for_http",

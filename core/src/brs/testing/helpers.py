@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -10,10 +11,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brs.archive import ArchiveReader
 
 __all__ = [
     "LocalStoreCLI",
+    "archive_of",
     "assert_ok",
     "assert_one_line_error",
     "brs_executable",
@@ -40,6 +45,20 @@ def run_brs(
     if check and result.returncode != 0:
         raise AssertionError(f"brs {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def archive_of(members: Mapping[str, bytes]) -> ArchiveReader:
+    """An in-memory archive holding ``members`` (name -> content), ready to read, as a
+    database plugin's restore receives it."""
+    from brs.archive import ArchiveReader, ArchiveWriter
+
+    buffer = io.BytesIO()
+    writer = ArchiveWriter(buffer)
+    for name, data in members.items():
+        writer.add_bytes(name, data)
+    writer.close()
+    buffer.seek(0)
+    return ArchiveReader(buffer)
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -7,11 +7,21 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, Self, TypeVar
 
 from brs.processes import free_port, stop_process
 
-__all__ = ["free_port", "kill_server", "stop_server", "wait_for_http", "wait_for_port"]
+__all__ = [
+    "ServerProcess",
+    "free_port",
+    "kill_server",
+    "serve",
+    "server_factory",
+    "stop_server",
+    "wait_for_http",
+    "wait_for_port",
+]
 
 #: Seconds a test server gets after SIGTERM, and again after SIGKILL.
 STOP_TIMEOUT = 10.0
@@ -72,3 +82,70 @@ def wait_for_http(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer within {timeout:.0f}s") from None
             time.sleep(poll)
+
+
+class ServerProcess:
+    """Mixin for a test server run as one subprocess, kept in ``self.process``.
+
+    The class (often a dataclass) declares ``process`` and implements ``start()``, which ends
+    with ``return self.ready(lambda: wait_for_...(...))``.
+    """
+
+    process: subprocess.Popen[bytes] | None
+
+    def ready(self, wait: Callable[[], object]) -> Self:
+        """Run ``wait`` until the server answers; when it fails, stop the server and re-raise."""
+        try:
+            wait()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-request, as in a crash."""
+        kill_server(self.process)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL; nothing when it is not running."""
+        stop_server(self.process)
+
+
+class Startable(Protocol):
+    """A test server object: ``start()`` returns it once it answers, ``stop()`` ends it."""
+
+    def start(self) -> Self: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+def serve(server: S) -> Iterator[S]:
+    """Start ``server``, yield it, stop it; for a fixture body: ``yield from serve(MyServer())``."""
+    started = server.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def server_factory(make: Callable[..., S]) -> Iterator[Callable[..., S]]:
+    """Yield a function that builds (with ``make``) and starts servers; all are stopped after.
+
+    For a fixture body: ``yield from server_factory(MyServer)``; tests that kill or restart a
+    server get their own this way.
+    """
+    made: list[S] = []
+
+    def start(*args: Any, **kwargs: Any) -> S:
+        server = make(*args, **kwargs)
+        made.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in made:
+            server.stop()

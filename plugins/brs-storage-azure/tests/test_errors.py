@@ -7,16 +7,9 @@ from typing import Any
 
 import pytest
 from azure_servers import ACCOUNT_KEY, Azurite, unique_container
-from brs.testing import assert_one_line_error, free_port, run_brs
+from brs.testing import assert_one_line_error, free_port
+from brs.testing.storage import backup_small
 from datetime import UTC
-
-
-def _backup(tmp_path: Path, env: dict[str, str], **extra: str) -> Any:
-    env = {**env, "BRS_LOG_LEVEL": "warning", **extra}
-    data = Path(env["BRS_DB_DATA_DIRECTORY"])
-    data.mkdir(exist_ok=True)
-    (data / "file").write_text("x\n")
-    return run_brs("backup", env=env, timeout=120)
 
 
 def test_a_wrong_account_key(tmp_path: Path, azurite: Azurite) -> None:
@@ -24,7 +17,7 @@ def test_a_wrong_account_key(tmp_path: Path, azurite: Azurite) -> None:
     wrong = "A" * 86 + "=="
     Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text(azurite.connection_string(key=wrong))
     # Azure answers 403 AuthenticationFailed, Azurite 403 AuthorizationFailure: both name the credentials.
-    line = assert_one_line_error(_backup(tmp_path, env), "credentials", "/prod/db/", secrets=(wrong, ACCOUNT_KEY))
+    line = assert_one_line_error(backup_small(env), "credentials", "/prod/db/", secrets=(wrong, ACCOUNT_KEY))
     assert azurite.endpoint in line
 
 
@@ -32,13 +25,13 @@ def test_a_malformed_connection_string(tmp_path: Path, azurite: Azurite) -> None
     env = azurite.env(tmp_path, unique_container(), prefix="prod/db")
     Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text("AccountKey=secret-part-of-a-broken-string")
     assert_one_line_error(
-        _backup(tmp_path, env), "--azure-connection-string is malformed", secrets=("secret-part-of-a-broken-string",)
+        backup_small(env), "--azure-connection-string is malformed", secrets=("secret-part-of-a-broken-string",)
     )
 
 
 def test_a_missing_container_with_creation_disabled(tmp_path: Path, azurite: Azurite) -> None:
     container = unique_container("missing")
-    result = _backup(tmp_path, azurite.env(tmp_path, container, prefix="prod/db"), BRS_AZURE_CREATE_CONTAINER="false")
+    result = backup_small(azurite.env(tmp_path, container, prefix="prod/db"), BRS_AZURE_CREATE_CONTAINER="false")
     assert_one_line_error(result, f"container {container} does not exist", "prod/db", secrets=(ACCOUNT_KEY,))
 
 
@@ -58,7 +51,7 @@ def test_a_missing_container_without_permission_to_create_it(tmp_path: Path, azu
     )
     env = {k: v for k, v in azurite.env(tmp_path, container, prefix="prod/db").items() if k != "BRS_AZURE_CONNECTION_STRING_FILE"}
     env["BRS_AZURE_ACCOUNT_URL"] = f"{azurite.endpoint}?{sas}"
-    line = assert_one_line_error(_backup(tmp_path, env), container, "prod/db", secrets=(sas,))
+    line = assert_one_line_error(backup_small(env), container, "prod/db", secrets=(sas,))
     assert "sig=" not in line
 
 
@@ -68,7 +61,7 @@ def test_a_wrong_endpoint(tmp_path: Path, azurite: Azurite) -> None:
     Path(env["BRS_AZURE_CONNECTION_STRING_FILE"]).write_text(
         f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};BlobEndpoint={endpoint};"
     )
-    result = _backup(tmp_path, env, BRS_AZURE_MAX_RETRIES="1")
+    result = backup_small(env, BRS_AZURE_MAX_RETRIES="1")
     assert_one_line_error(result, "cannot connect to the endpoint", f"{endpoint}/some-container/prod/db/", secrets=(ACCOUNT_KEY,))
 
 
@@ -77,7 +70,7 @@ def test_tls_with_a_custom_ca(tmp_path: Path, azurite_factory: Any, trusted: str
     ca, other, cert, key = _pki(tmp_path / "pki")
     server = azurite_factory(tls=(cert, key))
     env = server.env(tmp_path, unique_container(), prefix="prod/db")
-    result = _backup(tmp_path, env, BRS_AZURE_TRUSTED_CA_CERT=str(ca if trusted == "right" else other), BRS_AZURE_MAX_RETRIES="0")
+    result = backup_small(env, BRS_AZURE_TRUSTED_CA_CERT=str(ca if trusted == "right" else other), BRS_AZURE_MAX_RETRIES="0")
     if trusted == "right":
         assert result.returncode == 0, result.stderr
     else:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from brs.testing import assert_one_line_error, free_port, run_brs
+from brs.testing import assert_one_line_error, free_port
+from brs.testing.storage import backup_small
 from gcs_servers import Emulator, unique_bucket
-
-
-def _backup(tmp_path: Path, env: dict[str, str], **extra: str) -> Any:
-    env = {**env, "BRS_LOG_LEVEL": "warning", **extra}
-    data = Path(env["BRS_DB_DATA_DIRECTORY"])
-    data.mkdir(exist_ok=True)
-    (data / "file").write_text("x\n")
-    return run_brs("backup", env=env, timeout=120)
 
 
 def _without_emulator(env: dict[str, str]) -> dict[str, str]:
@@ -24,7 +16,7 @@ def _without_emulator(env: dict[str, str]) -> dict[str, str]:
 
 def test_missing_application_default_credentials(tmp_path: Path, gcs_emulator: Emulator) -> None:
     env = _without_emulator(gcs_emulator.env(tmp_path, "prod-backups", prefix="prod/db"))
-    result = _backup(tmp_path, env, GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "missing.json"))
+    result = backup_small(env, GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "missing.json"))
     assert_one_line_error(result, "gs://prod-backups/prod/db/", "credentials")
 
 
@@ -36,14 +28,14 @@ def test_malformed_service_account_key(tmp_path: Path, gcs_emulator: Emulator) -
         f'"private_key": {secret!r}, "token_uri": "https://oauth2.googleapis.com/token"}}'.replace("'", '"')
     )
     env = _without_emulator(gcs_emulator.env(tmp_path, "prod-backups", prefix="prod/db"))
-    result = _backup(tmp_path, env, GOOGLE_APPLICATION_CREDENTIALS=str(key))
+    result = backup_small(env, GOOGLE_APPLICATION_CREDENTIALS=str(key))
     line = assert_one_line_error(result, "gs://prod-backups/prod/db/", "credentials")
     assert "not-a-real-key-material" not in line
 
 
 def test_a_missing_bucket_with_creation_disabled(tmp_path: Path, gcs_emulator: Emulator) -> None:
     bucket = unique_bucket("missing")
-    result = _backup(tmp_path, gcs_emulator.env(tmp_path, bucket, prefix="prod/db"), BRS_GCP_CREATE_BUCKET="false")
+    result = backup_small(gcs_emulator.env(tmp_path, bucket, prefix="prod/db"), BRS_GCP_CREATE_BUCKET="false")
     assert_one_line_error(result, f"bucket {bucket} does not exist", "prod/db")
 
 
@@ -52,5 +44,5 @@ def test_a_wrong_endpoint(tmp_path: Path, gcs_emulator: Emulator) -> None:
         **gcs_emulator.env(tmp_path, "some-bucket", prefix="prod/db"),
         "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
     }
-    result = _backup(tmp_path, env, BRS_GCP_RETRY_TIMEOUT="2")
+    result = backup_small(env, BRS_GCP_RETRY_TIMEOUT="2")
     assert_one_line_error(result, "cannot connect to the endpoint", "gs://some-bucket/prod/db/")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brs.testing import assert_one_line_error, free_port, listed_backups, run_brs
+from brs.testing import assert_one_line_error, free_port, listed_backups
+from brs.testing.storage import backup_small
 from s3_servers import Moto, Pki, Restricted, S3Target, moto_target, unique_bucket
 
 
 def _backup(tmp_path: Path, target: S3Target, bucket: str, **extra: str) -> tuple[dict[str, str], object]:
     env = {**target.env(tmp_path, bucket, prefix="prod/db"), "BRS_LOG_LEVEL": "warning", **extra}
-    data = Path(env["BRS_DB_DATA_DIRECTORY"])
-    data.mkdir(exist_ok=True)
-    (data / "file").write_text("x\n")
-    return env, run_brs("backup", env=env, timeout=120)
+    return env, backup_small(env)
 
 
 def test_an_unknown_access_key(tmp_path: Path, moto_with_auth: Restricted) -> None:

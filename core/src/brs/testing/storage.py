@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPRESSION_SUFFIXES",
     "GreedyReader",
+    "backup_small",
     "backup_wipe_restore",
     "encrypted_round_trip",
     "memory_bounded_round_trip",
@@ -42,6 +43,19 @@ _MiB = 1 << 20
 
 #: Compression method -> the suffix of its backup objects (before ``.aes`` when encrypted).
 COMPRESSION_SUFFIXES = {"tar": ".tar", "targz": ".tar.gz", "tarlz4": ".tar.lz4", "tarzst": ".tar.zst"}
+
+
+def backup_small(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str]:
+    """``brs backup`` of a one-file data directory, logging warnings only; not checked.
+
+    For error tests: ``extra`` adds environment variables, and the result goes to
+    :func:`~brs.testing.assert_one_line_error`.
+    """
+    env = {**env, "BRS_LOG_LEVEL": "warning", **extra}
+    data = Path(env["BRS_DB_DATA_DIRECTORY"])
+    data.mkdir(exist_ok=True)
+    (data / "file").write_text("x\n")
+    return run_brs("backup", env=env, timeout=120)
 
 
 def backup_wipe_restore(env: dict[str, str], big_file_size: int) -> str:

@@ -12,10 +12,9 @@ import io
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from brs.buffers import BufferPool, Filler
-
 from azure.core import MatchConditions
 from azure.storage.blob import BlobBlock
+from brs.buffers import BufferPool, Filler
 
 __all__ = ["MAX_BLOCKS", "BlockUpload", "block_size_for"]
 

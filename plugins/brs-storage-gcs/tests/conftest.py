@@ -9,6 +9,6 @@ from pathlib import Path
 # unique across the repository's plugins.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gcs_servers import emulator_factory, gcs_emulator, gcs_storage_on
+from gcs_servers import emulator_factory, gcs_emulator, gcs_pki, gcs_storage_on, gcs_tls_proxy
 
-__all__ = ["emulator_factory", "gcs_emulator", "gcs_storage_on"]
+__all__ = ["emulator_factory", "gcs_emulator", "gcs_pki", "gcs_storage_on", "gcs_tls_proxy"]

@@ -6,6 +6,8 @@ module, so whatever arrives here is reported, never retried again.
 
 from __future__ import annotations
 
+import ssl
+
 import requests
 from brs.errors import StorageError
 from google.api_core import exceptions as api
@@ -16,7 +18,7 @@ try:  # google-resumable-media moved into google-cloud-storage in 3.x
 except ImportError:  # pragma: no cover - older google-cloud-storage
     from google.resumable_media.common import DataCorruption, InvalidResponse
 
-__all__ = ["GCS_ERRORS", "describe", "storage_error"]
+__all__ = ["GCS_ERRORS", "describe", "storage_error", "untrusted_certificate"]
 
 #: Every exception type the client library raises for a failed request.
 GCS_ERRORS: tuple[type[BaseException], ...] = (
@@ -44,8 +46,10 @@ def describe(error: BaseException) -> str:
         return "not found (HTTP 404)"
     if isinstance(error, api.GoogleAPICallError):
         return f"HTTP {error.code}: {_first_sentence(error)}"
+    if (reason := untrusted_certificate(error)) is not None:
+        return f"the endpoint's TLS certificate is not trusted ({reason}); check --gcp-trusted-ca-cert"
     if isinstance(error, requests.exceptions.SSLError):
-        return "TLS failure talking to the endpoint (certificate not trusted?)"
+        return "TLS failure talking to the endpoint"
     if isinstance(error, requests.exceptions.ConnectionError):
         return "cannot connect to the endpoint"
     if isinstance(error, requests.exceptions.Timeout):
@@ -56,6 +60,28 @@ def describe(error: BaseException) -> str:
     if isinstance(error, DataCorruption):
         return "the checksum of the transferred data did not match"
     return f"{type(error).__name__}: {_first_sentence(error)}"
+
+
+def untrusted_certificate(error: BaseException) -> str | None:
+    """OpenSSL's reason when ``error`` stems from a failed certificate verification, else None.
+
+    requests wraps the ``ssl.SSLCertVerificationError`` in urllib3's ``MaxRetryError`` and
+    ``SSLError`` (as ``args`` and ``reason``, not always as ``__cause__``), so every link is
+    followed. Other TLS errors (a reset during the handshake) are not verification failures.
+    """
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending and len(seen) < 32:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return " ".join(str(current.verify_message or current.reason or "certificate verify failed").split())
+        pending.extend((current.__cause__, current.__context__, getattr(current, "reason", None), *current.args))
+    if "CERTIFICATE_VERIFY_FAILED" in str(error):  # a wrapper that kept only the text
+        return "certificate verify failed"
+    return None
 
 
 def storage_error(action: str, where: str, error: BaseException) -> StorageError:

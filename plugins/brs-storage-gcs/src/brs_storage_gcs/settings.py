@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,6 +44,18 @@ def options() -> Sequence[click.Option]:
             type=click.IntRange(min=1),
             help="Resumable upload and download chunk size.",
         ),
+        click.Option(
+            ["--gcp-trusted-ca-cert"],
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="PEM file of CA certificates to trust for the storage endpoint (instead of the system's).",
+        ),
+        click.Option(
+            ["--gcp-insecure-skip-verify"],
+            is_flag=True,
+            default=False,
+            help="Do not verify the storage endpoint's TLS certificate.",
+        ),
     )
 
 
@@ -55,13 +69,22 @@ class GcsSettings:
     create_bucket: bool = True
     retry_timeout: float = 120.0
     chunk_size: int = 8 * _MiB
+    trusted_ca_cert: str | None = None
+    insecure_skip_verify: bool = False
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> GcsSettings:
+        """Validate the merged option values (flags, ``BRS_*`` variables, config file)."""
         bucket = values.get("gcp_bucket_name")
         if not bucket:
             raise ConfigError("--gcp-bucket-name is required with --backup-provider gcs")
         timeout = values.get("gcp_retry_timeout")
+        ca = values.get("gcp_trusted_ca_cert") or None
+        skip = bool(values.get("gcp_insecure_skip_verify"))
+        if ca and skip:
+            raise ConfigError("--gcp-trusted-ca-cert and --gcp-insecure-skip-verify contradict each other; use one")
+        if ca:
+            _check_ca_file(str(ca))
         return cls(
             bucket=str(bucket),
             project=values.get("gcp_project") or None,
@@ -70,4 +93,25 @@ class GcsSettings:
             retry_timeout=120.0 if timeout is None else float(timeout),
             # Resumable uploads need multiples of 256 KiB; whole MiB always are.
             chunk_size=int(values.get("gcp_chunk_size_mib") or 8) * _MiB,
+            trusted_ca_cert=str(ca) if ca else None,
+            insecure_skip_verify=skip,
         )
+
+    @property
+    def verify(self) -> bool | str:
+        """What ``requests`` verifies the endpoint's certificate with: a CA file, the system's
+        CAs (``True``) or nothing (``False``)."""
+        if self.insecure_skip_verify:
+            return False
+        return self.trusted_ca_cert or True
+
+
+def _check_ca_file(path: str) -> None:
+    """Refuse a CA file that is missing or not PEM now, instead of a TLS error on every request."""
+    if not Path(path).is_file():
+        raise ConfigError(f"--gcp-trusted-ca-cert {path} does not exist")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"--gcp-trusted-ca-cert {path} is not a PEM CA certificate: {reason}") from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -37,6 +38,10 @@ class GcsStorage(Storage):
         self.prefix = context.object_prefix.strip("/")
         self._key_prefix = f"{self.prefix}/" if self.prefix else ""
         self._retry = make_retry(self.settings)
+        if self.settings.insecure_skip_verify:
+            # urllib3 would warn on every request; say it once.
+            warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+            self.log.warning("TLS certificate verification of the GCS endpoint is disabled")
         self._client: storage.Client | None = None
 
     @classmethod

@@ -17,7 +17,7 @@ _MiB = 1 << 20
 
 
 def options() -> Sequence[click.Option]:
-    """Options of ``--backup-provider gcs`` (seed names where the original had them)."""
+    """Options of ``--backup-provider gcs`` (named as in backup-restore-sidecar where it had them)."""
     return (
         click.Option(["--gcp-bucket-name"], default=None, help="Bucket that holds the backups (required)."),
         click.Option(

@@ -22,7 +22,7 @@ _MIN_PART_MIB = 5
 
 
 def options() -> Sequence[click.Option]:
-    """Options of ``--backup-provider s3`` (seed names where the original had them)."""
+    """Options of ``--backup-provider s3`` (named as in backup-restore-sidecar where it had them)."""
     return (
         click.Option(["--s3-bucket-name"], default=None, help="Bucket that holds the backups (required)."),
         click.Option(["--s3-region"], default=None, help="Region; default: the AWS configuration, else us-east-1."),

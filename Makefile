@@ -31,8 +31,8 @@ test-servers:
 demo: dev
 	bash scripts/demo.sh
 
-## test: the whole test suite against real servers
-test: dev system-deps test-servers
+## test: static checks, then the whole test suite against real servers
+test: dev system-deps test-servers lint
 	source scripts/test-servers.env && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## test-fast: unit tests only (no servers, no large data)
@@ -43,10 +43,14 @@ test-fast: dev
 bench: dev
 	$(PY) bench/pipeline.py
 
+## lint: ruff (lint + format) on everything, mypy --strict on every package (pinned tools)
+LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 types-PyYAML==6.0.12.20261113
+PACKAGES := brs $(foreach p,$(PLUGINS),$(subst -,_,$(notdir $(p))))
 lint: dev
-	$(PY) -m pip install -q ruff mypy
-	$(VENV)/bin/ruff check core plugins tests bench
-	$(VENV)/bin/mypy core/src
+	$(PY) -m pip install -q $(LINT_TOOLS)
+	$(VENV)/bin/ruff check core plugins tests bench scripts
+	$(VENV)/bin/ruff format --check core plugins tests bench scripts
+	$(VENV)/bin/mypy --strict --ignore-missing-imports $(foreach p,$(PACKAGES),-p $(p))
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -28,11 +28,14 @@ def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
 
 def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
     pod = pods()
-    pod.start("--object-max-keep", "2")
+    # The drill schedule never fires during the test; the verification below is requested.
+    pod.start("--object-max-keep", "2", "--verify-cron-schedule", "0 0 1 1 *")
     pod.wait_started(1)
     pod.wait_ready()
     before = metric_value(pod.metrics(), "brs_backup_last_success_timestamp_seconds")
     assert before == 0.0
+    assert metric_value(pod.metrics(), "brs_last_verified_timestamp_seconds") == 0.0
+    assert any(r.get("verify_schedule") == "0 0 1 1 *" for r in pod.log_records()), pod.logs()
     pod.write("m")
     for _ in range(3):
         pod.backup()
@@ -69,7 +72,12 @@ def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
     except urllib.error.HTTPError as error:
         assert error.code == 400 and "not JSON" in json.loads(error.read())["error"]
     assert pod.get("/healthz") == (200, {"ok": True})
-    assert metric_value(pod.metrics(), "brs_verifications_total", [("result", "ok")]) == 1.0
+    text = pod.metrics()
+    assert metric_value(text, "brs_verifications_total", [("result", "ok")]) == 1.0
+    # An unknown version is the caller's mistake, not a failed verification.
+    assert metric_value(text, "brs_verifications_total", [("result", "error")]) == 0.0
+    verified = metric_value(text, "brs_last_verified_timestamp_seconds") or 0
+    assert now - 600 < verified <= time.time() + 5
 
 
 def test_non_loopback_api_needs_the_token(pods: Callable[..., Pod]) -> None:
@@ -105,6 +113,14 @@ def test_refuses_a_non_loopback_address_without_a_token(tmp_path: Path) -> None:
     result = subprocess.run(pod.sidecar_argv("--bind-addr", "0.0.0.0"), capture_output=True, text=True, env=pod.env, timeout=120)
     assert result.returncode == 1
     assert "--api-token-file" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("brs: error:")
+
+
+def test_refuses_an_invalid_verify_schedule(tmp_path: Path) -> None:
+    pod = Pod(tmp_path)
+    env = {**pod.env, "BRS_VERIFY_CRON_SCHEDULE": "*/5 * * *"}
+    result = subprocess.run(pod.sidecar_argv(), capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "--verify-cron-schedule '*/5 * * *' is not a 5-field cron expression" in result.stderr, result.stderr
 
 
 def test_restore_without_a_waiter_is_refused_and_changes_nothing(pods: Callable[..., Pod]) -> None:

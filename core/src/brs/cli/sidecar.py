@@ -103,6 +103,11 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
     help="Commands to run before anything else (repeatable; no shell; one per line in the variable).",
 )
 @_option("backup-cron-schedule", default="*/3 * * * *", show_default=True, help="When to take backups (5-field cron).")
+@_option(
+    "verify-cron-schedule",
+    default="",
+    help="When to verify the newest backup as a restore drill (5-field cron; default: never).",
+)
 @_option("bind-addr", default="127.0.0.1", show_default=True, help="Address of the HTTP API.")
 @_option("port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port of the HTTP API.")
 @_option("metrics-port", default=2112, show_default=True, type=click.IntRange(0, 65535), help="Prometheus port (0: off).")
@@ -135,6 +140,7 @@ def start(ctx: click.Context, /, **_: Any) -> None:
         commands = (commands,)
     config = RuntimeConfig(
         schedule=str(params["backup_cron_schedule"]),
+        verify_schedule=str(params.get("verify_cron_schedule") or ""),
         bind_addr=str(params["bind_addr"]),
         port=int(params["port"]),
         metrics_port=int(params["metrics_port"]),

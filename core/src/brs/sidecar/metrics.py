@@ -77,8 +77,14 @@ class Metrics:
         )
         self.verifications = Counter(
             "brs_verifications",
-            "Backup verifications (including those during restores) by result (ok, damaged)",
+            "Backup verifications (including those during restores) by result "
+            "(ok, damaged, error: could not finish, e.g. the storage failed)",
             ["result"],
+            registry=r,
+        )
+        self.last_verified = Gauge(
+            "brs_last_verified_timestamp_seconds",
+            "Unix time of the last successful backup verification: scheduled, requested or by a restore (0: none yet)",
             registry=r,
         )
         self.fallbacks = Counter("brs_restore_fallbacks", "Restores that skipped a damaged backup for an older one", registry=r)
@@ -93,7 +99,7 @@ class Metrics:
         self.size.labels("stored")
         for result in ("success", "failure", "skipped"):
             self.backups.labels(result)
-        for result in ("ok", "damaged"):
+        for result in ("ok", "damaged", "error"):
             self.verifications.labels(result)
         # Zero-valued children make increase() and absence checks work before the first event.
         for stage in ("dump", "compress", "encrypt", "upload", "manifest", "retention"):
@@ -102,6 +108,7 @@ class Metrics:
             for result in ("success", "failure"):
                 self.restores.labels(trigger, result)
         self.last_success.set(0)
+        self.last_verified.set(0)
         self.damaged.set(0)
         self.trigger = "manual"
         self._server: Any = None
@@ -118,9 +125,21 @@ class Metrics:
         self.newest.set(newest)
 
     def verified(self, ok: bool) -> None:
+        """A backup was read in full: intact (``ok``) or damaged."""
         self.verifications.labels("ok" if ok else "damaged").inc()
-        if not ok:
+        if ok:
+            self.last_verified.set(time.time())
+        else:
             self.damaged.set(time.time())
+
+    def verification_failed(self, error: BaseException) -> None:
+        """A verification ended with ``error``: a damaged backup, or one that could not be checked."""
+        if isinstance(error, IntegrityError):
+            self.verified(False)
+        else:
+            # Not evidence of damage (the storage may just be down), but not a proof either:
+            # counted apart so that it neither pages as damage nor goes unseen.
+            self.verifications.labels("error").inc()
 
     # -- lifecycle hooks (called through Session.notify) -------------------------------------
     def brs_backup_started(self, backup_id: str, db: str) -> None:

@@ -17,7 +17,7 @@ from brs.sidecar.api import ApiServer, is_loopback
 from brs.sidecar.exec import run_commands
 from brs.sidecar.initializer import Initializer, Stopped
 from brs.sidecar.metrics import Metrics
-from brs.sidecar.scheduler import BackupScheduler, CronSchedule
+from brs.sidecar.scheduler import Clock, CronSchedule, CronScheduler
 from brs.sidecar.service import Sidecar, SidecarOptions
 from brs.sidecar.state import InitStatus, SidecarState
 
@@ -31,6 +31,8 @@ class RuntimeConfig:
     """Options of ``brs start`` that are not engine settings."""
 
     schedule: str = "*/3 * * * *"
+    #: Cron schedule of restore drills (verifications of the newest backup); empty: none.
+    verify_schedule: str = ""
     bind_addr: str = "127.0.0.1"
     port: int = 8000
     metrics_port: int = 2112
@@ -48,7 +50,9 @@ class SidecarRuntime:
     def __init__(self, engine: Engine, config: RuntimeConfig) -> None:
         self.engine = engine
         self.config = config
-        self.schedule = CronSchedule(config.schedule)  # validate before anything starts
+        # Validate before anything starts.
+        self.schedule = CronSchedule(config.schedule)
+        self.verify_schedule = _optional_schedule(config.verify_schedule, "--verify-cron-schedule")
         settings = engine.settings
         self.state = SidecarState()
         self.metrics = Metrics(db=settings.db or "", storage=settings.backup_provider)
@@ -76,6 +80,7 @@ class SidecarRuntime:
                 "storage": settings.backup_provider,
                 "data_dir": str(settings.data_dir),
                 "schedule": self.schedule.expression,
+                "verify_schedule": self.verify_schedule.expression if self.verify_schedule else None,
                 "bind_addr": f"{self.config.bind_addr}:{self.config.port}",
             },
         )
@@ -109,7 +114,8 @@ class SidecarRuntime:
                 return
             log.info("the database is available; starting periodic backups")
             self.sidecar.refresh_listing_metrics()
-            BackupScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
+            self._start_drills()
+            CronScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
         except Stopped:
             pass
         except BaseException as error:
@@ -119,6 +125,27 @@ class SidecarRuntime:
                 log.error("initializer failed, shutting down: %s", error, exc_info=not isinstance(error, BrsError))
                 self._init_failed = error
             self._done.set()
+
+    def drill_scheduler(self, clock: Clock | None = None) -> CronScheduler | None:
+        """Restore drills on ``--verify-cron-schedule`` (None when it is not set).
+
+        Each tick takes the same path as ``POST /v1/backups/latest/verify``: the same lock (so
+        a busy tick is skipped, never queued behind a backup or restore) and the same metrics.
+        """
+        if self.verify_schedule is None:
+            return None
+        return CronScheduler(
+            self.verify_schedule,
+            lambda: self.sidecar.verify("latest", trigger="schedule"),
+            self.sidecar.stopping,
+            name="verify",
+            clock=clock,
+        )
+
+    def _start_drills(self) -> None:
+        drills = self.drill_scheduler()
+        if drills is not None:
+            drills.start()
 
     def _shutdown(self) -> int:
         self.sidecar.stopping.set()
@@ -146,3 +173,8 @@ class SidecarRuntime:
             sys.stderr.flush()
             os._exit(0)
         return 0
+
+
+def _optional_schedule(expression: str, option: str) -> CronSchedule | None:
+    """The validated schedule, or None when ``expression`` is empty (the feature is off)."""
+    return CronSchedule(expression, option) if expression.strip() else None

@@ -1,4 +1,8 @@
-"""Backups on a 5-field cron schedule (croniter, maintained under pallets-eco)."""
+"""Jobs on a 5-field cron schedule (croniter, maintained under pallets-eco).
+
+The sidecar runs two of them: backups (``--backup-cron-schedule``) and restore drills that
+verify the newest backup (``--verify-cron-schedule``).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,28 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from croniter import croniter
 
 from brs.errors import BrsError, BusyError, ConfigError
 
-__all__ = ["BackupScheduler", "CronSchedule"]
+__all__ = ["Clock", "CronSchedule", "CronScheduler", "SystemClock"]
 
 log = logging.getLogger("brs.sidecar.scheduler")
+#: Longest single wait between two looks at the clock, in seconds.
+MAX_WAIT = 30.0
 
 
 class CronSchedule:
     """A validated standard cron expression (minute hour day-of-month month day-of-week)."""
 
-    def __init__(self, expression: str) -> None:
+    def __init__(self, expression: str, option: str = "--backup-cron-schedule") -> None:
         text = " ".join(expression.split())
         # Seconds fields and "@every"-style extensions are not standard cron; refusing them
         # keeps the schedule readable by anyone who knows crontab(5).
         if len(text.split(" ")) != 5 or not croniter.is_valid(text):
-            raise ConfigError(f"--backup-cron-schedule {expression!r} is not a 5-field cron expression such as '*/3 * * * *'")
+            raise ConfigError(f"{option} {expression!r} is not a 5-field cron expression such as '*/3 * * * *'")
         self.expression = text
 
     def next_after(self, moment: datetime) -> datetime:
@@ -32,42 +39,84 @@ class CronSchedule:
         return croniter(self.expression, moment).get_next(datetime)  # type: ignore[no-any-return]
 
 
-class BackupScheduler:
-    """Runs ``take_backup`` at every tick until ``stopping`` is set.
+class Clock(Protocol):
+    """Where a scheduler reads the time and how it waits; tests pass a simulated one."""
 
-    Ticks missed while a backup ran are skipped, not replayed: one backup right after another
-    adds nothing.
+    def now(self) -> datetime:
+        """The current time, with a time zone."""
+        ...
+
+    def wait(self, stopping: threading.Event, seconds: float) -> None:
+        """Wait ``seconds`` or until ``stopping`` is set, whichever comes first."""
+        ...
+
+
+class SystemClock:
+    """The wall clock in the container's time zone."""
+
+    def now(self) -> datetime:
+        """The current local time."""
+        return datetime.now().astimezone()
+
+    def wait(self, stopping: threading.Event, seconds: float) -> None:
+        """Block on ``stopping`` so that shutdown does not wait for the next tick."""
+        stopping.wait(seconds)
+
+
+class CronScheduler:
+    """Runs ``job`` at every tick of ``schedule`` until ``stopping`` is set.
+
+    Ticks missed while the job (or anything else holding the operation lock) ran are skipped,
+    not replayed: one backup or drill right after another adds nothing.
     """
 
-    def __init__(self, schedule: CronSchedule, take_backup: Callable[[], object], stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        schedule: CronSchedule,
+        job: Callable[[], object],
+        stopping: threading.Event,
+        name: str = "backup",
+        clock: Clock | None = None,
+    ) -> None:
         self.schedule = schedule
-        self.take_backup = take_backup
+        self.job = job
         self.stopping = stopping
+        self.name = name
+        self.clock: Clock = clock or SystemClock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="brs-scheduler", daemon=True)
+        """Run in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name=f"brs-scheduler-{self.name}", daemon=True)
         self._thread.start()
 
     def run(self) -> None:
-        log.info("periodic backups started (%s)", self.schedule.expression)
+        """Wait for each tick and run the job, until ``stopping`` is set."""
+        log.info("scheduled %s started (%s)", self.name, self.schedule.expression)
         while not self.stopping.is_set():
-            now = datetime.now().astimezone()
-            due = self.schedule.next_after(now)
-            log.info("next backup at %s", due.isoformat(timespec="seconds"), extra={"next_backup": due.isoformat()})
-            while not self.stopping.is_set():
-                remaining = (due - datetime.now().astimezone()).total_seconds()
-                if remaining <= 0:
-                    break
-                # Short waits keep the schedule right across clock jumps and suspends.
-                self.stopping.wait(min(remaining, 30.0))
-            if self.stopping.is_set():
+            if not self._wait_for_tick():
                 break
-            try:
-                self.take_backup()
-            except BusyError as error:
-                log.info("scheduled backup skipped: %s", error)
-            except BrsError as error:
-                log.error("scheduled backup failed: %s", error)
-            except Exception:
-                log.exception("scheduled backup failed")
+            self._run_job()
+
+    def _wait_for_tick(self) -> bool:
+        """Wait until the next tick; False when ``stopping`` was set first."""
+        due = self.schedule.next_after(self.clock.now())
+        log.info("next %s at %s", self.name, due.isoformat(timespec="seconds"), extra={f"next_{self.name}": due.isoformat()})
+        while not self.stopping.is_set():
+            remaining = (due - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return True
+            # Short waits keep the schedule right across clock jumps and suspends.
+            self.clock.wait(self.stopping, min(remaining, MAX_WAIT))
+        return False
+
+    def _run_job(self) -> None:
+        """Run the job once; its failures are logged, never fatal to the schedule."""
+        try:
+            self.job()
+        except BusyError as error:
+            log.info("scheduled %s skipped: %s", self.name, error)
+        except BrsError as error:
+            log.error("scheduled %s failed: %s", self.name, error)
+        except Exception:
+            log.exception("scheduled %s failed", self.name)

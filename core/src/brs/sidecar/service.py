@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brs.engine import Engine, RestoreResult, VerifyResult
-from brs.errors import BrsError, BusyError, DatabaseError, IntegrityError
+from brs.errors import BackupNotFound, BrsError, BusyError, DatabaseError, IntegrityError
 from brs.interfaces import Role
 from brs.manifest import Manifest
 from brs.sidecar.lock import OperationLock
@@ -66,20 +66,59 @@ class Sidecar:
     def list_backups(self) -> list[Manifest]:
         return self.engine.list_backups()
 
-    def verify(self, version: str | None) -> VerifyResult:
+    def verify(self, version: str | None, trigger: str = "api") -> VerifyResult:
+        """Download and check one backup (``latest``/None: the newest) without touching the data directory.
+
+        The API and the scheduled restore drill (``trigger`` ``schedule``) both come here, so
+        both are counted in the metrics and neither overlaps a backup or restore.
+        """
         # Verify shares the engine's compression driver with backups and restores, so it takes
         # the lock too instead of racing them.
         with self.lock.hold("verify"):
             self.state.set_operation("verify")
             try:
-                result = self.engine.verify(version)
-            except IntegrityError:
-                self.metrics.verified(False)
-                raise
+                return self._verify_locked(version, trigger)
             finally:
                 self.state.set_operation(None)
+
+    def _verify_locked(self, version: str | None, trigger: str) -> VerifyResult:
+        """The verification itself, counted in the metrics; the caller holds the lock."""
+        try:
+            manifest = self.engine.find(version)
+        except BackupNotFound:
+            raise  # an unknown version (or none yet) is not a failed verification
+        except BrsError as error:
+            self.metrics.verification_failed(error)
+            log.error("cannot verify backup %s: %s", version or "latest", error)
+            raise
+        log.info("verifying backup %s (%s)", manifest.backup_id, trigger, extra={"backup": manifest.backup_id})
+        try:
+            result = self.engine.verify(manifest.backup_id)
+        except BrsError as error:
+            self._verify_failed(manifest, error)
+            raise
         self.metrics.verified(True)
+        log.info(
+            "backup %s is intact: %d archive members, %d bytes, checked in %.1fs",
+            manifest.backup_id,
+            result.members,
+            result.raw_bytes,
+            result.duration,
+            extra={"backup": manifest.backup_id, "damaged": False},
+        )
         return result
+
+    def _verify_failed(self, manifest: Manifest, error: BrsError) -> None:
+        """Count and log a verification that did not prove ``manifest``'s backup intact."""
+        self.metrics.verification_failed(error)
+        damaged = isinstance(error, IntegrityError)
+        log.error(
+            "backup %s %s: %s",
+            manifest.backup_id,
+            "is damaged" if damaged else "could not be verified",
+            error,
+            extra={"backup": manifest.backup_id, "damaged": damaged},
+        )
 
     def refresh_listing_metrics(self) -> None:
         try:

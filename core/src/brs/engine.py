@@ -345,6 +345,20 @@ class Engine:
                 log.info("removed orphaned object %s (no manifest)", obj.name)
         return removed
 
+    def delete(self, version: str, *, allow_last: bool = False) -> Manifest:
+        """Delete one backup by its exact version: the manifest first, so it stops being listed
+        before its data goes. Deleting the only backup needs ``allow_last``."""
+        if version in ("", "latest"):
+            raise ConfigError("name the backup to delete by its version; 'latest' is not accepted here")
+        backups = self.list_backups()
+        manifest = self.find(version)
+        if len(backups) == 1 and not allow_last:
+            raise ConfigError(f"backup {manifest.backup_id} is the only backup; add --force to delete it anyway")
+        self._storage("brs_storage_delete", name=manifest.manifest_name)
+        self._storage("brs_storage_delete", name=manifest.object_name)
+        log.info("deleted backup %s", manifest.backup_id)
+        return manifest
+
     # -- reading a backup ------------------------------------------------------------------
     def _read(self, manifest: Manifest, consume: Callable[[BinaryIO], Any], phase: str) -> Any:
         """Stream a backup through download, decryption and decompression into ``consume``.

@@ -130,6 +130,18 @@ def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     _print_table(table)
 
 
+@backups.command("delete", cls=BrsCommand)
+@core_options
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Also delete the only remaining backup.")
+@click.pass_context
+def backups_delete(ctx: click.Context, /, **_: Any) -> None:
+    """Delete backup VERSION (its manifest first, then its data)."""
+    engine, params = build_engine(ctx)
+    manifest = engine.delete(params["version"], allow_last=params["force"])
+    click.echo(f"deleted {manifest.backup_id}")
+
+
 @cli.command(cls=BrsCommand)
 @core_options
 @database_options

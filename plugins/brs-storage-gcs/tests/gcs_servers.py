@@ -10,19 +10,16 @@ import http.client
 import ssl
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from brs.interfaces import PluginContext
-from brs.testing import ServerProcess, free_port, make_certificates, serve, server_factory, wait_for_http
+from brs.testing import RelayProxy, ServerProcess, free_port, make_certificates, serve, server_factory, wait_for_http
 
 from brs_storage_gcs import GcsStorage
 
@@ -104,8 +101,6 @@ def gcs_storage_on(monkeypatch: pytest.MonkeyPatch) -> Callable[..., GcsStorage]
 
 # -- TLS in front of the emulator ----------------------------------------------------------
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
-
 
 @dataclass(frozen=True)
 class Pki:
@@ -124,16 +119,7 @@ def gcs_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(ours / "ca.crt", ours / "server.crt", ours / "server.key", other / "ca.crt")
 
 
-class _QuietTlsServer(ThreadingHTTPServer):
-    """Handshakes that a client aborts (it does not trust us) are the point of some tests."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-class TlsProxy:
+class TlsProxy(RelayProxy):
     """HTTPS on a free 127.0.0.1 port, forwarding each request to the plain-HTTP emulator.
 
     It works at the HTTP level rather than relaying bytes because the emulator writes absolute
@@ -142,73 +128,36 @@ class TlsProxy:
     backend would have to.
     """
 
+    scheme = "https"
+    idle_timeout = 30  # idle keep-alive connections end, so their threads do
+
     def __init__(self, upstream: str, cert: Path, key: Path) -> None:
-        self.upstream = urlsplit(upstream)
+        super().__init__(upstream)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        self._server = _QuietTlsServer(("127.0.0.1", 0), self._handler())
         # The handshake then happens in the request's thread: a client that stalls or aborts it
         # cannot block the accepting loop.
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
         #: ``"METHOD path"`` of every request relayed, to show which went through TLS.
         self.requests: list[str] = []
 
-    @property
-    def endpoint(self) -> str:
-        """``https://127.0.0.1:port``."""
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+    @staticmethod
+    def _origins(handler: BaseHTTPRequestHandler) -> tuple[str, str]:
+        host = handler.headers.get("Host")
+        return f"http://{host}", f"https://{host}"
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
+    def intercept(self, handler: BaseHTTPRequestHandler) -> bool:
+        self.requests.append(f"{handler.command} {handler.path}")
+        return False
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 30  # idle keep-alive connections end, so their threads do
+    def rewrite_header(self, handler: BaseHTTPRequestHandler, key: str, value: str) -> str:
+        return value.replace(*self._origins(handler)) if key.lower() == "location" else value
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def _relay(self) -> None:
-                proxy.requests.append(f"{self.command} {self.path}")
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                if body is not None:
-                    headers["Content-Length"] = str(len(body))
-                plain, secure = f"http://{self.headers.get('Host')}", f"https://{self.headers.get('Host')}"
-                upstream = http.client.HTTPConnection(proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=60)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    response = upstream.getresponse()
-                    data = response.read()
-                finally:
-                    upstream.close()
-                if "json" in (response.getheader("Content-Type") or ""):
-                    data = data.replace(plain.encode(), secure.encode())
-                self.send_response(response.status, response.reason)
-                for key, value in response.getheaders():
-                    if key.lower() not in _HOP_BY_HOP:
-                        self.send_header(key, value.replace(plain, secure) if key.lower() == "location" else value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _relay
-
-        return Handler
-
-    @contextmanager
-    def running(self) -> Iterator[TlsProxy]:
-        """Serve in a background thread until the block ends."""
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join()
+    def rewrite_body(self, handler: BaseHTTPRequestHandler, response: http.client.HTTPResponse, data: bytes) -> bytes:
+        if "json" not in (response.getheader("Content-Type") or ""):
+            return data
+        plain, secure = self._origins(handler)
+        return data.replace(plain.encode(), secure.encode())
 
 
 @pytest.fixture(scope="session")

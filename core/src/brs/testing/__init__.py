@@ -22,7 +22,8 @@ Besides the contracts, the kit has what plugin tests keep needing:
   fixtures that start them;
 - storage providers: the shared test bodies in :mod:`brs.testing.storage`;
 - TLS: :func:`make_certificates`, a CA with server and client certificates;
-- faults: :class:`FlakyProxy`, an HTTP proxy that fails every n-th request;
+- proxies: :class:`RelayProxy`, an HTTP relay to build on, and :class:`FlakyProxy`, one that fails
+  every n-th request;
 - data: :func:`make_tree`, :func:`tree_snapshot`, :func:`archive_of`.
 """
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from brs.testing.certificates import make_certificates
 from brs.testing.contracts import CompressionContract, DatabaseContract, StorageContract
-from brs.testing.faults import FlakyProxy
+from brs.testing.faults import FlakyProxy, RelayProxy
 from brs.testing.helpers import (
     LocalStoreCLI,
     archive_of,
@@ -58,6 +59,7 @@ __all__ = [
     "DatabaseContract",
     "FlakyProxy",
     "LocalStoreCLI",
+    "RelayProxy",
     "ServerProcess",
     "StorageContract",
     "archive_of",

@@ -1,7 +1,8 @@
-"""Fault injection for storage tests: an HTTP proxy that fails requests on purpose.
+"""HTTP proxies for storage tests: a plain relay to build on, and one that fails on purpose.
 
 Put :class:`FlakyProxy` between a storage driver and its (emulated) server to prove that the
-driver retries throttled requests and resumes downloads that break mid-body.
+driver retries throttled requests and resumes downloads that break mid-body. Subclass
+:class:`RelayProxy` for other man-in-the-middle needs (TLS termination, URL rewriting).
 """
 
 from __future__ import annotations
@@ -11,22 +12,119 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import urlsplit
 
-__all__ = ["FlakyProxy"]
+__all__ = ["FlakyProxy", "RelayProxy"]
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
+"""Headers that belong to one connection and are never relayed."""
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients that give up on a connection (after a 503) are expected, not worth a traceback."""
+    """Clients that give up on a connection (after a 503, or an aborted TLS handshake) are
+    expected, not worth a traceback."""
+
+    daemon_threads = True
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass
 
 
-class FlakyProxy:
-    """Forwards to ``upstream`` (``http://host:port``); every ``every``-th request fails with 503.
+class RelayProxy:
+    """Forwards every request to ``upstream`` (``http://host:port``) on a free 127.0.0.1 port.
+
+    Subclasses change what passes through by overriding :meth:`intercept` (answer a request
+    themselves), :meth:`rewrite_header` / :meth:`rewrite_body` (change the response) and
+    :meth:`deliver` (how the body reaches the client).
+    """
+
+    #: Scheme of :attr:`endpoint`; a subclass that wraps the socket in TLS sets ``https``.
+    scheme = "http"
+    #: Seconds an idle keep-alive connection is kept (None: as long as the client wants).
+    idle_timeout: float | None = None
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
+
+    @property
+    def endpoint(self) -> str:
+        """The proxy's own ``scheme://127.0.0.1:port``."""
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    def intercept(self, handler: BaseHTTPRequestHandler) -> bool:
+        """Answer the request instead of relaying it; True when it was answered."""
+        return False
+
+    def rewrite_header(self, handler: BaseHTTPRequestHandler, key: str, value: str) -> str:
+        """The value of response header ``key`` as the client gets it."""
+        return value
+
+    def rewrite_body(self, handler: BaseHTTPRequestHandler, response: http.client.HTTPResponse, data: bytes) -> bytes:
+        """The response body as the client gets it."""
+        return data
+
+    def deliver(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        """Write the response body to the client."""
+        handler.wfile.write(data)
+
+    def _relay(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else None
+        if self.intercept(handler):
+            return
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        upstream = http.client.HTTPConnection(self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=60)
+        try:
+            upstream.request(handler.command, handler.path, body=body, headers=headers)
+            response = upstream.getresponse()
+            data = self.rewrite_body(handler, response, response.read())
+        finally:
+            upstream.close()
+        handler.send_response(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in HOP_BY_HOP:
+                handler.send_header(key, self.rewrite_header(handler, key, value))
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            self.deliver(handler, data)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = proxy.idle_timeout
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                proxy._relay(self)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _relay
+
+        return Handler
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        """Serve in a background thread until the block ends."""
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            thread.join()
+
+
+class FlakyProxy(RelayProxy):
+    """A relay where every ``every``-th request fails with 503.
 
     The 503 carries an S3-style ``SlowDown`` body; the Azure and GCS clients retry on the status
     alone. ``requests`` and ``injected`` count what went through and what failed::
@@ -37,7 +135,7 @@ class FlakyProxy:
     """
 
     def __init__(self, upstream: str, every: int = 3, cut_get_after: int | None = None) -> None:
-        self.upstream = urlsplit(upstream)
+        super().__init__(upstream)
         self.every = every
         #: When set, the first GET whose body is longer gets only this many bytes before the
         #: connection closes: a download broken mid-body.
@@ -46,13 +144,6 @@ class FlakyProxy:
         self.requests = 0
         self.injected = 0
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-
-    @property
-    def endpoint(self) -> str:
-        """The proxy's own ``http://127.0.0.1:port``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _should_fail(self) -> bool:
         with self._lock:
@@ -68,62 +159,21 @@ class FlakyProxy:
             self.cut += 1
             return True
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
+    def intercept(self, handler: BaseHTTPRequestHandler) -> bool:
+        if not self._should_fail():
+            return False
+        payload = b"<Error><Code>SlowDown</Code><Message>injected by the test</Message></Error>"
+        handler.send_response(503)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+        return True
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def _relay(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                if proxy._should_fail():
-                    payload = b"<Error><Code>SlowDown</Code><Message>injected by the test</Message></Error>"
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                upstream = http.client.HTTPConnection(proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=60)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                    if body is not None:
-                        headers["Content-Length"] = str(len(body))
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    response = upstream.getresponse()
-                    data = response.read()
-                    self.send_response(response.status, response.reason)
-                    for key, value in response.getheaders():
-                        if key.lower() not in _HOP_BY_HOP:
-                            self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command == "GET" and proxy._should_cut(len(data)):
-                        self.wfile.write(data[: proxy.cut_get_after])
-                        self.wfile.flush()
-                        self.close_connection = True
-                        return
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
-                finally:
-                    upstream.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _relay
-
-        return Handler
-
-    @contextmanager
-    def running(self) -> Iterator[FlakyProxy]:
-        """Serve in a background thread until the block ends."""
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join()
+    def deliver(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        if handler.command == "GET" and self._should_cut(len(data)):
+            handler.wfile.write(data[: self.cut_get_after])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return
+        handler.wfile.write(data)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# The pod simulation (podsim) and its test-only database plugin live next to the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
+from podsim import Pod, make_pods
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -25,3 +31,11 @@ def brs_env(tmp_path: Path) -> dict[str, str]:
         "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(tmp_path / "store"),
         "BRS_LOG_FORMAT": "json",
     }
+
+
+@pytest.fixture
+def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
+    """Start simulated pods (``brs start`` + ``brs wait``); every process is stopped afterwards."""
+    make, cleanup = make_pods(tmp_path)
+    yield make
+    cleanup()

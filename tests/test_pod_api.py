@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, metric_value, wait_for
+from podsim import Pod, metric_value, wait_for
 
 from brs.testing.helpers import brs_executable
-
-
-@pytest.fixture
-def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
-    make, cleanup = make_pods(tmp_path)
-    yield make
-    cleanup()
 
 
 def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:

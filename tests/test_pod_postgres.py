@@ -10,13 +10,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
 from podsim import free_port, pid_alive, wait_for
 
 from brs.testing.helpers import brs_executable

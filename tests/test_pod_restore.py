@@ -12,22 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, metric_value, wait_for
+from podsim import Pod, metric_value, wait_for
 
 from brs.testing.helpers import brs_executable
-
-
-@pytest.fixture
-def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
-    make, cleanup = make_pods(tmp_path)
-    yield make
-    cleanup()
 
 
 def _messages(pod: Pod, run: int | None = None) -> list[str]:

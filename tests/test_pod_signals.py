@@ -5,25 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
-from podsim import Pod, make_pods, pid_alive, wait_for
+from podsim import Pod, pid_alive, wait_for
 
 from brs.testing.helpers import brs_executable
-
-
-@pytest.fixture
-def pods(tmp_path: Path) -> Iterator[Callable[..., Pod]]:
-    make, cleanup = make_pods(tmp_path)
-    yield make
-    cleanup()
 
 
 def _backup_in_background(pod: Pod) -> tuple[threading.Thread, dict[str, Any]]:

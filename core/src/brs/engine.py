@@ -23,11 +23,12 @@ import brs
 from brs import datadir
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
-from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, StorageError
+from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, PluginError, StorageError
 from brs.interfaces import Compression, PluginContext, Role
 from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.plugins import Session, distribution_of, driver_class
+from brs.units import format_size
 
 __all__ = ["Engine", "Progress", "RestoreResult", "Settings", "VerifyResult"]
 
@@ -222,7 +223,8 @@ class Engine:
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
             raise
         duration = time.monotonic() - started
-        log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, _size(stored.raw), _size(stored.size), duration)
+        raw, size = format_size(stored.raw), format_size(stored.size)
+        log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, raw, size, duration)
         self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
         try:
             self.apply_retention()
@@ -429,11 +431,22 @@ class Engine:
         return self._read(manifest, run, phase)
 
     # -- restore -----------------------------------------------------------------------------
+    def _restorable_here(self, backup_db: str) -> bool:
+        """A backup restores into the selected database when its ``db`` name selects the same
+        driver class: one class serves protocol-compatible engines (redis, keydb, valkey)."""
+        selected = self.settings.db
+        if selected is None or backup_db == selected:
+            return True
+        try:
+            return driver_class(Role.DATABASE, backup_db) is type(self.session.drivers[Role.DATABASE])
+        except PluginError:
+            return False
+
     def restore(self, version: str | None = None, keep_previous: bool = True) -> RestoreResult:
         """Restore a backup into the data directory, never touching it before the copy is verified."""
         data_dir = self._require_data_dir()
         manifest = self.find(version)
-        if self.settings.db is not None and manifest.db != self.settings.db and not _compatible(manifest.db, self.settings.db):
+        if not self._restorable_here(manifest.db):
             raise ConfigError(f"backup {manifest.backup_id} is a {manifest.db} backup, but --db is {self.settings.db}")
         started = time.monotonic()
         self.session.notify("brs_restore_started", manifest=manifest)
@@ -491,18 +504,3 @@ class Engine:
             partial.unlink(missing_ok=True)
             raise
         return manifest
-
-
-def _compatible(backup_db: str, selected_db: str) -> bool:
-    """Backups of protocol-compatible engines (redis, keydb, valkey) restore into each other."""
-    family = {"redis", "keydb", "valkey"}
-    return backup_db in family and selected_db in family
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{n} B"
-        value /= 1024
-    return f"{n} B"

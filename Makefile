@@ -1,6 +1,6 @@
 # Development entry points. `make demo` and `make test` work on a fresh Debian machine.
 SHELL := /bin/bash
-PYTHON ?= python3
+PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/brs-*))

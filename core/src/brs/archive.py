@@ -9,6 +9,7 @@ them back into one stream. With plain GNU tar, ``cat NAME.part-*`` gives the ori
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import tarfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from brs.errors import ArchiveError
+from brs.extract import MemberRules, TreeExtractor
 
 __all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
 
@@ -134,27 +136,38 @@ class ArchiveEntry:
         return cast(BinaryIO, _GuardedReader(handle, self.name))
 
     def check(self) -> None:
-        """Raise :class:`ArchiveError` if extracting this entry would be unsafe (as extract would)."""
-        if not self.is_stream:
-            _safe_member(self.info, Path("/brs-verify-root"))
+        """Raise :class:`ArchiveError` if extract would refuse this entry, as far as can be known
+        without writing (names, types, hard-link targets, symlinks). After the last entry,
+        :meth:`ArchiveReader.check_links` checks where the symlinks lead."""
+        self._reader.rules.admit(self.name, self._regular_info())
 
     def extract(self, target: Path) -> None:
-        """Extract below ``target`` safely (a stream becomes one joined file)."""
-        if self.is_stream:
-            destination = _inside(target, self.name)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with self.open() as source, open(destination, "wb") as out:
-                while piece := source.read(_COPY_BUFFER):
-                    out.write(piece)
-            os.chmod(destination, self.info.mode & 0o7777)
-            return
-        self._reader.extract_member(self.info, target)
+        """Extract below ``target`` safely (a stream becomes one joined file).
+
+        :meth:`ArchiveReader.finish_extraction` completes the extraction.
+        """
+        extractor = self._reader.extractor(target)
+        info = self._regular_info()
+        if info.isreg():
+            with self.open() as content:
+                extractor.add(self.name, info, content)
+        else:
+            extractor.add(self.name, info)
+
+    def _regular_info(self) -> tarfile.TarInfo:
+        """The member's header; a joined stream is one regular file."""
+        if self.is_stream and not self.info.isreg():
+            info = copy.copy(self.info)  # TarInfo.replace() arrived in 3.11.4
+            info.type = tarfile.REGTYPE
+            return info
+        return self.info
 
 
 class ArchiveReader:
     """Iterates the members of a backup's tar stream once, in order."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO, *, keep_special_bits: bool = False) -> None:
+        """:param keep_special_bits: extract setuid, setgid and sticky bits (stripped by default)."""
         try:
             # Normal mode on a forward-only file: "r|" re-slices a bufsize buffer on every read,
             # copying up to 1 MiB per 512-byte header, which dominated extraction of small files.
@@ -162,12 +175,11 @@ class ArchiveReader:
         except tarfile.TarError as error:
             raise ArchiveError(f"backup payload is not a valid tar stream: {error}") from error
         self.tar.copybufsize = _COPY_BUFFER  # type: ignore[attr-defined]
+        self.keep_special_bits = keep_special_bits
         self._pending: tarfile.TarInfo | None = None
-        self._directories: list[tuple[tarfile.TarInfo, Path]] = []
-        # Directories (relative names) already resolved to real paths inside the target; spares
-        # the data filter's two realpath() walks (one lstat per path component) for each member.
-        self._verified: set[str] = set()
-        self._verified_root: tuple[Path, str] | None = None
+        #: What :meth:`ArchiveEntry.check` has seen so far (names of files and symlinks).
+        self.rules = MemberRules()
+        self._extractor: TreeExtractor | None = None
         self.members = 0
         self.exhausted = False
 
@@ -210,83 +222,43 @@ class ArchiveReader:
                 self._push_back(info)
                 return
 
-    def _checked(self, info: tarfile.TarInfo, target: Path) -> tarfile.TarInfo:
-        """``info`` if it is safe to extract below ``target``, as :func:`_safe_member` decides.
+    def extractor(self, target: Path) -> TreeExtractor:
+        """The extractor writing below ``target`` (one target at a time)."""
+        if self._extractor is None or self._extractor.target != target:
+            if self._extractor is not None:
+                self._extractor.close()
+            self._extractor = TreeExtractor(target, keep_special_bits=self.keep_special_bits)
+        return self._extractor
 
-        Regular files and directories with plain relative names take a fast path with the same
-        outcome: their parent directory resolves inside the target (cached per directory) and
-        the name itself is not an existing symlink. Everything else, and any member after a
-        symlink was extracted (it may redirect a cached directory), gets the full check.
-        """
-        if self._verified_root is None or self._verified_root[0] != target:
-            self._verified_root, self._verified = (target, os.path.realpath(target)), set()
-        name = info.name
-        if (info.isreg() or info.isdir()) and _plain_relative(name):
-            parent = name.rpartition("/")[0]
-            inside = parent in self._verified or self._verify_directory(target, parent)
-            if inside and not os.path.islink(os.path.join(target, name)):
-                return info
-        safe = _safe_member(info, target)
-        if safe.issym() or safe.islnk():
-            self._verified.clear()
-        return safe
+    def finish_extraction(self) -> None:
+        """Apply directory attributes and check every extracted symlink stays inside the target."""
+        if self._extractor is not None:
+            extractor, self._extractor = self._extractor, None
+            extractor.finish()
 
-    def _verify_directory(self, target: Path, parent: str) -> bool:
-        assert self._verified_root is not None
-        root = self._verified_root[1]
-        real = os.path.realpath(os.path.join(target, parent))
-        if real == root or real.startswith(root.rstrip("/") + "/"):
-            self._verified.add(parent)
-            return True
-        return False
-
-    def extract_member(self, info: tarfile.TarInfo, target: Path) -> None:
-        safe = self._checked(info, target)
-        try:
-            if safe.isdir():
-                path = target / safe.name  # checked above, like every member
-                path.mkdir(parents=True, exist_ok=True)
-                # Directory modes and mtimes are set at the end, after their content exists.
-                self._directories.append((safe, path))
-                os.chmod(path, 0o700)
-            else:
-                self.tar.extract(safe, str(target), set_attrs=True, numeric_owner=True, filter="fully_trusted")
-        except (OSError, tarfile.TarError) as error:
-            raise ArchiveError(f"cannot extract {info.name!r}: {error}") from error
+    def check_links(self) -> None:
+        """After every entry was checked: refuse symlinks that would resolve outside the target."""
+        self.rules.check_links()
 
     def extract_all(self, target: Path, *, strip: str = "") -> int:
         """Extract every remaining entry below ``target``; returns the number of entries.
 
-        :param strip: a leading folder to remove from member names (``"data/"``).
+        :param strip: a leading folder to remove from member names (``"data/"``); the folder's
+            own entry gives the attributes of ``target``.
         """
         count = 0
-        for entry in self:
-            if strip:
-                if not (entry.name + "/").startswith(strip):
-                    raise ArchiveError(f"unexpected archive member {entry.name!r} outside {strip!r}")
-                relative = entry.name[len(strip) :].lstrip("/")
-                if not relative:
-                    if entry.info.isdir():  # the root itself: keep its mode, owner and mtime
-                        self._directories.append((_safe_member(entry.info, target), target))
-                    continue
-                entry.info = entry.info.replace(name=relative, deep=False)
-                if entry.stream_name is not None:
-                    entry.stream_name = entry.stream_name[len(strip) :]
-            entry.extract(target)
-            count += 1
-        self.finish_directories()
+        try:
+            for entry in self:
+                if strip:
+                    _strip(entry, strip)
+                entry.extract(target)
+                count += 1
+            self.finish_extraction()
+        finally:
+            if self._extractor is not None:
+                self._extractor.close()
+                self._extractor = None
         return count
-
-    def finish_directories(self) -> None:
-        """Apply owners, modes and mtimes of extracted directories, deepest first."""
-        for info, path in sorted(self._directories, key=lambda item: len(item[1].parts), reverse=True):
-            try:
-                self.tar.chown(info, str(path), numeric_owner=True)
-                self.tar.utime(info, str(path))
-                self.tar.chmod(info, str(path))
-            except (OSError, tarfile.TarError) as error:
-                raise ArchiveError(f"cannot set attributes of {info.name!r}: {error}") from error
-        self._directories.clear()
 
     def drain(self) -> None:
         """Read (and so verify) everything the restore did not consume, up to the end marker."""
@@ -397,8 +369,9 @@ class _JoinedStream(io.RawIOBase):
                 f"stream {self._name!r}: expected part {self._expected_part}, found {info.pax_headers.get(_PART_KEY)}"
             )
         self._expected_part += 1
-        handle = self._reader.tar.extractfile(info)
-        assert handle is not None
+        handle = self._reader.tar.extractfile(info) if info.isreg() else None
+        if handle is None:
+            raise ArchiveError(f"stream {self._name!r}: part {info.pax_headers.get(_PART_KEY)} is not a regular file")
         self._current = cast(BinaryIO, _GuardedReader(handle, str(self._name)))
         return True
 
@@ -448,34 +421,18 @@ def _read_full(source: BinaryIO, view: memoryview) -> int:
     return filled
 
 
-def _plain_relative(name: str) -> bool:
-    """True for a relative name without empty, ``.`` or ``..`` components."""
-    return bool(name) and not name.startswith("/") and all(part not in ("", ".", "..") for part in name.split("/"))
+def _strip(entry: ArchiveEntry, prefix: str) -> None:
+    """Remove the leading folder ``prefix`` from the entry's name (and a hard link's target)."""
 
+    def stripped(name: str) -> str:
+        if not (name + "/").startswith(prefix):
+            raise ArchiveError(f"unexpected archive member {name!r} outside {prefix!r}")
+        return name[len(prefix) :].lstrip("/")
 
-def _inside(target: Path, name: str) -> Path:
-    path = (target / name).resolve() if os.path.isabs(name) is False else None
-    root = target.resolve()
-    if path is None or (path != root and root not in path.parents):
-        raise ArchiveError(f"archive member {name!r} would be written outside the target directory")
-    return target / name
-
-
-def _safe_member(info: tarfile.TarInfo, target: Path) -> tarfile.TarInfo:
-    """Refuse what could escape or harm the target; keep modes and owners.
-
-    The standard ``data`` filter decides what is unsafe (absolute or ``..`` paths, links that
-    point outside or are absolute, device files). Its other changes (dropping owners and
-    group/other write bits) would make the restore differ from the backup, so they are undone.
-    """
-    if info.name.startswith("/") or ".." in Path(info.name).parts:
-        raise ArchiveError(f"archive member {info.name!r} would be written outside the target directory")
-    if info.issym() and os.path.isabs(info.linkname):
-        raise ArchiveError(f"archive member {info.name!r} is an absolute symlink to {info.linkname!r}")
-    try:
-        checked = tarfile.data_filter(info, str(target))
-    except tarfile.FilterError as error:
-        raise ArchiveError(f"unsafe archive member {info.name!r}: {error}") from error
-    if checked is None:
-        raise ArchiveError(f"unsafe archive member {info.name!r}")
-    return checked.replace(mode=info.mode, uid=info.uid, gid=info.gid, uname=info.uname, gname=info.gname, deep=False)
+    info = copy.copy(entry.info)  # TarInfo.replace() arrived in 3.11.4
+    info.name = stripped(info.name)
+    if info.islnk():
+        info.linkname = stripped(info.linkname)
+    entry.info = info
+    if entry.stream_name is not None:
+        entry.stream_name = stripped(entry.stream_name)

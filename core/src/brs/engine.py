@@ -49,6 +49,8 @@ class Settings:
     object_max_keep: int = 20
     compression_method: str = "targz"
     keyring: Keyring = field(default_factory=Keyring)
+    #: Restore setuid, setgid and sticky bits (stripped by default).
+    keep_special_bits: bool = False
     plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -419,7 +421,7 @@ class Engine:
 
     def _read_archive(self, manifest: Manifest, consume: Callable[[ArchiveReader], Any], phase: str) -> Any:
         def run(stream: BinaryIO) -> Any:
-            archive = ArchiveReader(stream)
+            archive = ArchiveReader(stream, keep_special_bits=self.settings.keep_special_bits)
             result = consume(archive)
             archive.drain()
             if archive.members != manifest.members:
@@ -482,6 +484,7 @@ class Engine:
                     with entry.open() as handle:
                         while piece := handle.read(CHUNK):
                             raw += len(piece)
+            archive.check_links()
 
         self._read_archive(manifest, consume, "verify")
         return VerifyResult(manifest, manifest.members, raw, time.monotonic() - started)

@@ -15,7 +15,7 @@ import click
 
 import brs
 from brs.cli import sidecar as sidecar_cli
-from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
+from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
 from brs.engine import Engine
 from brs.errors import BrsError
 from brs.interfaces import Role
@@ -146,6 +146,7 @@ def backups_delete(ctx: click.Context, /, **_: Any) -> None:
 @cli.command(cls=BrsCommand)
 @core_options
 @database_options
+@restore_options
 @click.argument("version", required=False, default="latest")
 @click.option(
     "--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside)."

@@ -23,7 +23,7 @@ from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
 from brs.plugins import Session, driver_class
 
-__all__ = ["BrsCommand", "build_engine", "compression_option", "core_options", "database_options"]
+__all__ = ["BrsCommand", "build_engine", "compression_option", "core_options", "database_options", "restore_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,6 +89,16 @@ def database_options(func: F) -> F:
     )
     func = _option("db", default=None, help="Database plugin (brs plugins list).")(func)
     return func
+
+
+def restore_options(func: F) -> F:
+    """Options of the commands that restore."""
+    return _option(
+        "keep-special-bits",
+        is_flag=True,
+        default=False,
+        help="Restore setuid, setgid and sticky bits (by default they are cleared: a backup must not plant privileged files).",
+    )(func)
 
 
 def compression_option(func: F) -> F:
@@ -229,6 +239,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         object_max_keep=int(params.get("object_max_keep") or 20),
         compression_method=compression,
         keyring=_keyring(params),
+        keep_special_bits=bool(params.get("keep_special_bits")),
         plugin_options=values,
     )
     session = Session()

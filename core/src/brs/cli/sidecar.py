@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from brs import logs
-from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options
+from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
 from brs.errors import ConfigError
 from brs.sidecar.client import SidecarClient, read_token
 from brs.sidecar.waiter import Waiter
@@ -95,6 +95,7 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @click.command(cls=BrsCommand)
 @core_options
 @database_options
+@restore_options
 @compression_option
 @_option(
     "pre-exec-cmds",

@@ -24,7 +24,8 @@ Besides the contracts, the kit has what plugin tests keep needing:
 - TLS: :func:`make_certificates`, a CA with server and client certificates;
 - proxies: :class:`RelayProxy`, an HTTP relay to build on, and :class:`FlakyProxy`, one that fails
   every n-th request;
-- data: :func:`make_tree`, :func:`tree_snapshot`, :func:`archive_of`.
+- data: :func:`make_tree`, :func:`tree_snapshot`, :func:`cleared_special_bits`, :func:`archive_of`;
+- hostile archives and planting them as stored backups: :mod:`brs.testing.hostile`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from brs.testing.helpers import (
     archive_of,
     assert_ok,
     assert_one_line_error,
+    cleared_special_bits,
     listed_backups,
     make_tree,
     one_line_error,
@@ -65,6 +67,7 @@ __all__ = [
     "archive_of",
     "assert_ok",
     "assert_one_line_error",
+    "cleared_special_bits",
     "free_port",
     "kill_server",
     "listed_backups",

@@ -22,6 +22,7 @@ __all__ = [
     "assert_ok",
     "assert_one_line_error",
     "brs_executable",
+    "cleared_special_bits",
     "listed_backups",
     "make_tree",
     "one_line_error",
@@ -185,3 +186,16 @@ def tree_snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
                     digest = hashlib.file_digest(handle, "sha256").hexdigest()
                 snapshot[relative] = ("file", digest, stat.S_IMODE(info.st_mode), int(info.st_mtime), info.st_uid, info.st_gid)
     return snapshot
+
+
+def cleared_special_bits(snapshot: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    """A :func:`tree_snapshot` as a restore leaves it by default: without setuid, setgid and
+    sticky bits."""
+    cleared: dict[str, tuple[Any, ...]] = {}
+    for name, entry in snapshot.items():
+        if entry[0] == "file":
+            entry = (*entry[:2], entry[2] & 0o777, *entry[3:])
+        elif entry[0] == "dir":
+            entry = (entry[0], entry[1] & 0o777, *entry[2:])
+        cleared[name] = entry
+    return cleared

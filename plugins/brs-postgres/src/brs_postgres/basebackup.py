@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from brs.archive import ArchiveWriter
 from brs.errors import BrsError, DatabaseError
+from brs.extract import TreeExtractor
 
 from brs_postgres.options import PostgresSettings
 from brs_postgres.streaming import add_tool_output
@@ -57,13 +58,18 @@ def restore(source: BinaryIO, target: Path, tools: Toolset, owner: Owner, backup
 
 
 def _unpack(source: BinaryIO, target: Path) -> None:
+    # The extractor never leaves the target (absolute names, "..", devices and links that lead
+    # outside are refused); owners are set for the whole tree afterwards.
+    extractor = TreeExtractor(target)
     try:
         with tarfile.open(fileobj=source, mode="r|") as tar:
             for member in tar:
-                # The "data" filter refuses absolute names, "..", devices and links that escape;
-                # owners are dropped here and set for the whole tree afterwards.
-                tar.extract(member, str(target), set_attrs=True, filter="data")
+                content = tar.extractfile(member) if member.isreg() else None
+                extractor.add(member.name, member, content)
+        extractor.finish()
     except BrsError:
         raise
     except (tarfile.TarError, OSError, EOFError) as error:
         raise DatabaseError(f"cannot unpack the base backup into {target}: {error}") from None
+    finally:
+        extractor.close()

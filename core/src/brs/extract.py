@@ -1,0 +1,409 @@
+"""Safe extraction of archive members below one target directory.
+
+Hand-written because nothing else does this job here: Python's ``tarfile`` resolves paths with
+``realpath`` (fooled by long paths and symlink chains, CVE-2025-4517) and its filter API is
+missing before 3.11.4 (Debian 12 ships 3.11.2); no library offers directory-fd-relative
+extraction in pure Python, and libarchive needs a system library that stock database images do
+not carry.
+
+How it stays inside the target:
+
+- every path component is opened relative to an open directory of the target with
+  ``O_NOFOLLOW``, so a symlink is never traversed while extracting; a member beneath a symlink
+  is refused;
+- files are created fresh (``O_EXCL``, after removing whatever had the name), so a member never
+  writes through an existing link;
+- hard links may only point to a regular file extracted earlier from the same archive;
+- once everything is in place, every extracted symlink is resolved component by component
+  from the target root; one that leads outside the target fails the extraction.
+
+:class:`MemberRules` holds the checks that need no file system; ``brs verify`` runs them alone,
+so it refuses exactly what a restore would refuse, as far as can be known without writing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tarfile
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO
+
+from brs.errors import ArchiveError
+
+__all__ = ["MemberRules", "TreeExtractor", "member_name"]
+
+#: Symlinks followed while resolving one link before it counts as a loop (the kernel's limit).
+MAX_HOPS = 40
+_COPY_BUFFER = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+# What a lookup of a path below the target root finds.
+_DIR, _LINK, _OTHER = "dir", "link", "other"
+Lookup = Callable[[str], tuple[str, str]]
+
+
+def member_name(name: str) -> str:
+    """``name`` without empty and ``.`` components; refuses absolute names and ``..``.
+
+    The empty result stands for the target root itself.
+    """
+    if name.startswith("/"):
+        raise ArchiveError(f"archive member {name!r} would be written outside the target directory (absolute name)")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ArchiveError(f"archive member {name!r} would be written outside the target directory ('..')")
+    return "/".join(parts)
+
+
+class MemberRules:
+    """The checks of each member, in archive order, that need no file system.
+
+    Remembers the names of regular files (hard links may point only to them) and of symlinks
+    (nothing may be extracted beneath one; each is resolved at the end).
+    """
+
+    def __init__(self) -> None:
+        self.regular: set[str] = set()
+        self.symlinks: dict[str, str] = {}
+
+    def admit(self, name: str, info: tarfile.TarInfo) -> str:
+        """The normalized name of a member that may be extracted; raises :class:`ArchiveError` if not.
+
+        ``info`` gives the type and link target; ``name`` may differ from ``info.name`` (a joined
+        stream, a stripped leading folder).
+        """
+        clean = member_name(name)
+        if self.symlinks:
+            _refuse_beneath_symlink(clean, self.symlinks)
+        if info.isreg() or info.isdir():
+            pass
+        elif info.issym():
+            _check_symlink(clean, info.linkname)
+        elif info.islnk():
+            source = member_name(info.linkname)
+            if source == clean or source not in self.regular:
+                raise ArchiveError(
+                    f"archive member {clean!r} is a hard link to {info.linkname!r}, "
+                    "which is not a regular file extracted earlier from this archive"
+                )
+        elif info.ischr() or info.isblk() or info.isfifo():
+            raise ArchiveError(f"archive member {clean!r} is a device file or FIFO; brs does not restore those")
+        else:
+            raise ArchiveError(f"archive member {clean!r} has an unsupported type {info.type!r}")
+        if not clean:
+            if not info.isdir():
+                raise ArchiveError(f"archive member {name!r} would replace the target directory itself")
+            return clean
+        # A name written again stops counting as what it was before.
+        self.regular.discard(clean)
+        self.symlinks.pop(clean, None)
+        if info.isreg() or info.islnk():
+            self.regular.add(clean)
+        elif info.issym():
+            self.symlinks[clean] = info.linkname
+        return clean
+
+    def check_links(self) -> None:
+        """Raise if a symlink would resolve outside the target once every member is in place.
+
+        Without the files themselves, every path that is not a known symlink counts as a
+        directory: that can only make the check stricter than the one on disk.
+        """
+
+        def lookup(path: str) -> tuple[str, str]:
+            target = self.symlinks.get(path)
+            return (_DIR, "") if target is None else (_LINK, target)
+
+        for name in self.symlinks:
+            _refuse_escape(name, lookup)
+
+
+class TreeExtractor:
+    """Writes members below ``target`` through directory file descriptors.
+
+    Modes (without setuid, setgid and sticky bits unless ``keep_special_bits``), numeric owners
+    (when running as root) and mtimes (to the nanosecond where the archive stores them) are
+    kept. Directories get theirs in :meth:`finish`, deepest first, after their content exists.
+    """
+
+    def __init__(self, target: Path, *, keep_special_bits: bool = False) -> None:
+        self.target = target
+        self.rules = MemberRules()
+        self._mode_mask = 0o7777 if keep_special_bits else 0o7777 & ~_SPECIAL_BITS
+        self._chown = os.geteuid() == 0
+        try:
+            self._root = os.open(target, _DIR_FLAGS)
+        except OSError as error:
+            raise ArchiveError(f"cannot open the target directory {target}: {error.strerror or error}") from error
+        # The parent directory of the last member: consecutive members mostly share it.
+        self._parent_name: str | None = None
+        self._parent_fd = -1
+        self._directories: list[tuple[str, tarfile.TarInfo]] = []
+        self._buffer = memoryview(bytearray(_COPY_BUFFER))
+
+    # -- members -----------------------------------------------------------------------------
+    def add(self, name: str, info: tarfile.TarInfo, content: IO[bytes] | None = None) -> None:
+        """Extract one member named ``name`` (a regular file's data comes from ``content``)."""
+        clean = self.rules.admit(name, info)
+        if not clean:
+            self._directories.append((clean, info))
+            return
+        parent, _, base = clean.rpartition("/")
+        try:
+            directory = self._parent(parent, clean)
+            if info.isdir():
+                self._make_directory(directory, base, clean)
+                self._directories.append((clean, info))
+            elif info.isreg():
+                assert content is not None, "a regular member needs its content"
+                self._write_file(directory, base, clean, info, content)
+            elif info.issym():
+                self._replace(directory, base, clean, lambda: os.symlink(info.linkname, base, dir_fd=directory))
+                self._set_link_attributes(directory, base, info)
+            else:
+                self._hard_link(directory, base, clean, member_name(info.linkname))
+        except OSError as error:
+            raise ArchiveError(f"cannot extract {clean!r}: {error.strerror or error}") from error
+
+    def finish(self) -> None:
+        """Apply directory attributes deepest first, then refuse symlinks that lead outside."""
+        try:
+            for name, info in sorted(self._directories, key=lambda item: item[0].count("/"), reverse=True):
+                fd = self._open_directory(name, create=False) if name else os.dup(self._root)
+                try:
+                    self._set_attributes(fd, info)
+                except OSError as error:
+                    raise ArchiveError(f"cannot set attributes of {name or '.'!r}: {error.strerror or error}") from error
+                finally:
+                    os.close(fd)
+            self._directories.clear()
+            self._check_links()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the directory descriptors (also after a failure)."""
+        self._forget_parent()
+        if self._root >= 0:
+            os.close(self._root)
+            self._root = -1
+
+    # -- directories -------------------------------------------------------------------------
+    def _parent(self, parent: str, member: str) -> int:
+        if parent != self._parent_name:
+            self._forget_parent()
+            self._parent_fd = self._open_directory(parent, create=True, member=member) if parent else os.dup(self._root)
+            self._parent_name = parent
+        return self._parent_fd
+
+    def _forget_parent(self) -> None:
+        if self._parent_fd >= 0:
+            os.close(self._parent_fd)
+        self._parent_fd, self._parent_name = -1, None
+
+    def _open_directory(self, relative: str, *, create: bool, member: str | None = None) -> int:
+        """An fd of ``relative`` below the root, opened one component at a time without
+        following symlinks; missing directories are created when ``create``."""
+        fd = os.dup(self._root)
+        walked = ""
+        try:
+            for part in relative.split("/"):
+                walked = f"{walked}/{part}" if walked else part
+                try:
+                    next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    _mkdir(part, fd)
+                    next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as error:
+                    if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise ArchiveError(
+                            f"archive member {member or relative!r} lies beneath {walked!r}, which is not a directory"
+                        ) from None
+                    raise
+                os.close(fd)
+                fd = next_fd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _make_directory(self, directory: int, base: str, name: str) -> None:
+        try:
+            _mkdir(base, directory)
+        except FileExistsError:
+            if stat.S_ISDIR(os.stat(base, dir_fd=directory, follow_symlinks=False).st_mode):
+                return
+            self._replace(directory, base, name, lambda: _mkdir(base, directory))
+
+    # -- files and links ---------------------------------------------------------------------
+    def _write_file(self, directory: int, base: str, name: str, info: tarfile.TarInfo, content: IO[bytes]) -> None:
+        fd = self._replace(directory, base, name, lambda: os.open(base, _FILE_FLAGS, 0o600, dir_fd=directory))
+        view = self._buffer
+        try:
+            while n := content.readinto(view):  # type: ignore[attr-defined]
+                written = 0
+                while written < n:
+                    written += os.write(fd, view[written:n])
+            self._set_attributes(fd, info)
+        finally:
+            os.close(fd)
+
+    def _hard_link(self, directory: int, base: str, name: str, source: str) -> None:
+        source_parent, _, source_base = source.rpartition("/")
+        source_dir = self._open_directory(source_parent, create=False) if source_parent else os.dup(self._root)
+        try:
+            if not stat.S_ISREG(os.stat(source_base, dir_fd=source_dir, follow_symlinks=False).st_mode):
+                raise ArchiveError(f"archive member {name!r} is a hard link to {source!r}, which is not a regular file")
+            self._replace(
+                directory,
+                base,
+                name,
+                lambda: os.link(source_base, base, src_dir_fd=source_dir, dst_dir_fd=directory, follow_symlinks=False),
+            )
+        finally:
+            os.close(source_dir)
+
+    def _replace(self, directory: int, base: str, name: str, create: Callable[[], int | None]) -> int:
+        """Run ``create``; if the name exists (and is no directory), remove it and retry once.
+
+        Never reusing an existing inode keeps a member from writing through a planted link.
+        """
+        try:
+            return create() or 0
+        except FileExistsError:
+            pass
+        if stat.S_ISDIR(os.stat(base, dir_fd=directory, follow_symlinks=False).st_mode):
+            raise ArchiveError(f"archive member {name!r} would replace a directory")
+        os.unlink(base, dir_fd=directory)
+        return create() or 0
+
+    def _set_attributes(self, fd: int, info: tarfile.TarInfo) -> None:
+        if self._chown:
+            os.fchown(fd, info.uid, info.gid)
+        os.fchmod(fd, info.mode & self._mode_mask)
+        mtime = _mtime_ns(info)
+        os.utime(fd, ns=(mtime, mtime))
+
+    def _set_link_attributes(self, directory: int, base: str, info: tarfile.TarInfo) -> None:
+        if self._chown:
+            os.chown(base, info.uid, info.gid, dir_fd=directory, follow_symlinks=False)
+        mtime = _mtime_ns(info)
+        os.utime(base, ns=(mtime, mtime), dir_fd=directory, follow_symlinks=False)
+
+    # -- the final check ---------------------------------------------------------------------
+    def _check_links(self) -> None:
+        for name in self.rules.symlinks:
+            try:
+                _refuse_escape(name, self._lookup)
+            except ArchiveError:
+                parent, _, base = name.rpartition("/")
+                fd = self._open_directory(parent, create=False) if parent else os.dup(self._root)
+                try:
+                    os.unlink(base, dir_fd=fd)
+                finally:
+                    os.close(fd)
+                raise
+
+    def _lookup(self, path: str) -> tuple[str, str]:
+        """What ``path`` below the root is; its leading components are known directories."""
+        parent, _, base = path.rpartition("/")
+        fd = self._root
+        try:
+            if parent:
+                try:
+                    fd = self._open_directory(parent, create=False)
+                except FileNotFoundError:
+                    return _DIR, ""  # missing: treated as a directory, the strict choice
+            try:
+                mode = os.stat(base, dir_fd=fd, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                return _DIR, ""
+            if stat.S_ISLNK(mode):
+                return _LINK, os.readlink(base, dir_fd=fd)
+            return (_DIR, "") if stat.S_ISDIR(mode) else (_OTHER, "")
+        finally:
+            if fd != self._root:
+                os.close(fd)
+
+
+def _mkdir(name: str, directory: int) -> None:
+    # Owner-only until finish() applies the stored mode, so content can still be written.
+    os.mkdir(name, 0o700, dir_fd=directory)
+
+
+def _refuse_beneath_symlink(name: str, symlinks: dict[str, str]) -> None:
+    prefix = ""
+    for part in name.split("/")[:-1]:
+        prefix = f"{prefix}/{part}" if prefix else part
+        if prefix in symlinks:
+            raise ArchiveError(f"archive member {name!r} lies beneath the symlink {prefix!r}")
+
+
+def _check_symlink(name: str, link: str) -> None:
+    """Refuse symlinks that point outside on their own (absolute, or too many ``..``)."""
+    if not link:
+        raise ArchiveError(f"archive member {name!r} is a symlink with an empty target")
+    if link.startswith("/"):
+        raise ArchiveError(f"archive member {name!r} is an absolute symlink to {link!r}")
+    depth = name.count("/")
+    for part in link.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise ArchiveError(f"archive member {name!r} is a symlink to {link!r}, outside the target directory")
+        elif part not in ("", "."):
+            depth += 1
+
+
+def _refuse_escape(name: str, lookup: Lookup) -> None:
+    """Resolve the symlink ``name`` one component at a time from the target root; raise if it
+    leads outside, is absolute, or needs more than :data:`MAX_HOPS` links."""
+    resolved = name.split("/")[:-1]
+    pending = deque(_link_target(name, lookup).split("/"))
+    hops = 0
+    while pending:
+        part = pending.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                raise ArchiveError(f"archive member {name!r} is a symlink that resolves outside the target directory")
+            resolved.pop()
+            continue
+        kind, link = lookup("/".join([*resolved, part]))
+        if kind == _LINK:
+            hops += 1
+            if hops > MAX_HOPS:
+                raise ArchiveError(f"archive member {name!r} is a symlink chain longer than {MAX_HOPS} links")
+            if link.startswith("/"):
+                raise ArchiveError(f"archive member {name!r} is a symlink that resolves to the absolute path {link!r}")
+            pending.extendleft(reversed(link.split("/")))
+        elif kind == _OTHER:
+            return  # a file in the middle of a path: the link cannot resolve at all
+        else:
+            resolved.append(part)
+
+
+def _link_target(name: str, lookup: Lookup) -> str:
+    kind, link = lookup(name)
+    return link if kind == _LINK else ""
+
+
+def _mtime_ns(info: tarfile.TarInfo) -> int:
+    """The member's mtime in nanoseconds, exact when a pax header stores a fraction."""
+    text = info.pax_headers.get("mtime")
+    if text is not None:
+        try:
+            return int(Decimal(text).scaleb(9))
+        except (InvalidOperation, ValueError):
+            pass
+    return int(info.mtime) * 1_000_000_000

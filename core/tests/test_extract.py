@@ -1,0 +1,183 @@
+"""Extraction stays inside its target and keeps what a restore must keep."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import ArchiveError
+from brs.testing import hostile
+from brs.testing.hostile import member, tar_of
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file outside the target that no extraction may touch."""
+    path = tmp_path / "outside" / "victim.txt"
+    path.parent.mkdir()
+    path.write_text("original\n")
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    return path
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    path = tmp_path / "target"
+    path.mkdir()
+    return path
+
+
+def _extract(data: bytes, target: Path, **options: bool) -> None:
+    ArchiveReader(io.BytesIO(data), **options).extract_all(target)
+
+
+def _verify(data: bytes) -> None:
+    """What ``brs verify`` runs on each entry, then on the symlinks."""
+    reader = ArchiveReader(io.BytesIO(data))
+    for entry in reader:
+        entry.check()
+    reader.check_links()
+
+
+def _assert_untouched(victim: Path) -> None:
+    assert victim.read_text() == "original\n"
+    assert victim.stat().st_mtime == 1_000_000_000
+    assert sorted(os.listdir(victim.parent)) == [victim.name]
+
+
+def _refused(data: bytes, target: Path, victim: Path, message: str) -> None:
+    with pytest.raises(ArchiveError, match=message) as raised:
+        _extract(data, target)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ArchiveError, match=message):
+        _verify(data)
+    _assert_untouched(victim)
+
+
+def test_the_cve_2025_4517_path_length_trick_is_refused(target: Path, victim: Path) -> None:
+    _refused(hostile.cve_2025_4517(victim), target, victim, "lies beneath the symlink 'a'")
+
+
+def test_a_symlink_chain_that_ends_outside_is_refused_and_removed(target: Path, victim: Path) -> None:
+    _refused(hostile.symlink_chain(), target, victim, "'A' is a symlink that resolves outside")
+    assert not os.path.lexists(target / "A")
+
+
+def test_a_long_symlink_loop_is_refused(target: Path) -> None:
+    loop = [
+        member("x", tarfile.SYMTYPE, link="y/z"),
+        member("y", tarfile.SYMTYPE, link="."),
+        member("z", tarfile.SYMTYPE, link="x"),
+    ]
+    data = tar_of(loop)
+    with pytest.raises(ArchiveError, match="longer than 40 links"):
+        _extract(data, target)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (hostile.hard_link_to_missing, "not a regular file extracted earlier"),
+        (hostile.hard_link_to_symlink, "not a regular file extracted earlier"),
+        (hostile.device_node, "device file or FIFO"),
+    ],
+    ids=["hard-link-to-missing", "hard-link-to-symlink", "device"],
+)
+def test_links_to_what_the_archive_did_not_extract_and_devices_are_refused(
+    target: Path, victim: Path, build: object, message: str
+) -> None:
+    _refused(build(), target, victim, message)  # type: ignore[operator]
+
+
+def test_absolute_symlinks_and_dotdot_names_are_refused(tmp_path: Path, target: Path, victim: Path) -> None:
+    _refused(hostile.absolute_symlink(victim), target, victim, "absolute symlink")
+    _refused(hostile.dotdot_member("../outside/victim.txt"), target, victim, "outside the target directory")
+
+
+def test_a_hard_link_to_a_name_replaced_later_is_refused(target: Path, victim: Path) -> None:
+    data = tar_of([member("f", data=b"x"), member("f", tarfile.SYMTYPE, link="g"), member("h", tarfile.LNKTYPE, link="f")])
+    _refused(data, target, victim, "'h' is a hard link to 'f'")
+
+
+def test_a_member_never_writes_through_an_existing_link(target: Path) -> None:
+    """A regular member replaces a symlink or hard link of its name instead of writing into
+    the file behind it."""
+    data = tar_of(
+        [
+            member("kept", data=b"kept\n"),
+            member("sym", tarfile.SYMTYPE, link="kept"),
+            member("sym", data=b"new\n"),
+            member("hard", tarfile.LNKTYPE, link="kept"),
+            member("hard", data=b"new too\n"),
+        ]
+    )
+    _extract(data, target)
+    assert (target / "kept").read_bytes() == b"kept\n"
+    assert (target / "sym").read_bytes() == b"new\n" and not (target / "sym").is_symlink()
+    assert (target / "hard").read_bytes() == b"new too\n"
+
+
+def test_special_bits_are_cleared_unless_asked_for(tmp_path: Path) -> None:
+    data = hostile.setuid_root_file()
+    for keep, expected in ((False, (0o755, 0o777)), (True, (0o6755, 0o1777))):
+        target = tmp_path / f"keep-{keep}"
+        target.mkdir()
+        _extract(data, target, keep_special_bits=keep)
+        assert stat.S_IMODE((target / "suid").stat().st_mode) == expected[0]
+        assert stat.S_IMODE((target / "shared").stat().st_mode) == expected[1]
+        assert stat.S_IMODE((target / "plain").stat().st_mode) == 0o640
+
+
+def test_attributes_hard_links_and_deep_paths_are_kept(tmp_path: Path, target: Path) -> None:
+    """Modes, owners, sub-second mtimes, hard links and paths longer than PATH_MAX."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a").write_bytes(b"content")
+    os.chmod(source / "a", 0o604)
+    os.utime(source / "a", ns=(1_500_000_000_123_456_789, 1_500_000_000_123_456_789))
+    os.link(source / "a", source / "b")
+    (source / "dir").mkdir(mode=0o750)
+    os.utime(source / "dir", (1_200_000_000, 1_200_000_000))
+    sink = io.BytesIO()
+    writer = ArchiveWriter(sink)
+    writer.add_path(source, "data")
+    writer.close()
+    sink.seek(0)
+    deep_members = "/".join(["n" * 200] * 25)  # 5000 characters: beyond PATH_MAX
+    extra = tar_of([member(deep_members + "/leaf", data=b"deep")], "data/")
+    ArchiveReader(sink).extract_all(target, strip="data/")
+    a, b = (target / "a").stat(), (target / "b").stat()
+    assert a.st_ino == b.st_ino and a.st_nlink == 2
+    assert stat.S_IMODE(a.st_mode) == 0o604
+    assert abs(a.st_mtime_ns - 1_500_000_000_123_456_789) < 1000  # the pax header keeps microseconds
+    assert stat.S_IMODE((target / "dir").stat().st_mode) == 0o750
+    assert (target / "dir").stat().st_mtime == 1_200_000_000
+    deep_target = tmp_path / "deep"
+    deep_target.mkdir()
+    ArchiveReader(io.BytesIO(extra)).extract_all(deep_target, strip="data/")
+    fd = os.open(deep_target, os.O_RDONLY)
+    try:
+        for part in deep_members.split("/"):
+            next_fd = os.open(part, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        assert os.stat("leaf", dir_fd=fd).st_size == 4
+    finally:
+        os.close(fd)
+
+
+def test_streams_extract_as_one_file(target: Path) -> None:
+    sink = io.BytesIO()
+    writer = ArchiveWriter(sink)
+    writer.add_stream("dump/all.sql", io.BytesIO(b"x" * 10_000), mode=0o600)
+    writer.close()
+    sink.seek(0)
+    _extract(sink.getvalue(), target)
+    assert (target / "dump" / "all.sql").read_bytes() == b"x" * 10_000
+    assert stat.S_IMODE((target / "dump" / "all.sql").stat().st_mode) == 0o600

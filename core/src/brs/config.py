@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from brs.errors import ConfigError
+from brs.legacy.config import old_config_paths, translate
 
 __all__ = ["DEFAULT_PATHS", "load_config"]
 
@@ -17,10 +18,11 @@ DEFAULT_PATHS = (Path("/etc/brs/config.yaml"),)
 def load_config(path: str | None) -> dict[str, Any]:
     """Read ``path`` (or the first default path that exists) into click parameter names.
 
-    Precedence, highest first: command-line flag, ``BRS_*`` environment variable, this file,
-    built-in default.
+    Without ``path`` and ``/etc/brs/config.yaml``, the search path of backup-restore-sidecar
+    is tried, so its deployments keep their ConfigMap. Precedence, highest first: command-line
+    flag, ``BRS_*`` variable, ``BACKUP_RESTORE_SIDECAR_*`` variable, this file, built-in default.
     """
-    candidates = [Path(path)] if path else [p for p in DEFAULT_PATHS if p.is_file()]
+    candidates = [Path(path)] if path else [p for p in (*DEFAULT_PATHS, *old_config_paths()) if p.is_file()]
     if not candidates:
         return {}
     source = candidates[0]
@@ -32,7 +34,7 @@ def load_config(path: str | None) -> dict[str, Any]:
         raise ConfigError(f"config file {source} is not valid YAML: {str(error).splitlines()[0]}") from error
     if not isinstance(document, dict):
         raise ConfigError(f"config file {source} must be a mapping of option names to values")
-    return {str(key).replace("-", "_"): value for key, value in document.items()}
+    return translate({str(key).replace("-", "_"): value for key, value in document.items()})
 
 
 def env_name(param_name: str) -> str:

@@ -25,6 +25,7 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
 from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, PluginError, StorageError
 from brs.interfaces import Compression, PluginContext, Role
+from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.plugins import Session, distribution_of, driver_class
@@ -47,10 +48,14 @@ class Settings:
     backup_provider: str = "local"
     object_prefix: str = ""
     object_max_keep: int = 20
+    #: Backups younger than this many days are kept even beyond ``object_max_keep``.
+    object_days_max_keep: int | None = None
     compression_method: str = "targz"
     keyring: Keyring = field(default_factory=Keyring)
     #: Restore setuid, setgid and sticky bits (stripped by default).
     keep_special_bits: bool = False
+    #: Restore and verify unencrypted backups although an encryption key is configured.
+    allow_unencrypted: bool = False
     plugin_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -177,9 +182,18 @@ class Engine:
         manifests.sort(key=lambda m: (m.created_at, m.backup_id), reverse=True)
         return manifests
 
+    def catalog(self) -> list[Manifest]:
+        """Every readable backup, newest first: brs's own and backup-restore-sidecar's.
+
+        Old backups are only ever read: retention and deletion work on :meth:`list_backups`.
+        """
+        backups = self.list_backups() + list_legacy(self.session, self.settings.db)
+        backups.sort(key=lambda m: (m.created_at, m.backup_id), reverse=True)
+        return backups
+
     def find(self, version: str | None) -> Manifest:
         """The backup named by ``version``: ``latest``/None, a backup id, or an object name."""
-        backups = self.list_backups()
+        backups = self.catalog()
         if not backups:
             raise BackupNotFound("there are no backups yet")
         if version in (None, "", "latest"):
@@ -333,7 +347,7 @@ class Engine:
         objects = self._storage("brs_storage_list")
         backups = self.list_backups()
         removed = []
-        for manifest in backups[keep:]:
+        for manifest in self._expired(backups[keep:]):
             self._storage("brs_storage_delete", name=manifest.manifest_name)
             self._storage("brs_storage_delete", name=manifest.object_name)
             removed.append(manifest.backup_id)
@@ -349,6 +363,18 @@ class Engine:
                 log.info("removed orphaned object %s (no manifest)", obj.name)
         return removed
 
+    def _expired(self, beyond_count: list[Manifest]) -> list[Manifest]:
+        """Of the backups beyond the count, those also older than ``object_days_max_keep`` days.
+
+        Both conditions must hold, as in the old tool's S3 lifecycle rule (NoncurrentDays with
+        NewerNoncurrentVersions), so adding the day limit never deletes more than the count alone.
+        """
+        days = self.settings.object_days_max_keep
+        if days is None:
+            return beyond_count
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        return [manifest for manifest in beyond_count if manifest.created < cutoff]
+
     def delete(self, version: str, *, allow_last: bool = False) -> Manifest:
         """Delete one backup by its exact version: the manifest first, so it stops being listed
         before its data goes. Deleting the only backup needs ``allow_last``."""
@@ -356,6 +382,11 @@ class Engine:
             raise ConfigError("name the backup to delete by its version; 'latest' is not accepted here")
         backups = self.list_backups()
         manifest = self.find(version)
+        if isinstance(manifest, LegacyBackup):
+            raise ConfigError(
+                f"{manifest.backup_id} is a backup of backup-restore-sidecar ({manifest.object_name}); brs never deletes "
+                "those: remove it with the storage's own tools, or let the old lifecycle rule expire it"
+            )
         if len(backups) == 1 and not allow_last:
             raise ConfigError(f"backup {manifest.backup_id} is the only backup; add --force to delete it anyway")
         self._storage("brs_storage_delete", name=manifest.manifest_name)
@@ -370,6 +401,22 @@ class Engine:
         Returns ``consume``'s result only if the stored object matched the manifest's size and
         SHA-256 and every layer ended cleanly.
         """
+        if isinstance(manifest, LegacyBackup):
+            self._use_compression(manifest.compression)
+            self.progress = Progress(phase=phase, total=manifest.stored_size)
+
+            def advance(done: int) -> None:
+                self.progress.done = done
+
+            return read_legacy(
+                self.session,
+                self.settings.keyring,
+                manifest,
+                consume,
+                phase,
+                advance,
+                allow_unencrypted=self.settings.allow_unencrypted,
+            )
         if manifest.encrypted:
             self.settings.keyring.find(str(manifest.key_id), what=f"backup {manifest.backup_id}")
         self._use_compression(manifest.compression)
@@ -424,7 +471,7 @@ class Engine:
             archive = ArchiveReader(stream, keep_special_bits=self.settings.keep_special_bits)
             result = consume(archive)
             archive.drain()
-            if archive.members != manifest.members:
+            if not isinstance(manifest, LegacyBackup) and archive.members != manifest.members:
                 raise IntegrityError(
                     f"backup {manifest.backup_id} has {archive.members} archive members, the manifest says {manifest.members}"
                 )
@@ -453,10 +500,9 @@ class Engine:
         started = time.monotonic()
         self.session.notify("brs_restore_started", manifest=manifest)
         staging = datadir.prepare_staging(data_dir, manifest.backup_id)
+        hook = "brs_database_restore_legacy" if isinstance(manifest, LegacyBackup) else "brs_database_restore"
         try:
-            self._read_archive(
-                manifest, lambda archive: self._database("brs_database_restore", archive=archive, target=staging), "restore"
-            )
+            self._read_archive(manifest, lambda archive: self._database(hook, archive=archive, target=staging), "restore")
             previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
         except BaseException as error:
             datadir.discard_staging(staging)
@@ -474,20 +520,23 @@ class Engine:
         """Download, decrypt, decompress and check a backup without touching the data directory."""
         manifest = self.find(version)
         started = time.monotonic()
-        raw = 0
+        raw = members = 0
 
         def consume(archive: ArchiveReader) -> None:
-            nonlocal raw
+            nonlocal raw, members
             for entry in archive:
                 entry.check()
+                if isinstance(manifest, LegacyBackup) and not entry.name.startswith(LEGACY_ROOT):
+                    raise IntegrityError(f"old backup {manifest.backup_id} has a member {entry.name!r} outside {LEGACY_ROOT!r}")
                 if entry.info.isreg() or entry.is_stream:
                     with entry.open() as handle:
                         while piece := handle.read(CHUNK):
                             raw += len(piece)
             archive.check_links()
+            members = archive.members
 
         self._read_archive(manifest, consume, "verify")
-        return VerifyResult(manifest, manifest.members, raw, time.monotonic() - started)
+        return VerifyResult(manifest, members, raw, time.monotonic() - started)
 
     # -- download ----------------------------------------------------------------------------
     def download(self, version: str | None, output: Path) -> Manifest:

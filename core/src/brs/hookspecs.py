@@ -31,7 +31,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from brs.archive import ArchiveReader, ArchiveWriter
-    from brs.interfaces import Compressor, DataDirState, StoredObject
+    from brs.interfaces import Compressor, DataDirState, StoredObject, StoredVersion
     from brs.manifest import Manifest
 
 __all__ = ["PROJECT", "CompressionSpecs", "DatabaseSpecs", "LifecycleSpecs", "StorageSpecs", "hookimpl", "hookspec"]
@@ -91,6 +91,19 @@ class DatabaseSpecs:
         :param archive: the backup's members, in the order the dump wrote them.
         :param target: the staging directory to fill.
         :raises brs.errors.DatabaseError: when the engine's restore tool fails.
+
+        firstresult: the call ends at the first implementation that returns a value other than None.
+        """
+
+    @hookspec(firstresult=True)
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        """Build a data directory at ``target`` from a backup of backup-restore-sidecar.
+
+        Same contract as :meth:`brs_database_restore`, for the tool brs replaces: every member
+        is named ``files/<path>`` (:data:`brs.legacy.ROOT`) and holds what that tool's adapter
+        dumped (``base.tar.gz`` + ``pg_wal.tar.gz`` for postgres, ``dump.rdb`` for redis, a
+        copy of the tree for localfs, ...). The old format carries no checksum: check what the
+        engine's own tools can check. The base class refuses with a clear error.
 
         firstresult: the call ends at the first implementation that returns a value other than None.
         """
@@ -177,6 +190,29 @@ class StorageSpecs:
     @hookspec(firstresult=True)
     def brs_storage_delete(self, name: str) -> None:
         """Delete object ``name``; a missing object is not an error.
+
+        firstresult: the call ends at the first implementation that returns a value other than None.
+        """
+
+    @hookspec(firstresult=True)
+    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+        """List every backup version backup-restore-sidecar wrote where that tool kept them.
+
+        Only objects named as the old tool named them (:mod:`brs.legacy.naming`), each stored
+        version separately (every S3 version, every GCS generation), with a ``version`` that
+        stays stable. Read-only: brs never writes this layout. The base class lists nothing.
+
+        firstresult: the call ends at the first implementation that returns a value other than None.
+        """
+
+    @hookspec(firstresult=True)
+    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        """Open one version from :meth:`brs_storage_legacy_list` for reading from byte ``offset``.
+
+        Old encrypted objects end with their IV, so brs reads the last 16 bytes first
+        (``offset = size - 16``) and then streams from 0; a ranged read keeps that to one pass.
+
+        :raises brs.errors.BackupNotFound: when that version no longer exists.
 
         firstresult: the call ends at the first implementation that returns a value other than None.
         """

@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol
 
+from brs.errors import DatabaseError, StorageError
+
 if TYPE_CHECKING:
     import click
 
@@ -38,6 +40,7 @@ __all__ = [
     "Role",
     "Storage",
     "StoredObject",
+    "StoredVersion",
 ]
 
 
@@ -78,6 +81,21 @@ class StoredObject:
     """One object as a storage provider lists it; ``name`` is relative to the object prefix."""
 
     name: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One object version written by backup-restore-sidecar, as a storage provider lists it.
+
+    ``name`` is where the old tool put it (``3.tar.gz`` in the local provider path,
+    ``prefix/db.tar.gz.aes`` in a bucket); ``version`` tells versions of one name apart and
+    stays the same as long as the version exists (an S3 VersionId, a GCS generation).
+    """
+
+    name: str
+    version: str
     size: int
     modified: datetime
 
@@ -146,6 +164,10 @@ class Database(Plugin):
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
         """Turn the archive of one backup into a complete data directory at ``target``."""
 
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        """Turn a backup of backup-restore-sidecar (members ``files/...``) into a data directory."""
+        raise DatabaseError(f"the {self.context.name} plugin cannot restore backups of backup-restore-sidecar")
+
     def brs_database_version(self) -> str | None:
         """The running server's version for the manifest, or ``None`` when not applicable."""
         return None
@@ -183,6 +205,14 @@ class Storage(Plugin):
     @abstractmethod
     def brs_storage_delete(self, name: str) -> None:
         """Delete object ``name``; deleting a missing object is not an error."""
+
+    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+        """Every backup version backup-restore-sidecar wrote where it kept them (none by default)."""
+        return []
+
+    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        """Open one listed old version for reading from byte ``offset``."""
+        raise StorageError(f"the {self.context.name} storage plugin cannot read backups of backup-restore-sidecar")
 
 
 class Compressor(Protocol):

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import click
 
 from brs.errors import BackupNotFound, StorageError
-from brs.interfaces import Storage, StoredObject
+from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.legacy.naming import is_local_name
 
 if TYPE_CHECKING:
     from brs.interfaces import PluginContext
@@ -35,6 +36,7 @@ class LocalStorage(Storage):
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
         base = Path(self.option("local_provider_backup_path", DEFAULT_PATH))
+        self.base = base
         self.root = base / context.object_prefix if context.object_prefix else base
 
     @classmethod
@@ -95,14 +97,8 @@ class LocalStorage(Storage):
             raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
 
     def brs_storage_list(self) -> list[StoredObject]:
-        try:
-            entries = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return []
-        except OSError as error:
-            raise StorageError(f"cannot list {self.root}: {error.strerror or error}") from error
         objects = []
-        for entry in entries:
+        for entry in _entries(self.root):
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
             info = entry.stat(follow_symlinks=False)
@@ -116,6 +112,43 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"cannot delete {self._path(name)}: {error.strerror or error}") from error
 
+    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+        """The old tool's ``<n>.tar[.gz|.lz4][.aes]`` files, directly in the provider path.
+
+        It ignored ``--object-prefix`` here. Its names rotate, so a version is the name plus
+        the modification time: stable until the old tool overwrites that file.
+        """
+        versions = []
+        for entry in _entries(self.base):
+            if not is_local_name(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            versions.append(
+                StoredVersion(
+                    name=entry.name,
+                    version=_local_version(entry.name, info.st_mtime_ns),
+                    size=info.st_size,
+                    modified=datetime.fromtimestamp(info.st_mtime, tz=UTC),
+                )
+            )
+        return versions
+
+    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        if not is_local_name(version.name):
+            raise StorageError(f"invalid old object name {version.name!r}")
+        path = self.base / version.name
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        except FileNotFoundError as error:
+            raise BackupNotFound(f"old backup {version.name} does not exist in {self.base}") from error
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
+        if _local_version(version.name, os.fstat(handle.fileno()).st_mtime_ns) != version.version:
+            handle.close()
+            raise BackupNotFound(f"old backup {version.name} in {self.base} was overwritten since it was listed")
+        handle.seek(offset)
+        return handle
+
     def remove_stale_uploads(self, older_than: float) -> int:
         """Remove temporary files of uploads that were killed (older than ``older_than`` seconds)."""
         removed = 0
@@ -124,6 +157,22 @@ class LocalStorage(Storage):
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``; none when it does not exist yet."""
+    try:
+        return list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise StorageError(f"cannot list {directory}: {error.strerror or error}") from error
+
+
+def _local_version(name: str, mtime_ns: int) -> str:
+    """``20261126T120000.123456Z-3``: when the file was written, then its rotating number."""
+    moment = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+    return f"{moment:%Y%m%dT%H%M%S.%f}Z-{name.split('.', 1)[0]}"
 
 
 def _fsync_dir(path: Path) -> None:

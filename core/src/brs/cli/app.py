@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -19,6 +19,7 @@ from brs.cli.context import BrsCommand, build_engine, compression_option, core_o
 from brs.engine import Engine
 from brs.errors import BrsError
 from brs.interfaces import Role
+from brs.legacy import FORMAT, LegacyBackup
 from brs.plugins import list_plugins
 from brs.units import format_size
 
@@ -39,7 +40,16 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Group(click.Group):
+    """The command group, with the verbs of backup-restore-sidecar as hidden aliases."""
+
+    ALIASES: ClassVar[dict[str, str]] = {"create-backup": "backup"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option(
     "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show core and plugin versions."
 )
@@ -106,17 +116,21 @@ def backups() -> None:
 @click.pass_context
 def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """List backups, newest first."""
+    _show_backups(ctx, as_json)
+
+
+def _show_backups(ctx: click.Context, as_json: bool) -> None:
     rows = sidecar_cli.remote_backups(ctx)
     if rows is None:
         engine, _params = build_engine(ctx)
-        rows = [manifest.summary() for manifest in engine.list_backups()]
+        rows = [manifest.summary() for manifest in engine.catalog()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo("no backups", err=True)
         return
-    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB")
+    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB", "FORMAT")
     table = [header] + [
         (
             r["version"],
@@ -125,10 +139,13 @@ def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
             r["compression"],
             "yes" if r["encrypted"] else "no",
             r["db"],
+            "old" if r.get("format") == FORMAT else "brs",
         )
         for r in rows
     ]
     _print_table(table)
+    if any(r.get("format") == FORMAT for r in rows):
+        click.echo(f"old: written by {FORMAT}; read-only, no checksum, no integrity proof", err=True)
 
 
 @backups.command("delete", cls=BrsCommand)
@@ -141,6 +158,10 @@ def backups_delete(ctx: click.Context, /, **_: Any) -> None:
     engine, params = build_engine(ctx)
     manifest = engine.delete(params["version"], allow_last=params["force"])
     click.echo(f"deleted {manifest.backup_id}")
+
+
+#: ``restore list-versions`` and ``restore ls`` listed backups in backup-restore-sidecar.
+_OLD_LIST_VERBS = ("list-versions", "ls")
 
 
 @cli.command(cls=BrsCommand)
@@ -160,6 +181,9 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
     content is moved aside next to it, not deleted. With --server, the sidecar stops the
     database (through brs wait) for the restore and starts it again.
     """
+    if ctx.params.get("version") in _OLD_LIST_VERBS:
+        _show_backups(ctx, as_json=False)
+        return
     if sidecar_cli.remote(ctx, "restore"):
         return
     engine, params = build_engine(ctx, need_db=True)
@@ -182,6 +206,13 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
     engine, params = build_engine(ctx)
     with _ProgressLine(engine):
         result = engine.verify(params["version"])
+    if isinstance(result.manifest, LegacyBackup):
+        click.echo(
+            f"old backup {result.manifest.backup_id} ({FORMAT} format) reads to its end: {result.members} archive "
+            f"members, {format_size(result.raw_bytes)} of file data. It carries no integrity proof (no checksum, "
+            "no authentication): damage that still decompresses would go unnoticed"
+        )
+        return
     click.echo(
         f"backup {result.manifest.backup_id} is intact: {result.members} archive members, "
         f"{format_size(result.raw_bytes)} of file data, SHA-256 {result.manifest.sha256[:16]}… matches"

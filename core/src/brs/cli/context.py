@@ -21,6 +21,7 @@ from brs.config import load_config
 from brs.engine import Engine, Settings
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
+from brs.legacy.config import OLD_ENV_PREFIX, old_environment, translate
 from brs.plugins import Session, driver_class
 
 __all__ = ["BrsCommand", "build_engine", "compression_option", "core_options", "database_options", "restore_options"]
@@ -30,6 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Lets plugin options through the first pass.
 PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 _CONFIG_KEY = "brs_config"
+_OLD_ENV_KEY = "brs_old_env"
+#: Options that take several values; an old variable holds one per line.
+_MULTIPLE = ("pre_exec_cmds", "post_exec_cmds", "decryption_key_file")
 
 
 def _env(name: str) -> str:
@@ -38,10 +42,15 @@ def _env(name: str) -> str:
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     config = load_config(value)
+    old_env = translate(old_environment())
+    for name in _MULTIPLE:
+        if name in old_env:
+            old_env[name] = [line for line in old_env[name].splitlines() if line.strip()]
     ctx.meta[_CONFIG_KEY] = config
+    ctx.meta[_OLD_ENV_KEY] = old_env
     # click consults default_map after flags and environment variables: exactly the precedence
-    # we want (flag > BRS_* > config file > default).
-    ctx.default_map = {**(ctx.default_map or {}), **config}
+    # we want (flag > BRS_* > BACKUP_RESTORE_SIDECAR_* > config file > default).
+    ctx.default_map = {**(ctx.default_map or {}), **config, **old_env}
     return value
 
 
@@ -68,6 +77,18 @@ def core_options(func: F) -> F:
         _option("backup-provider", default="local", show_default=True, help="Storage plugin (brs plugins list)."),
         _option("object-prefix", default="", help="Folder for this database's backups inside the storage."),
         _option("object-max-keep", default=20, show_default=True, type=click.IntRange(min=1), help="Backups to keep."),
+        _option(
+            "object-days-max-keep",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Also keep every backup younger than N days (beyond --object-max-keep), as the old S3 lifecycle rule did.",
+        ),
+        _option(
+            "allow-unencrypted",
+            is_flag=True,
+            default=False,
+            help="Restore and verify unencrypted backups although an encryption key is configured.",
+        ),
         _option("encryption-key", default=None, help="32 ASCII characters; encrypts new backups. Prefer --encryption-key-file."),
         _option("encryption-key-file", default=None, type=click.Path(dir_okay=False), help="File holding the encryption key."),
         _option(
@@ -121,6 +142,10 @@ def _keyring(params: dict[str, Any]) -> crypto.Keyring:
         extra = [extra]
     decryption = [crypto.parse_key(_read(path, "--decryption-key-file"), str(path)) for path in extra]
     return crypto.Keyring(key, decryption)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
 
 
 def _read(path: str | Path, flag: str) -> str:
@@ -196,8 +221,9 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
             params.append(option)
     command = click.Command(ctx.info_name or "brs", params=params, add_help_option=False)
     config = ctx.meta.get(_CONFIG_KEY, {})
+    defaults = {**config, **ctx.meta.get(_OLD_ENV_KEY, {})}
     try:
-        sub = command.make_context(ctx.info_name, list(ctx.meta.get(_RAW_ARGS, [])), default_map=config)
+        sub = command.make_context(ctx.info_name, list(ctx.meta.get(_RAW_ARGS, [])), default_map=defaults)
     except click.NoSuchOption as error:
         raise click.UsageError(
             f"no such option: {error.option_name} (not an option of brs or of the selected plugins)", ctx
@@ -219,6 +245,12 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     """
     params = dict(ctx.params)
     logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
+    old_env = ctx.meta.get(_OLD_ENV_KEY)
+    if old_env:
+        names = ", ".join(sorted(OLD_ENV_PREFIX + name.upper() for name in old_env))
+        logging.getLogger("brs.config").warning(
+            "deprecated: read %s; rename them to BRS_* (BRS_* variables take precedence)", names
+        )
     db = params.get("db")
     if need_db and not db:
         raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")
@@ -237,6 +269,8 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         backup_provider=provider,
         object_prefix=prefix,
         object_max_keep=int(params.get("object_max_keep") or 20),
+        object_days_max_keep=_optional_int(params.get("object_days_max_keep")),
+        allow_unencrypted=bool(params.get("allow_unencrypted")),
         compression_method=compression,
         keyring=_keyring(params),
         keep_special_bits=bool(params.get("keep_special_bits")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,7 +11,10 @@ import click
 
 from brs import logs
 from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
+from brs.config import load_config
 from brs.errors import ConfigError
+from brs.legacy.config import wait_config
+from brs.sidecar.exec import run_argv
 from brs.sidecar.client import SidecarClient, read_token
 from brs.sidecar.waiter import Waiter
 
@@ -184,17 +188,36 @@ def start(ctx: click.Context, /, **_: Any) -> None:
 )
 @click.option("--log-level", envvar="BRS_LOG_LEVEL", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False))
 @click.option("--log-format", envvar="BRS_LOG_FORMAT", default="auto", type=click.Choice(["auto", "json", "text"]))
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=False, type=click.UNPROCESSED)
+@click.pass_context
 def wait(
-    server: str, api_token_file: str | None, stop_timeout: float, log_level: str, log_format: str, command: tuple[str, ...]
+    ctx: click.Context,
+    server: str,
+    api_token_file: str | None,
+    stop_timeout: float,
+    log_level: str,
+    log_format: str,
+    command: tuple[str, ...],
 ) -> None:
     """Run COMMAND (the database) once the sidecar allows it; stop and restart it around restores.
 
     Use it as the database container's entry point: brs wait -- postgres -D /data. COMMAND runs
     without a shell; SIGTERM and SIGINT are forwarded to it and brs wait exits with its exit code.
+    Without COMMAND, the config file's post-exec-cmds and initializer-endpoint are used, as
+    backup-restore-sidecar did (every command but the last runs to completion first).
     """
     logs.configure(log_level, log_format)
-    waiter = Waiter(SidecarClient(server, read_token(api_token_file)), list(command), stop_timeout=stop_timeout)
+    argv = list(command)
+    if not argv:
+        old = wait_config(load_config(os.environ.get("BRS_CONFIG")))
+        if not old.commands:
+            raise click.UsageError("give the database COMMAND (brs wait -- COMMAND), or post-exec-cmds in the config file")
+        for before in old.commands[:-1]:
+            run_argv(before, what="post-exec command")
+        argv = old.commands[-1]
+        if old.server and ctx.get_parameter_source("server") is click.core.ParameterSource.DEFAULT:
+            server = old.server
+    waiter = Waiter(SidecarClient(server, read_token(api_token_file)), argv, stop_timeout=stop_timeout)
     waiter.install_signal_handlers()
     sys.exit(waiter.run())
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from brs.errors import BrsError, ConfigError
 import contextlib
 
-__all__ = ["Child", "exit_code", "run_commands"]
+__all__ = ["Child", "exit_code", "run_argv", "run_commands"]
 
 log = logging.getLogger("brs.sidecar.exec")
 _PR_SET_PDEATHSIG = 1
@@ -32,15 +32,19 @@ def run_commands(commands: Sequence[str], what: str = "pre-exec command") -> Non
     """
     for command in commands:
         argv = shlex.split(os.path.expandvars(command))
-        if not argv:
-            continue
-        log.info("running %s", what, extra={"command": argv})
-        try:
-            result = subprocess.run(argv, check=False)
-        except OSError as error:
-            raise ConfigError(f"cannot run {what} {argv[0]!r}: {error.strerror or error}") from error
-        if result.returncode != 0:
-            raise BrsError(f"{what} {' '.join(argv)} exited with {exit_code(result.returncode)}")
+        if argv:
+            run_argv(argv, what)
+
+
+def run_argv(argv: Sequence[str], what: str) -> None:
+    """Run one command (already split into words) to completion; a non-zero exit raises."""
+    log.info("running %s", what, extra={"command": list(argv)})
+    try:
+        result = subprocess.run(list(argv), check=False)
+    except OSError as error:
+        raise ConfigError(f"cannot run {what} {argv[0]!r}: {error.strerror or error}") from error
+    if result.returncode != 0:
+        raise BrsError(f"{what} {' '.join(argv)} exited with {exit_code(result.returncode)}")
 
 
 def exit_code(returncode: int) -> int:

@@ -34,6 +34,8 @@ class Initializer:
         self.state = sidecar.state
         self.engine = sidecar.engine
         self.stopping: threading.Event = sidecar.stopping
+        #: True when the database was let start on an empty directory (nothing to back up yet).
+        self.started_empty = False
 
     def run(self) -> None:
         data_dir = self.engine.settings.data_dir
@@ -89,7 +91,8 @@ class Initializer:
                 if report is not None and report.state == "running":
                     self.sidecar.stop_database("startup restore")
                 self.state.set_status(InitStatus.CHECKING, "listing backups")
-                backups = self.engine.list_backups()
+                # Old backups of backup-restore-sidecar count too: never start empty next to them.
+                backups = self.engine.catalog()
                 if check.status is DataDirStatus.CORRUPT:
                     aside = datadir.set_aside(data_dir, "corrupt")
                     if aside is not None:
@@ -102,6 +105,7 @@ class Initializer:
                         "If you expected a restore, check --backup-provider and --object-prefix."
                     )
                     data_dir.mkdir(parents=True, exist_ok=True)
+                    self.started_empty = True
                     return
                 result = self.sidecar.restore_newest_intact(backups)
                 log.info("restored backup %s (created %s)", result.manifest.backup_id, result.manifest.created_at)

@@ -108,11 +108,14 @@ class SidecarRuntime:
 
     def _main(self) -> None:
         try:
-            Initializer(self.sidecar).run()
+            initializer = Initializer(self.sidecar)
+            initializer.run()
             self.sidecar.start_probing()
             if not self.sidecar.wait_ready():
                 return
             log.info("the database is available; starting periodic backups")
+            if not initializer.started_empty:
+                self._first_backup()
             self.sidecar.refresh_listing_metrics()
             self._start_drills()
             CronScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
@@ -125,6 +128,18 @@ class SidecarRuntime:
                 log.error("initializer failed, shutting down: %s", error, exc_info=not isinstance(error, BrsError))
                 self._init_failed = error
             self._done.set()
+
+    def _first_backup(self) -> None:
+        """Back up at once when the storage holds no brs backup yet (e.g. right after switching
+        from backup-restore-sidecar), so that losing the volume before the first scheduled
+        backup loses nothing. A failure is logged; the schedule retries."""
+        try:
+            if self.engine.list_backups():
+                return
+            log.info("the storage holds no brs backup yet: taking the first one now, not at the first scheduled time")
+            self.sidecar.backup("startup")
+        except BrsError as error:
+            log.error("the first backup failed (the schedule tries again): %s", error)
 
     def drill_scheduler(self, clock: Clock | None = None) -> CronScheduler | None:
         """Restore drills on ``--verify-cron-schedule`` (None when it is not set).

@@ -64,7 +64,7 @@ class Sidecar:
         return manifest
 
     def list_backups(self) -> list[Manifest]:
-        return self.engine.list_backups()
+        return self.engine.catalog()
 
     def verify(self, version: str | None, trigger: str = "api") -> VerifyResult:
         """Download and check one backup (``latest``/None: the newest) without touching the data directory.
@@ -136,12 +136,14 @@ class Sidecar:
         """
         self.metrics.trigger = "startup"
         damaged: list[str] = []
+        first_error: BrsError | None = None
         for index, manifest in enumerate(backups):
             self.state.set_status(InitStatus.RESTORING, f"restoring backup {manifest.backup_id}")
             try:
                 result = self.engine.restore(manifest.backup_id)
             except IntegrityError as error:
                 damaged.append(manifest.backup_id)
+                first_error = first_error or error
                 older = backups[index + 1].backup_id if index + 1 < len(backups) else None
                 log.error(
                     "backup %s is damaged and was not restored: %s; %s",
@@ -162,7 +164,8 @@ class Sidecar:
                 )
             return result
         raise IntegrityError(
-            f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was"
+            f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was "
+            f"and the database does not start. The newest failed with: {first_error}"
         )
 
     def stop_database(self, why: str) -> None:

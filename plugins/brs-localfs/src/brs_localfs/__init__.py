@@ -8,6 +8,7 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import is_empty, is_reserved
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState, DataDirStatus
+from brs.legacy import ROOT as LEGACY_ROOT
 
 __all__ = ["LocalFs"]
 
@@ -44,6 +45,10 @@ class LocalFs(Database):
 
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
         archive.extract_all(target, strip=ROOT + "/")
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        # backup-restore-sidecar archived a copy of the tree below files/.
+        archive.extract_all(target, strip=LEGACY_ROOT)
 
 
 def _top_level(member: str) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState
 
-from brs_postgres import basebackup, dumpall
+from brs_postgres import basebackup, dumpall, legacy
 from brs_postgres.binaries import save_binaries
 from brs_postgres.check import check_data_dir
 from brs_postgres.options import PostgresSettings, plugin_options
@@ -107,6 +107,9 @@ class Postgres(Database):
                         dumpall.restore(source, target, self.tools, owner, facts)
                 return
         raise DatabaseError("the backup holds no PostgreSQL data (neither a base backup nor a pg_dumpall stream)")
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        legacy.restore(archive, target, self.tools, Owner.resolve(target, self.settings.system_user))
 
     def brs_database_version(self) -> str | None:
         return server_version(self.settings)

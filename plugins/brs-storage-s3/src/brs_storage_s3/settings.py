@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import ssl
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,9 @@ def options() -> Sequence[click.Option]:
         *secret_option("s3-access-key", "S3 access key id."),
         *secret_option("s3-secret-key", "S3 secret access key."),
         click.Option(
-            ["--s3-trusted-ca-cert"], default=None, type=click.Path(dir_okay=False), help="PEM file of CA certificates to trust."
+            ["--s3-trusted-ca-cert"],
+            default=None,
+            help="PEM file of CA certificates to trust, or the PEM text itself (as backup-restore-sidecar took it).",
         ),
         click.Option(
             ["--s3-insecure-skip-verify"], is_flag=True, default=False, help="Do not verify the server's TLS certificate."
@@ -120,6 +125,8 @@ class S3Settings:
         skip = bool(values.get("s3_insecure_skip_verify"))
         if ca and skip:
             raise ConfigError("--s3-trusted-ca-cert and --s3-insecure-skip-verify contradict each other; use one")
+        if ca and str(ca).lstrip().startswith("-----BEGIN"):
+            ca = _pem_file(str(ca))
         if ca:
             _check_ca_file(ca)
         lifecycle = values.get("s3_lifecycle_days")
@@ -138,6 +145,15 @@ class S3Settings:
             part_size=int(values.get("s3_part_size_mib") or 16) * _MiB,
             lifecycle_days=None if lifecycle is None else int(lifecycle),
         )
+
+
+def _pem_file(text: str) -> str:
+    """Write PEM text (the old tool's form of the option) to a private file botocore can load."""
+    handle, path = tempfile.mkstemp(prefix="brs-s3-ca-", suffix=".pem")
+    with os.fdopen(handle, "w") as out:
+        out.write(text.strip() + "\n")
+    atexit.register(os.unlink, path)
+    return path
 
 
 def _check_ca_file(path: str) -> None:

@@ -16,7 +16,8 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 from brs.errors import BackupNotFound, StorageError
-from brs.interfaces import Storage, StoredObject
+from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.legacy.naming import is_bucket_name
 from brs.streams import FullReader
 
 from brs_storage_s3 import lifecycle
@@ -158,12 +159,15 @@ class S3Storage(Storage):
         return str(getattr(self.client.meta.config, "request_checksum_calculation", None) or "when_supported")
 
     def brs_storage_download(self, name: str) -> BinaryIO:
-        key = self._key(name)
+        return self._open(name, self._key(name))
 
+    def _open(self, name: str, key: str, version_id: str | None = None, start: int = 0) -> BinaryIO:
         def open_at(offset: int) -> Any:
             kwargs = {"Bucket": self.settings.bucket, "Key": key}
-            if offset:
-                kwargs["Range"] = f"bytes={offset}-"
+            if version_id is not None:
+                kwargs["VersionId"] = version_id
+            if start + offset:
+                kwargs["Range"] = f"bytes={start + offset}-"
             return self.client.get_object(**kwargs)["Body"]
 
         def translate(error: Exception) -> BaseException:
@@ -172,7 +176,7 @@ class S3Storage(Storage):
         try:
             return ResumingReader(open_at, _STREAM_ERRORS, translate)  # type: ignore[return-value]
         except ClientError as error:
-            if error_code(error) in ("NoSuchKey", "404", "NotFound"):
+            if error_code(error) in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
                 raise BackupNotFound(f"object {name} does not exist in {self.where}") from error
             raise self._error(f"download {name}", error) from error
         except BotoCoreError as error:
@@ -201,6 +205,50 @@ class S3Storage(Storage):
                 raise self._error(f"delete {name}", error) from error
         except BotoCoreError as error:
             raise self._error(f"delete {name}", error) from error
+
+    # -- backups of backup-restore-sidecar ----------------------------------------------------
+    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+        """Every version of ``[prefix/]db.tar*``: the old tool overwrote one key in a versioned bucket."""
+        stem = self._key_prefix + "db.tar"
+        versions = []
+        try:
+            for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.settings.bucket, Prefix=stem):
+                for item in page.get("Versions", ()):  # delete markers are listed apart and ignored
+                    if is_bucket_name(item["Key"][len(self._key_prefix) :]):
+                        versions.append(
+                            StoredVersion(item["Key"], str(item["VersionId"]), int(item["Size"]), _utc(item["LastModified"]))
+                        )
+        except ClientError as error:
+            if error_code(error) not in ("AccessDenied", "NotImplemented", "MethodNotAllowed"):
+                raise self._error("list object versions", error) from error
+            self.log.warning(
+                "cannot list object versions in %s (%s): only the current version of old backups is seen",
+                self.where,
+                error_code(error),
+            )
+            return self._current_legacy_versions(stem)
+        except BotoCoreError as error:
+            raise self._error("list object versions", error) from error
+        return versions
+
+    def _current_legacy_versions(self, stem: str) -> list[StoredVersion]:
+        versions = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.settings.bucket, Prefix=stem):
+                for item in page.get("Contents", ()):
+                    if is_bucket_name(item["Key"][len(self._key_prefix) :]):
+                        head = self.client.head_object(Bucket=self.settings.bucket, Key=item["Key"])
+                        version = str(head.get("VersionId") or "null")
+                        versions.append(StoredVersion(item["Key"], version, int(item["Size"]), _utc(item["LastModified"])))
+        except _BOTO_ERRORS as error:
+            raise self._error("list objects", error) from error
+        return versions
+
+    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        key = version.name
+        if not key.startswith(self._key_prefix) or not is_bucket_name(key[len(self._key_prefix) :]):
+            raise StorageError(f"invalid old object name {key!r}")
+        return self._open(f"{key} version {version.version}", key, version.version, offset)
 
     # -- maintenance -------------------------------------------------------------------------
     def abort_stale_uploads(self, older_than: timedelta) -> int:

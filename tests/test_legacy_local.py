@@ -16,21 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from brs.testing import run_brs, tree_snapshot
-from brs.testing.legacy import SUFFIXES, make_old_backup, set_mtime
+from brs.testing import assert_one_line_error, run_brs, tree_snapshot
+from brs.testing.legacy import SUFFIXES, make_old_backup, old_localfs_dump, set_mtime
 
 OTHER_KEY = "abcdefghijklmnopqrstuvwxyz012345"
 HOUR = 3600.0
-
-
-def _upload_dir(root: Path, generation: int) -> Path:
-    """The old localfs adapter's dump: a copy of the data directory below files/."""
-    files = root / f"upload-{generation}" / "files"
-    (files / "sub" / "deeper").mkdir(parents=True)
-    (files / "data.txt").write_text(f"generation {generation}\n")
-    (files / "sub" / "deeper" / "note.txt").write_text("nested " * generation)
-    (files / "sub" / "binary.bin").write_bytes(bytes(range(256)) * (generation + 1))
-    return files.parent
 
 
 def _old_store(root: Path, store: Path, compression: str, key: str | None) -> dict[str, Path]:
@@ -40,7 +30,7 @@ def _old_store(root: Path, store: Path, compression: str, key: str | None) -> di
     suffix = SUFFIXES[compression] + (".aes" if key else "")
     uploads = {}
     for generation, (name, age) in enumerate(ages.items(), start=1):
-        upload = _upload_dir(root, generation)
+        upload = old_localfs_dump(root, generation)
         obj = make_old_backup(upload, store / f"{name}{suffix}", compression, key)
         set_mtime(obj, now - age)
         uploads[name] = upload
@@ -92,3 +82,62 @@ def test_old_local_backups_list_verify_download_restore(
     assert run_brs("restore", env=env, check=True).stdout.strip() == newest
     assert (data / "data.txt").read_text() == "generation 3\n"
     assert tree_snapshot(data) == tree_snapshot(uploads["0"] / "files")
+
+
+def test_wrong_key_is_reported_as_a_wrong_key(tmp_path: Path, brs_env: dict[str, str]) -> None:
+    store = Path(brs_env["BRS_LOCAL_PROVIDER_BACKUP_PATH"])
+    make_old_backup(old_localfs_dump(tmp_path, 1), store / "0.tar.gz.aes", "targz", OTHER_KEY)
+    env = {**brs_env, "BRS_ENCRYPTION_KEY_FILE": str(tmp_path / "key")}
+    for command in (["verify"], ["restore"], ["download", "latest", "-o", str(tmp_path / "out.tar")]):
+        result = run_brs(*command, env=env)
+        assert result.returncode == 1, result.stderr
+        message = assert_one_line_error(result, "wrong key", "0.tar.gz.aes")
+        assert "decompress" not in message
+    assert not Path(env["BRS_DB_DATA_DIRECTORY"]).exists()
+    assert not (tmp_path / "out.tar").exists() and not (tmp_path / "out.tar.partial").exists()
+    # Without any key the message says that a key is needed.
+    assert_one_line_error(run_brs("verify", env=brs_env), "encrypted", "no encryption key is configured")
+
+
+def test_plain_old_backups_need_the_explicit_allowance_when_a_key_is_configured(tmp_path: Path, brs_env: dict[str, str]) -> None:
+    store = Path(brs_env["BRS_LOCAL_PROVIDER_BACKUP_PATH"])
+    make_old_backup(old_localfs_dump(tmp_path, 2), store / "0.tar.lz4", "tarlz4")
+    env = {**brs_env, "BRS_ENCRYPTION_KEY_FILE": str(tmp_path / "key")}
+    data = Path(env["BRS_DB_DATA_DIRECTORY"])
+    assert_one_line_error(run_brs("restore", env=env), "not encrypted", "--allow-unencrypted")
+    assert not data.exists()
+    run_brs("restore", "--allow-unencrypted", env=env, check=True)
+    assert (data / "data.txt").read_text() == "generation 2\n"
+
+
+def test_damaged_plain_old_backup_is_reported_as_damaged(tmp_path: Path, brs_env: dict[str, str]) -> None:
+    store = Path(brs_env["BRS_LOCAL_PROVIDER_BACKUP_PATH"])
+    blob = make_old_backup(old_localfs_dump(tmp_path, 1), store / "0.tar.gz", "targz")
+    blob.write_bytes(b"\x00" * 16 + blob.read_bytes()[16:])
+    assert_one_line_error(run_brs("verify", env=brs_env), "0.tar.gz", "damaged")
+
+
+def test_retention_never_deletes_old_backups(tmp_path: Path, brs_env: dict[str, str]) -> None:
+    store = Path(brs_env["BRS_LOCAL_PROVIDER_BACKUP_PATH"])
+    old = [make_old_backup(old_localfs_dump(tmp_path, generation), store / f"{generation}.tar", "tar") for generation in (1, 2)]
+    set_mtime(old[0], time.time() - 400 * 24 * HOUR)  # far older than any retention
+    data = Path(brs_env["BRS_DB_DATA_DIRECTORY"])
+    data.mkdir()
+    (data / "live.txt").write_text("live\n")
+    env = {**brs_env, "BRS_OBJECT_MAX_KEEP": "1", "BRS_COMPRESSION_METHOD": "tar"}
+    # object-days-max-keep keeps everything younger than a day beyond the count, as the old
+    # S3 lifecycle rule did; without it the count alone decides.
+    for _ in range(2):
+        run_brs("backup", env={**env, "BRS_OBJECT_DAYS_MAX_KEEP": "1"}, check=True)
+    assert (
+        len([r for r in json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout) if not r.get("format")]) == 2
+    )
+    newest = run_brs("backup", env=env, check=True).stdout.strip()
+    assert all(path.exists() for path in old)
+    rows = json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout)
+    assert [r["version"] for r in rows if r.get("format") is None] == [newest]
+    assert sorted(r["name"] for r in rows if r.get("format")) == ["1.tar", "2.tar"]
+    # Asked to delete one by its version, brs refuses: old objects are the storage's to delete.
+    result = run_brs("backups", "delete", next(r["version"] for r in rows if r.get("format")), "--force", env=env)
+    assert_one_line_error(result, "never deletes")
+    assert all(path.exists() for path in old)

@@ -13,10 +13,23 @@ import secrets
 import subprocess
 from pathlib import Path
 
-__all__ = ["SUFFIXES", "make_old_backup", "set_mtime"]
+__all__ = ["SUFFIXES", "make_old_backup", "old_localfs_dump", "set_mtime"]
 
 #: ``--compression-method`` of the old tool -> object suffix.
 SUFFIXES = {"tar": ".tar", "targz": ".tar.gz", "tarlz4": ".tar.lz4"}
+
+
+def old_localfs_dump(root: Path, generation: int) -> Path:
+    """A small dump of the old localfs adapter (a copy of the data directory below ``files/``).
+
+    :returns: the upload directory that holds ``files/``; its content depends on ``generation``.
+    """
+    files = root / f"upload-{generation}" / "files"
+    (files / "sub" / "deeper").mkdir(parents=True)
+    (files / "data.txt").write_text(f"generation {generation}\n")
+    (files / "sub" / "deeper" / "note.txt").write_text("nested " * generation)
+    (files / "sub" / "binary.bin").write_bytes(bytes(range(256)) * (generation + 1))
+    return files.parent
 
 
 def make_old_backup(upload: Path, output: Path, compression: str, key: str | None = None) -> Path:

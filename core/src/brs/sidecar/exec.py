@@ -1,27 +1,27 @@
 """Child processes: ``--pre-exec-cmds`` and the database run by ``brs wait``.
 
 Commands are argv lists, never handed to a shell: what the user wrote is what runs, with no
-word splitting or globbing of values that happen to contain spaces or ``*``.
+word splitting or globbing of values that happen to contain spaces or ``*``. They are started
+through :mod:`brs.processes` (no ``BRS_*`` variables in their environment) and logged with
+secrets redacted.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import logging
 import os
 import shlex
 import signal
 import subprocess
-import sys
 from collections.abc import Sequence
 
+from brs import processes
 from brs.errors import BrsError, ConfigError
-import contextlib
 
 __all__ = ["Child", "exit_code", "run_argv", "run_commands"]
 
 log = logging.getLogger("brs.sidecar.exec")
-_PR_SET_PDEATHSIG = 1
 
 
 def run_commands(commands: Sequence[str], what: str = "pre-exec command") -> None:
@@ -38,25 +38,19 @@ def run_commands(commands: Sequence[str], what: str = "pre-exec command") -> Non
 
 def run_argv(argv: Sequence[str], what: str) -> None:
     """Run one command (already split into words) to completion; a non-zero exit raises."""
-    log.info("running %s", what, extra={"command": list(argv)})
+    shown = processes.redact(argv)
+    log.info("running %s", what, extra={"command": shown})
     try:
-        result = subprocess.run(list(argv), check=False)
+        result = processes.run(argv, check=False)
     except OSError as error:
-        raise ConfigError(f"cannot run {what} {argv[0]!r}: {error.strerror or error}") from error
+        raise ConfigError(f"cannot run {what} {shown[0]!r}: {error.strerror or error}") from error
     if result.returncode != 0:
-        raise BrsError(f"{what} {' '.join(argv)} exited with {exit_code(result.returncode)}")
+        raise BrsError(f"{what} {' '.join(shown)} exited with {exit_code(result.returncode)}")
 
 
 def exit_code(returncode: int) -> int:
     """Popen's return code as a shell reports it (killed by signal N: 128 + N)."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-def _die_with_parent() -> None:
-    # If brs wait itself is killed, the database gets SIGTERM instead of running on unsupervised.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Child:
@@ -70,10 +64,11 @@ class Child:
 
     def start(self) -> int:
         try:
-            self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)
+            # If brs wait itself is killed, the database does not run on unsupervised.
+            self.process = processes.popen(self.argv, die_with_parent=signal.SIGTERM)
         except OSError as error:
             raise ConfigError(f"cannot start {self.argv[0]!r}: {error.strerror or error}") from error
-        log.info("started %s", self.argv[0], extra={"pid": self.process.pid, "command": self.argv})
+        log.info("started %s", self.argv[0], extra={"pid": self.process.pid, "command": processes.redact(self.argv)})
         return self.process.pid
 
     @property

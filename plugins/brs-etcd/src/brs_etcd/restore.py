@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from brs import processes
 from brs.errors import ConfigError, DatabaseError
 from brs_etcd.options import MemberSettings
 
@@ -42,7 +43,7 @@ def restore_snapshot(tool: str, snapshot: Path, data_dir: Path, member: MemberSe
         "--initial-advertise-peer-urls", member.peer_urls,
     ]  # fmt: skip
     try:
-        result = subprocess.run(
+        result = processes.run(
             command, env=env, capture_output=True, text=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL
         )
     except (OSError, subprocess.TimeoutExpired) as error:

@@ -22,6 +22,8 @@ class LocalFs(Database):
     only as consistent as the writers to the directory allow.
     """
 
+    has_server = False
+
     def _data_dir(self) -> Path:
         if self.context.data_dir is None:
             raise ConfigError("localfs needs --db-data-directory")

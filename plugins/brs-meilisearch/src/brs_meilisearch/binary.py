@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from brs import processes
 from brs.errors import DatabaseError
 
 __all__ = ["Version", "binary_version", "keep_copy", "parse_version", "resolve_binary"]
@@ -48,7 +49,7 @@ def resolve_binary(binary: str | Path, what: str = "Meilisearch binary") -> Path
 def binary_version(binary: Path) -> Version:
     """Ask a binary for its version (``meilisearch --version``)."""
     try:
-        result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False)
+        result = processes.run([str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise DatabaseError(f"cannot run {binary} --version: {error}") from error
     if result.returncode != 0:

@@ -6,11 +6,13 @@ import logging
 import os
 import re
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from brs import processes
 from brs.processes import free_port, stop_process
 from brs.errors import DatabaseError
 
@@ -90,8 +92,9 @@ class TemporaryServer:
         for attempt in range(_PORT_ATTEMPTS):
             port = free_port()
             with open(self.log_path, "ab") as log_file:
-                self._process = subprocess.Popen(
+                self._process = processes.popen(
                     self._command(port),
+                    die_with_parent=signal.SIGKILL,  # a temporary server never outlives a killed brs
                     cwd=self.workdir,  # a ./config.toml elsewhere must not be picked up
                     env=self._environment(),
                     stdin=subprocess.DEVNULL,

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from brs import processes
 from brs.errors import DatabaseError
 
 from brs_postgres.tools import Toolset, parse_major
@@ -104,7 +105,7 @@ def _system_library_dirs() -> set[str]:
     dirs = {"/lib", "/lib64", "/usr/lib", "/usr/lib64"}
     ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
     try:
-        output = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=30).stdout
+        output = processes.run([ldconfig, "-p"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return dirs
     for line in output.splitlines():
@@ -125,7 +126,7 @@ def _private_libraries(bindir: Path) -> list[tuple[str, Path]]:
         if not program.is_file() or not os.access(program, os.X_OK):
             continue
         try:
-            output = subprocess.run([ldd, str(program)], capture_output=True, text=True, timeout=30).stdout
+            output = processes.run([ldd, str(program)], capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         for line in output.splitlines():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from brs import processes
 from brs.errors import DatabaseError
 
 __all__ = ["Owner", "Toolset", "error_line", "parse_major"]
@@ -121,7 +122,7 @@ class Toolset:
         pg_config = shutil.which("pg_config")
         if pg_config is not None:
             try:
-                found = subprocess.run(
+                found = processes.run(
                     [pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True
                 ).stdout.strip()
                 if found and (Path(found, "postgres").exists() or Path(found, "pg_dump").exists()):
@@ -155,7 +156,7 @@ class Toolset:
         return found
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Environment for a child: ours without libpq variables, plus ``extra``."""
+        """Environment for a child: ours without libpq variables, plus ``extra`` (``BRS_*`` go in :mod:`brs.processes`)."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
         if self.library_path is not None:
             env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(self.library_path), env.get("LD_LIBRARY_PATH", "")) if p)
@@ -179,7 +180,7 @@ class Toolset:
         """Run ``tool`` to completion; returns stdout, raises a one-line DatabaseError on failure."""
         command = self.command(tool, args)
         try:
-            result = subprocess.run(
+            result = processes.run(
                 command,
                 env=self.env(env),
                 cwd=str(cwd or tempfile.gettempdir()),
@@ -212,7 +213,7 @@ class Toolset:
         """Start ``tool`` with binary pipes (the caller streams and waits)."""
         command = self.command(tool, args)
         try:
-            return subprocess.Popen(
+            return processes.popen(
                 command,
                 env=self.env(env),
                 cwd=str(cwd or tempfile.gettempdir()),

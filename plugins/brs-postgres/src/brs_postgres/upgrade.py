@@ -33,6 +33,7 @@ from typing import Any
 
 import psycopg
 
+from brs import processes
 from brs.errors import DatabaseError
 
 from brs_postgres.binaries import SavedBinaries, binaries_dir, load_saved, save_binaries
@@ -277,7 +278,7 @@ def _pg_upgrade(
             p for p in (str(saved.tools.library_path), os.environ.get("LD_LIBRARY_PATH", "")) if p
         )
     command = tools.command("pg_upgrade", args)
-    result = subprocess.run(
+    result = processes.run(
         command,
         env=tools.env(env),
         cwd=str(work),

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from brs import processes
 from brs.datadir import is_empty
 from brs.interfaces import DataDirState, DataDirStatus
 
@@ -52,7 +53,7 @@ def _run_checkers(rdb: Path, checkers: list[str]) -> DataDirState:
     reason = ""
     for checker in checkers:
         try:
-            result = subprocess.run([checker, str(rdb)], capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+            result = processes.run([checker, str(rdb)], capture_output=True, text=True, timeout=_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as error:
             reason = f"{checker} could not run: {error}"
             continue

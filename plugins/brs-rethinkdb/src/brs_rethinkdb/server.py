@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from brs import processes
 from brs.processes import free_port, stop_process
 from brs.errors import ConfigError, DatabaseError
 
@@ -82,8 +84,13 @@ class TemporaryServer:
         self.driver_port, self.cluster_port = free_port(), free_port()
         with open(self.log_path, "ab") as log_file:
             try:
-                self._process = subprocess.Popen(
-                    self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT
+                self._process = processes.popen(
+                    self.command(),
+                    die_with_parent=signal.SIGKILL,  # a temporary server never outlives a killed brs
+                    cwd=self.workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
                 )
             except OSError as error:
                 raise DatabaseError(f"cannot start {self.binary}: {error.strerror or error}") from error

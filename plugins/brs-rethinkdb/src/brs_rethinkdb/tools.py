@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from brs import processes
 from brs.errors import DatabaseError, PluginError
 
 __all__ = ["dump_command", "error_summary", "restore_command", "run_tool"]
@@ -53,7 +54,7 @@ def run_tool(command: list[str], what: str, timeout: float) -> str:
     """
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # the driver's deprecation noise is not an error
     try:
-        result = subprocess.run(
+        result = processes.run(
             command, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL, check=False
         )
     except subprocess.TimeoutExpired as error:

@@ -252,7 +252,7 @@ class Bench:
         run.unexpected_files = sorted(monitor.unexpected)
         run.system_tmp_new = sorted(set(os.listdir("/tmp")) - system_tmp)
         # Names under which brs writes its final artefact before renaming it into place.
-        renamed = (".brs-upload-", RESERVED_STAGING)
+        renamed = (".brs-upload-", RESERVED_STAGING, ".brs-swap.json")
         run.transient_entries = sorted(
             path for path in monitor.seen - _entries(watched) if not any(mark in Path(path).name for mark in renamed)
         )

@@ -53,7 +53,7 @@ def test_swap_into_a_mount_point_moves_entries_not_the_directory(tmp_path: Path,
     """A PVC root cannot be renamed: staging and the set-aside copy live inside it."""
     data = tmp_path / "volume"
     data.mkdir()
-    monkeypatch.setattr(datadir, "_in_place", lambda path: path == data)
+    monkeypatch.setattr(datadir, "is_mount_point", lambda path: path == data)
     (data / "lost+found").mkdir()
     (data / "old.txt").write_text("old")
     staging = datadir.prepare_staging(data, "b1")

@@ -27,6 +27,9 @@ from brs.interfaces import DataDirState, DataDirStatus
 class JournalDb(LocalFs):
     """localfs with a checksum-verified data file, a ready-file probe and an optional slow dump."""
 
+    #: fakedb.py is a server: its ready file says it runs.
+    has_server = True
+
     @classmethod
     def options(cls) -> Sequence[click.Option]:
         return (

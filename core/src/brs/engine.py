@@ -9,10 +9,15 @@ restore: download (+ SHA-256) -> decrypt -> decompress -> tar -> plugin into sta
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
+import os
+import stat
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, UTC
 from io import BytesIO
@@ -20,10 +25,20 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir
+from brs import datadir, killpoints
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
-from brs.errors import BackupNotFound, BrsError, ConfigError, IntegrityError, PluginError, StorageError
+from brs.datalock import DataDirLock
+from brs.errors import (
+    BackupNotFound,
+    BrsError,
+    ConfigError,
+    DatabaseError,
+    IntegrityError,
+    LocalIOError,
+    PluginError,
+    StorageError,
+)
 from brs.interfaces import Compression, PluginContext, Role
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
@@ -37,6 +52,12 @@ log = logging.getLogger("brs.engine")
 ENCRYPTED_SUFFIX = ".aes"
 #: Unlisted data objects younger than this may still be uploading; older ones are orphans.
 ORPHAN_AGE = timedelta(hours=6)
+#: errno values that mean this machine's file system failed, never the backup.
+LOCAL_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EMFILE, errno.ENFILE}
+)
+#: A restore that fails while its file system has less room than this failed for lack of room.
+_FULL_BELOW = 1 << 20
 
 
 @dataclass
@@ -57,6 +78,8 @@ class Settings:
     #: Restore and verify unencrypted backups although an encryption key is configured.
     allow_unencrypted: bool = False
     plugin_options: dict[str, Any] = field(default_factory=dict)
+    #: Seconds to wait for another process's backup, restore or retention (0: fail at once).
+    lock_wait: float = 0.0
 
 
 @dataclass
@@ -143,6 +166,7 @@ class Engine:
         self.session = session
         self.settings = settings
         self.progress = Progress()
+        self._lock = None if settings.data_dir is None else DataDirLock(settings.data_dir)
 
     # -- helpers ---------------------------------------------------------------------------
     def _storage(self, hook: str, **kwargs: Any) -> Any:
@@ -164,6 +188,36 @@ class Engine:
         if self.settings.data_dir is None:
             raise ConfigError("the database data directory is not set (--db-data-directory)")
         return self.settings.data_dir
+
+    @contextlib.contextmanager
+    def locked(self, operation: str, *, writes: bool = True) -> Iterator[None]:
+        """Hold the data directory's cross-process lock (re-entrant); no-op without a data directory.
+
+        Backup, restore and retention take it, so a ``brs restore`` typed next to a running
+        sidecar (or a second CLI) is told "busy" instead of mixing two states.
+        """
+        if self._lock is None:
+            yield
+            return
+        with self._lock.hold(operation, wait=self.settings.lock_wait, writes=writes):
+            yield
+
+    def tidy(self) -> None:
+        """Finish an interrupted swap and remove staging leftovers of killed restores (holding the lock)."""
+        data_dir = self._require_data_dir()
+        with self.locked("restore"):
+            datadir.recover(data_dir)
+            datadir.remove_leftovers(data_dir)
+
+    def server_running(self) -> bool:
+        """True when the database plugin has a server and its probe answers (a local restore must not run)."""
+        database = self.session.drivers.get(Role.DATABASE)
+        if database is None or not getattr(database, "has_server", True):
+            return False
+        try:
+            return bool(self._database("brs_database_probe"))
+        except BrsError:
+            return False
 
     # -- listing -----------------------------------------------------------------------------
     def list_backups(self) -> list[Manifest]:
@@ -206,6 +260,12 @@ class Engine:
     # -- backup ------------------------------------------------------------------------------
     def backup(self) -> Manifest:
         """Take one backup now; returns its committed manifest."""
+        with self.locked("backup", writes=False):
+            if self.settings.data_dir is not None:
+                datadir.recover(self.settings.data_dir)  # never back up a half-swapped directory
+            return self._backup()
+
+    def _backup(self) -> Manifest:
         settings = self.settings
         if settings.db is None:
             raise ConfigError("no database plugin selected (--db)")
@@ -343,6 +403,10 @@ class Engine:
         A backup is removed manifest first, so a crash in between leaves an orphan data object
         (removed later), never a listed backup without data.
         """
+        with self.locked("retention", writes=False):
+            return self._apply_retention(keep)
+
+    def _apply_retention(self, keep: int | None) -> list[str]:
         keep = max(1, self.settings.object_max_keep if keep is None else keep)
         objects = self._storage("brs_storage_list")
         backups = self.list_backups()
@@ -428,12 +492,16 @@ class Engine:
 
         def download() -> None:
             digest, size = hashlib.sha256(), 0
-            with self._storage("brs_storage_download", name=manifest.object_name) as handle:
-                while piece := handle.read(CHUNK):
-                    digest.update(piece)
-                    size += len(piece)
-                    self.progress.done = size
-                    fetched.put(piece)
+            try:
+                with self._storage("brs_storage_download", name=manifest.object_name) as handle:
+                    while piece := handle.read(CHUNK):
+                        digest.update(piece)
+                        size += len(piece)
+                        self.progress.done = size
+                        fetched.put(piece)
+            except OSError as error:
+                # A read error of the storage (a backup volume's EIO) is the storage's, not ours.
+                raise StorageError(f"cannot read backup {manifest.backup_id}: {error.strerror or error}") from error
             if size != manifest.stored_size:
                 raise IntegrityError(
                     f"backup {manifest.backup_id} is truncated or padded: stored object has {size} bytes, "
@@ -492,21 +560,44 @@ class Engine:
             return False
 
     def restore(self, version: str | None = None, keep_previous: bool = True) -> RestoreResult:
-        """Restore a backup into the data directory, never touching it before the copy is verified."""
+        """Restore a backup into the data directory, never touching it before the copy is verified.
+
+        Failures keep their kind: a backup that is missing or damaged in the storage raises
+        :class:`BackupNotFound` or :class:`IntegrityError` (another backup may do), a failure of
+        this machine's file system raises :class:`LocalIOError` (no other backup would do better).
+        """
         data_dir = self._require_data_dir()
+        with self.locked("restore"):
+            return self._restore(data_dir, version, keep_previous)
+
+    def _restore(self, data_dir: Path, version: str | None, keep_previous: bool) -> RestoreResult:
+        datadir.recover(data_dir)
+        datadir.remove_leftovers(data_dir)
         manifest = self.find(version)
         if not self._restorable_here(manifest.db):
             raise ConfigError(f"backup {manifest.backup_id} is a {manifest.db} backup, but --db is {self.settings.db}")
         started = time.monotonic()
         self.session.notify("brs_restore_started", manifest=manifest)
-        staging = datadir.prepare_staging(data_dir, manifest.backup_id)
+        try:
+            staging = datadir.prepare_staging(data_dir, manifest.backup_id)
+        except OSError as error:
+            raise LocalIOError(f"cannot create a staging directory next to {data_dir}: {error.strerror or error}") from error
         hook = "brs_database_restore_legacy" if isinstance(manifest, LegacyBackup) else "brs_database_restore"
         try:
             self._read_archive(manifest, lambda archive: self._database(hook, archive=archive, target=staging), "restore")
+            killpoints.reached("restore-staged")
             previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
         except BaseException as error:
+            local = _local_failure(error, staging)
             datadir.discard_staging(staging)
+            if local is not None:
+                error = LocalIOError(
+                    f"cannot restore backup {manifest.backup_id} into {data_dir}: {local}; "
+                    "the data directory was left as it was (this is a problem of this machine, not of the backup)"
+                )
             self.session.notify("brs_restore_failed", manifest=manifest, error=error)
+            if local is not None:
+                raise error from None
             raise
         duration = time.monotonic() - started
         if previous is not None:
@@ -539,15 +630,32 @@ class Engine:
         return VerifyResult(manifest, members, raw, time.monotonic() - started)
 
     # -- download ----------------------------------------------------------------------------
-    def download(self, version: str | None, output: Path) -> Manifest:
-        """Write the decrypted, decompressed tar archive of a backup to ``output``."""
+    def download(self, version: str | None, output: Path | None) -> Manifest:
+        """Write the decrypted, decompressed tar archive of a backup to ``output`` (None: standard output).
+
+        A regular file (or a new name) is written under a temporary name and renamed into
+        place only when complete. A FIFO or device (``/dev/stdout``) is written into, never
+        replaced; any other symlink is refused, since the file it points to is not ``output``.
+        """
         manifest = self.find(version)
+
+        def copy(stream: BinaryIO, out: BinaryIO) -> None:
+            while piece := stream.read(CHUNK):
+                out.write(piece)
+            out.flush()
+
+        if output is None:
+            self._read(manifest, lambda stream: copy(stream, sys.stdout.buffer), "download")
+            return manifest
+        if _is_stream_target(output):
+            with open(output, "wb") as out:
+                self._read(manifest, lambda stream: copy(stream, out), "download")
+            return manifest
         partial = output.with_name(output.name + ".partial")
 
         def save(stream: BinaryIO) -> None:
             with open(partial, "wb") as out:
-                while piece := stream.read(CHUNK):
-                    out.write(piece)
+                copy(stream, out)
 
         try:
             self._read(manifest, save, "download")
@@ -556,3 +664,48 @@ class Engine:
             partial.unlink(missing_ok=True)
             raise
         return manifest
+
+
+def _is_stream_target(output: Path) -> bool:
+    """True for a FIFO, device or socket (possibly behind a symlink such as ``/dev/stdout``)."""
+    try:
+        link = output.lstat()
+    except FileNotFoundError:
+        return False
+    if os.path.isdir(output):
+        raise ConfigError(f"{output} is a directory; give a file name")
+    try:
+        target = output.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{output} is a dangling symbolic link; refusing to write through it") from None
+    if stat.S_ISREG(target.st_mode):
+        if stat.S_ISLNK(link.st_mode):
+            raise ConfigError(f"{output} is a symbolic link to a file; refusing to write through it or replace it")
+        return False
+    return True
+
+
+def _local_failure(error: BaseException, staging: Path) -> str | None:
+    """Why ``error`` (from a restore into ``staging``) is this machine's fault, or None when it is not.
+
+    Walks the chain of causes down to an OSError with a local errno, stopping at a storage
+    error (a backup volume's failure is the storage's). A database plugin reports its engine's
+    failures as text; a file system that is full at that moment explains them anyway.
+    """
+    seen: BaseException | None = error
+    for _ in range(16):
+        if seen is None or isinstance(seen, (StorageError, BackupNotFound)):
+            break
+        if isinstance(seen, LocalIOError):
+            return str(seen)
+        if isinstance(seen, OSError) and seen.errno in LOCAL_ERRNOS:
+            return f"{seen.strerror or seen} ({errno.errorcode.get(seen.errno or 0, '?')})"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(error, (IntegrityError, DatabaseError)):
+        try:
+            room = os.statvfs(staging)
+        except OSError:
+            return None
+        if room.f_bavail * room.f_frsize < _FULL_BELOW:
+            return f"the file system of {staging.parent} is full ({error})"
+    return None

@@ -18,6 +18,7 @@ __all__ = [
     "DatabaseError",
     "DecryptionError",
     "IntegrityError",
+    "LocalIOError",
     "PluginError",
     "StorageError",
 ]
@@ -55,12 +56,20 @@ class ArchiveError(IntegrityError):
     """The archive inside a backup is malformed or unsafe to extract."""
 
 
+class LocalIOError(BrsError):
+    """This machine's file system failed (disk full, permission, read-only, I/O error).
+
+    Never a property of the backup: a restore that meets it stops instead of falling back to an
+    older backup, which would silently roll the database back.
+    """
+
+
 class DatabaseError(BrsError):
     """The database refused or failed a dump, a restore or a probe."""
 
 
 class BusyError(BrsError):
-    """Another backup or restore is already running."""
+    """Another backup, restore or retention run holds the data directory (this or another process)."""
 
 
 class BackupSkipped(BrsError):

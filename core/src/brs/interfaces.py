@@ -151,6 +151,10 @@ class Database(Plugin):
     """A database engine: dump it into an archive and restore an archive into a data directory."""
 
     role = Role.DATABASE
+    #: Whether the engine runs a server that :meth:`brs_database_probe` reaches. A local
+    #: ``brs restore`` refuses while that server answers (it would keep writing to the old
+    #: files, or undo the restore at its next save); a plain directory has none.
+    has_server: ClassVar[bool] = True
 
     @abstractmethod
     def brs_database_check(self, data_dir: Path) -> DataDirState:

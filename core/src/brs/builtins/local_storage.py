@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
-import time
 from collections.abc import Sequence
 from datetime import datetime, UTC
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from brs.errors import BackupNotFound, StorageError
+from brs.errors import BackupNotFound, ConfigError, StorageError
 from brs.interfaces import Storage, StoredObject, StoredVersion
 from brs.legacy.naming import is_local_name
 
@@ -30,14 +31,15 @@ class LocalStorage(Storage):
     """Objects are files below ``--local-provider-backup-path``/``--object-prefix``.
 
     Uploads go to a hidden temporary file that is fsynced and renamed into place, so a crash
-    never leaves a partial object under its final name.
+    never leaves a partial object under its final name. The uploader holds an ``flock`` on it,
+    so :meth:`brs_storage_ensure` removes exactly the temporary files whose writer died.
     """
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
         base = Path(self.option("local_provider_backup_path", DEFAULT_PATH))
         self.base = base
-        self.root = base / context.object_prefix if context.object_prefix else base
+        self.root = base / _checked_prefix(context.object_prefix) if context.object_prefix else base
 
     @classmethod
     def options(cls) -> Sequence[click.Option]:
@@ -62,7 +64,7 @@ class LocalStorage(Storage):
             probe = self.root / f"{_TEMP_MARK}probe-{secrets.token_hex(4)}"
             probe.write_bytes(b"")
             probe.unlink()
-            self.remove_stale_uploads(older_than=3600)
+            self.remove_stale_uploads()
         except OSError as error:
             raise StorageError(f"local backup path {self.root} is not usable: {error.strerror or error}") from error
 
@@ -72,6 +74,7 @@ class LocalStorage(Storage):
         written = 0
         try:
             with open(temporary, "wb") as out:
+                fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # "in use" for remove_stale_uploads
                 while piece := source.read(_BLOCK):
                     out.write(piece)
                     written += len(piece)
@@ -149,11 +152,17 @@ class LocalStorage(Storage):
         handle.seek(offset)
         return handle
 
-    def remove_stale_uploads(self, older_than: float) -> int:
-        """Remove temporary files of uploads that were killed (older than ``older_than`` seconds)."""
+    def remove_stale_uploads(self) -> int:
+        """Remove temporary files of uploads that were killed: those no live uploader holds locked."""
         removed = 0
         for entry in os.scandir(self.root) if self.root.is_dir() else ():
-            if entry.name.startswith(_TEMP_MARK) and time.time() - entry.stat().st_mtime > older_than:
+            if not entry.name.startswith(_TEMP_MARK):
+                continue
+            with contextlib.suppress(FileNotFoundError), open(entry.path, "rb") as handle:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # an upload in progress
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -173,6 +182,17 @@ def _local_version(name: str, mtime_ns: int) -> str:
     """``20261126T120000.123456Z-3``: when the file was written, then its rotating number."""
     moment = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
     return f"{moment:%Y%m%dT%H%M%S.%f}Z-{name.split('.', 1)[0]}"
+
+
+def _checked_prefix(prefix: str) -> str:
+    """``prefix`` when it names a folder below the backup path; ``..``, ``.`` or empty parts are refused."""
+    parts = prefix.split("/")
+    if prefix.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ConfigError(
+            f"--object-prefix {prefix!r} must be a relative folder name without '..', '.' or empty parts "
+            "(the local provider never writes outside --local-provider-backup-path)"
+        )
+    return prefix
 
 
 def _fsync_dir(path: Path) -> None:

@@ -15,9 +15,17 @@ import click
 
 import brs
 from brs.cli import sidecar as sidecar_cli
-from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
+from brs.cli.context import (
+    BrsCommand,
+    build_engine,
+    compression_option,
+    core_options,
+    database_options,
+    lock_option,
+    restore_options,
+)
 from brs.engine import Engine
-from brs.errors import BrsError
+from brs.errors import BrsError, BusyError
 from brs.interfaces import Role
 from brs.legacy import FORMAT, LegacyBackup
 from brs.plugins import list_plugins
@@ -91,6 +99,7 @@ class _ProgressLine:
 @core_options
 @database_options
 @compression_option
+@lock_option
 @sidecar_cli.server_options
 @click.pass_context
 def backup(ctx: click.Context, /, **_: Any) -> None:
@@ -172,6 +181,12 @@ _OLD_LIST_VERBS = ("list-versions", "ls")
 @click.option(
     "--discard-previous", is_flag=True, help="Delete the previous data once the restore is in place (default: keep it aside)."
 )
+@click.option(
+    "--ignore-running-server",
+    is_flag=True,
+    help="Restore locally even though the database server answers (it will keep writing to the old files).",
+)
+@lock_option
 @sidecar_cli.server_options
 @click.pass_context
 def restore(ctx: click.Context, /, **_: Any) -> None:
@@ -179,7 +194,8 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
 
     The backup is verified completely before the data directory is touched; its previous
     content is moved aside next to it, not deleted. With --server, the sidecar stops the
-    database (through brs wait) for the restore and starts it again.
+    database (through brs wait) for the restore and starts it again. Without --server, the
+    restore refuses while the database server answers its probe.
     """
     if ctx.params.get("version") in _OLD_LIST_VERBS:
         _show_backups(ctx, as_json=False)
@@ -187,6 +203,12 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
     if sidecar_cli.remote(ctx, "restore"):
         return
     engine, params = build_engine(ctx, need_db=True)
+    if not params["ignore_running_server"] and engine.server_running():
+        raise BusyError(
+            f"the {params['db']} server is running on this data directory: a restore under it is ignored or undone by it; "
+            "restore through the sidecar (brs restore --server URL), which stops and restarts it, "
+            "or stop the server first (--ignore-running-server restores anyway)"
+        )
     with _ProgressLine(engine):
         result = engine.restore(params["version"], keep_previous=not params["discard_previous"])
     click.echo(result.manifest.backup_id)
@@ -223,15 +245,22 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
 @core_options
 @click.argument("version")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the tar archive."
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Where to write the tar archive ('-': standard output; a FIFO or device is written into).",
 )
 @click.pass_context
 def download(ctx: click.Context, /, **_: Any) -> None:
     """Write the decrypted, decompressed tar archive of VERSION (or 'latest') to a file."""
     engine, params = build_engine(ctx)
+    output = None if str(params["output"]) == "-" else Path(params["output"])
     with _ProgressLine(engine):
-        manifest = engine.download(params["version"], params["output"])
-    click.echo(f"{manifest.backup_id} -> {params['output']}")
+        manifest = engine.download(params["version"], output)
+    # Standard output may be the archive itself: the confirmation goes to stderr then.
+    to_file = output is not None and output.is_file() and not output.is_symlink()
+    click.echo(f"{manifest.backup_id} -> {output or 'standard output'}", err=not to_file)
 
 
 sidecar_cli.register(cli)

@@ -24,7 +24,15 @@ from brs.interfaces import Plugin, PluginContext, Role
 from brs.legacy.config import OLD_ENV_PREFIX, old_environment, translate
 from brs.plugins import Session, driver_class
 
-__all__ = ["BrsCommand", "build_engine", "compression_option", "core_options", "database_options", "restore_options"]
+__all__ = [
+    "BrsCommand",
+    "build_engine",
+    "compression_option",
+    "core_options",
+    "database_options",
+    "lock_option",
+    "restore_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +133,16 @@ def restore_options(func: F) -> F:
 def compression_option(func: F) -> F:
     return _option(
         "compression-method", default="targz", show_default=True, help="tar, targz, tarlz4 or tarzst (or a plugin's method)."
+    )(func)
+
+
+def lock_option(func: F) -> F:
+    """``--lock-wait``: how long to wait for another process's backup, restore or retention."""
+    return _option(
+        "lock-wait",
+        default=0.0,
+        type=click.FloatRange(min=0),
+        help="Seconds to wait while another brs process backs up or restores this data directory (default: fail at once).",
     )(func)
 
 
@@ -275,6 +293,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         keyring=_keyring(params),
         keep_special_bits=bool(params.get("keep_special_bits")),
         plugin_options=values,
+        lock_wait=float(params.get("lock_wait") or 0.0),
     )
     session = Session()
     for role, (name, cls) in classes.items():

@@ -36,6 +36,7 @@ __all__ = ["ApiServer", "is_loopback"]
 log = logging.getLogger("brs.sidecar.api")
 MAX_LONG_POLL = 30.0
 MAX_BODY = 1 << 16
+REQUEST_TIMEOUT = 30.0
 _STATUS: list[tuple[type[BrsError], int]] = [(BusyError, 409), (BackupNotFound, 404), (ConfigError, 400), (IntegrityError, 422)]
 
 
@@ -86,6 +87,9 @@ class ApiServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     server_version = "brs"
+    #: Seconds a client may stay silent (a body shorter than its Content-Length) before its
+    #: connection is dropped: a request never holds a thread for long.
+    timeout = REQUEST_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -128,10 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(401, "a valid bearer token is required (Authorization: Bearer <token>)")
 
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+        header = (self.headers.get("Content-Length") or "0").strip()
+        if not header.isdigit():  # also refuses "-1", which would read until the client hangs up
+            raise _HttpError(400, f"Content-Length must be a non-negative integer, not {header[:40]!r}")
+        length = int(header)
         if length > MAX_BODY:
             raise _HttpError(413, "request body too large")
-        raw = self.rfile.read(length) if length else b""
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            raise _HttpError(408, f"the request body did not arrive within {REQUEST_TIMEOUT:.0f}s") from None
+        if len(raw) < length:
+            raise _HttpError(400, f"the request body ended after {len(raw)} of {length} bytes")
         if not raw.strip():
             return {}
         try:
@@ -152,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("WWW-Authenticate", 'Bearer realm="brs"')
             self.end_headers()
             self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             log.debug("client went away before the answer to %s", self.path)
 
     # -- routes -----------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class Initializer:
         data_dir = self.engine.settings.data_dir
         assert data_dir is not None
         self.state.set_status(InitStatus.CHECKING, f"checking the data directory {data_dir}")
+        # A restore killed mid-swap is finished first (the check must never see half of it),
+        # and staging copies of killed restores go, with any temporary server left in them.
+        self.engine.tidy()
         check: DataDirState = self.engine.session.call(Role.DATABASE, "brs_database_check", data_dir=data_dir)
         if not check.needs_restore:
             log.info("the data directory %s is healthy; no restore needed", data_dir)
@@ -82,7 +85,7 @@ class Initializer:
         data_dir = self.engine.settings.data_dir
         assert data_dir is not None
         self.ensure_storage()
-        with self.sidecar.lock.hold("restore"):
+        with self.sidecar.lock.hold("restore"), self.engine.locked("restore"):
             self.state.set_operation("restore")
             try:
                 # A database container that outlived a sidecar restart polls every 2 s and

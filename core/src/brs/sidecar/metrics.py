@@ -87,7 +87,9 @@ class Metrics:
             "Unix time of the last successful backup verification: scheduled, requested or by a restore (0: none yet)",
             registry=r,
         )
-        self.fallbacks = Counter("brs_restore_fallbacks", "Restores that skipped a damaged backup for an older one", registry=r)
+        self.fallbacks = Counter(
+            "brs_restore_fallbacks", "Restores that skipped a damaged or missing backup for an older one", registry=r
+        )
         self.damaged = Gauge(
             "brs_backup_damaged_timestamp_seconds", "Unix time a stored backup was last found damaged (0: never)", registry=r
         )

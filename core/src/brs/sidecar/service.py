@@ -131,8 +131,11 @@ class Sidecar:
     def restore_newest_intact(self, backups: list[Manifest]) -> RestoreResult:
         """Restore the newest backup that passes verification, falling back to older ones.
 
-        The engine verifies the whole backup before it touches the data directory, so a damaged
-        backup costs only time: the next older one is tried.
+        The engine verifies the whole backup before it touches the data directory, so a backup
+        that is damaged or missing in the storage costs only time: the next older one is tried.
+        A failure of this machine (:class:`LocalIOError`: disk full, read-only, I/O error) is
+        raised instead, since an older backup would fail the same way or, worse, succeed and
+        silently roll the database back.
         """
         self.metrics.trigger = "startup"
         damaged: list[str] = []
@@ -141,13 +144,14 @@ class Sidecar:
             self.state.set_status(InitStatus.RESTORING, f"restoring backup {manifest.backup_id}")
             try:
                 result = self.engine.restore(manifest.backup_id)
-            except IntegrityError as error:
+            except (IntegrityError, BackupNotFound) as error:
                 damaged.append(manifest.backup_id)
                 first_error = first_error or error
                 older = backups[index + 1].backup_id if index + 1 < len(backups) else None
                 log.error(
-                    "backup %s is damaged and was not restored: %s; %s",
+                    "backup %s is %s and was not restored: %s; %s",
                     manifest.backup_id,
+                    "missing in the storage" if isinstance(error, BackupNotFound) else "damaged",
                     error,
                     f"falling back to the next older backup {older}" if older else "no older backup is left",
                     extra={"backup": manifest.backup_id, "damaged": True},
@@ -157,15 +161,15 @@ class Sidecar:
                 continue
             if damaged:
                 log.warning(
-                    "restored the older backup %s because newer backups are damaged: %s",
+                    "restored the older backup %s because newer backups are damaged or missing: %s",
                     manifest.backup_id,
                     ", ".join(damaged),
                     extra={"backup": manifest.backup_id, "damaged_backups": ",".join(damaged)},
                 )
             return result
         raise IntegrityError(
-            f"none of the {len(backups)} backups is intact ({', '.join(damaged)}); the data directory was left as it was "
-            f"and the database does not start. The newest failed with: {first_error}"
+            f"none of the {len(backups)} backups is intact or present ({', '.join(damaged)}); the data directory was left "
+            f"as it was and the database does not start. The newest failed with: {first_error}"
         )
 
     def stop_database(self, why: str) -> None:
@@ -190,7 +194,7 @@ class Sidecar:
         """A manual restore: stop the database through the waiter, restore, upgrade, start it again."""
         if self.state.status is not InitStatus.DONE:
             raise BusyError(f"busy: the initializer is still running ({self.state.status.value}: {self.state.message})")
-        with self.lock.hold("restore"):
+        with self.lock.hold("restore"), self.engine.locked("restore"):
             manifest = self.engine.find(version)  # fail before stopping anything
             self.state.set_operation("restore")
             message = "done"

@@ -111,7 +111,7 @@ def test_damage_is_detected_before_the_data_directory_is_touched(
         with pytest.raises(IntegrityError):
             engine.verify(manifest.backup_id)
         assert (data / "sub" / "file.txt").read_text() == "current"
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "store"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".data.brs-lock", "data", "store"]  # the lock file stays
 
 
 def test_a_failing_dump_leaves_nothing_listed(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:

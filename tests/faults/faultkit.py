@@ -53,3 +53,20 @@ def listed(env: dict[str, str]) -> list[str]:
 def visible(data_dir: Path) -> dict[str, bytes]:
     """The data files of ``data_dir`` (brs's own ``.brs-`` entries left out)."""
     return {p.name: p.read_bytes() for p in sorted(data_dir.iterdir()) if not p.name.startswith(".brs-") and p.is_file()}
+
+
+def downloaded_files(env: dict[str, str], version: str) -> dict[str, bytes]:
+    """Files of a backup as ``brs download -o -`` streams its tar archive to standard output."""
+    import io
+    import tarfile
+
+    from brs.testing.helpers import brs_executable
+
+    result = subprocess.run([brs_executable(), "download", version, "-o", "-"], env=env, capture_output=True, check=True)
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
+        for member in tar.getmembers():
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                files[member.name] = handle.read()
+    return files

@@ -32,6 +32,7 @@ from brs.datalock import DataDirLock
 from brs.errors import (
     BackupNotFound,
     BrsError,
+    BusyError,
     ConfigError,
     DatabaseError,
     IntegrityError,
@@ -39,7 +40,7 @@ from brs.errors import (
     PluginError,
     StorageError,
 )
-from brs.interfaces import Compression, PluginContext, Role
+from brs.interfaces import Compression, Database, PluginContext, Role
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
@@ -209,15 +210,27 @@ class Engine:
             datadir.recover(data_dir)
             datadir.remove_leftovers(data_dir)
 
-    def server_running(self) -> bool:
-        """True when the database plugin has a server and its probe answers (a local restore must not run)."""
+    def refuse_running_server(self) -> None:
+        """:class:`BusyError` when the data directory holds data and the database server answers its probe.
+
+        A restore under a running server is lost: it keeps writing to the moved-aside files, or
+        its next save overwrites the restored ones. An empty data directory is not a running
+        server's (a fresh target), so the probe, which may reach another server, is not asked.
+        """
+        data_dir = self._require_data_dir()
         database = self.session.drivers.get(Role.DATABASE)
-        if database is None or not getattr(database, "has_server", True):
-            return False
+        if not isinstance(database, Database) or not database.has_server or datadir.is_empty(data_dir):
+            return
         try:
-            return bool(self._database("brs_database_probe"))
+            answers = bool(self._database("brs_database_probe"))
         except BrsError:
-            return False
+            answers = False
+        if answers:
+            raise BusyError(
+                f"the {self.settings.db} server is running on {data_dir}: a restore under it is ignored or undone by it; "
+                "restore through the sidecar (brs restore --server URL), which stops and restarts it, "
+                "or stop the server first (--ignore-running-server restores anyway)"
+            )
 
     # -- listing -----------------------------------------------------------------------------
     def list_backups(self) -> list[Manifest]:

@@ -25,7 +25,7 @@ from brs.cli.context import (
     restore_options,
 )
 from brs.engine import Engine
-from brs.errors import BrsError, BusyError
+from brs.errors import BrsError
 from brs.interfaces import Role
 from brs.legacy import FORMAT, LegacyBackup
 from brs.plugins import list_plugins
@@ -194,8 +194,8 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
 
     The backup is verified completely before the data directory is touched; its previous
     content is moved aside next to it, not deleted. With --server, the sidecar stops the
-    database (through brs wait) for the restore and starts it again. Without --server, the
-    restore refuses while the database server answers its probe.
+    database (through brs wait) for the restore and starts it again. Without --server, a
+    restore into a data directory with data refuses while the database server answers.
     """
     if ctx.params.get("version") in _OLD_LIST_VERBS:
         _show_backups(ctx, as_json=False)
@@ -203,12 +203,8 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
     if sidecar_cli.remote(ctx, "restore"):
         return
     engine, params = build_engine(ctx, need_db=True)
-    if not params["ignore_running_server"] and engine.server_running():
-        raise BusyError(
-            f"the {params['db']} server is running on this data directory: a restore under it is ignored or undone by it; "
-            "restore through the sidecar (brs restore --server URL), which stops and restarts it, "
-            "or stop the server first (--ignore-running-server restores anyway)"
-        )
+    if not params["ignore_running_server"]:
+        engine.refuse_running_server()
     with _ProgressLine(engine):
         result = engine.restore(params["version"], keep_previous=not params["discard_previous"])
     click.echo(result.manifest.backup_id)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
+from brs import killpoints
 from brs.errors import DatabaseError
 
 from brs_postgres.tools import Owner, Toolset, error_line
@@ -85,6 +86,7 @@ class TempServer:
             self._cleanup()
             raise DatabaseError(f"cannot start PostgreSQL on {self.data_dir}: {detail}") from None
         self.running = True
+        killpoints.reached("postgres-temporary-server")
 
     def stop(self) -> None:
         """Stop cleanly (a fast shutdown still checkpoints); raises if it does not stop."""

@@ -18,10 +18,11 @@ import boto3
 import pytest
 from brs.crypto import Keyring
 from brs.legacy import FORMAT, LegacyBackup
-from brs.testing import tree_snapshot
+from brs.testing import assert_one_line_error, listed_backups, tree_snapshot
 from brs.testing.legacy import SUFFIXES, make_old_backup, old_localfs_dump
+from brs.testing.storage import backup_small
 
-from s3_servers import KEY, S3Target, engine_for, moto_target, unique_bucket
+from s3_servers import KEY, Moto, Pki, S3Target, engine_for, moto_target, unique_bucket
 
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
 
@@ -109,3 +110,17 @@ def test_old_versions_list_verify_download_restore(
     assert tree_snapshot(tmp_path / "data") == tree_snapshot(old_bucket.uploads[1] / "files")
     engine.restore("latest", keep_previous=False)
     assert tree_snapshot(tmp_path / "data") == tree_snapshot(old_bucket.uploads[3] / "files")
+
+
+def test_trusted_ca_cert_takes_the_pem_text_as_the_old_tool_did(tmp_path: Path, moto_tls: Moto, pki: Pki) -> None:
+    bucket = unique_bucket()
+    env = {**moto_target(moto_tls).env(tmp_path, bucket), "BACKUP_RESTORE_SIDECAR_S3_TRUSTED_CA_CERT": pki.ca.read_text()}
+    result = backup_small(env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("deprecated: read BACKUP_RESTORE_SIDECAR_S3_TRUSTED_CA_CERT;") == 1
+    assert len(listed_backups(env)) == 1
+    env["BACKUP_RESTORE_SIDECAR_S3_TRUSTED_CA_CERT"] = pki.other_ca.read_text()
+    # The deprecation line aside (log level error), a failure is one line.
+    assert_one_line_error(backup_small(env, BRS_LOG_LEVEL="error"), "TLS")
+    env["BACKUP_RESTORE_SIDECAR_S3_TRUSTED_CA_CERT"] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    assert_one_line_error(backup_small(env, BRS_LOG_LEVEL="error"), "PEM text given as --s3-trusted-ca-cert", "not a PEM")

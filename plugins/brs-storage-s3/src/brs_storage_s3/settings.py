@@ -127,8 +127,9 @@ class S3Settings:
             raise ConfigError("--s3-trusted-ca-cert and --s3-insecure-skip-verify contradict each other; use one")
         if ca and str(ca).lstrip().startswith("-----BEGIN"):
             ca = _pem_file(str(ca))
-        if ca:
-            _check_ca_file(ca)
+            _check_ca_file(ca, "the PEM text given as --s3-trusted-ca-cert")
+        elif ca:
+            _check_ca_file(ca, f"--s3-trusted-ca-cert {ca}")
         lifecycle = values.get("s3_lifecycle_days")
         return cls(
             bucket=str(bucket),
@@ -156,14 +157,14 @@ def _pem_file(text: str) -> str:
     return path
 
 
-def _check_ca_file(path: str) -> None:
+def _check_ca_file(path: str, what: str) -> None:
     """Refuse a CA file that is missing or not PEM now, instead of a TLS error per request.
 
     The original ignored an invalid PEM silently and then failed every request.
     """
     if not Path(path).is_file():
-        raise ConfigError(f"--s3-trusted-ca-cert {path} does not exist")
+        raise ConfigError(f"{what} does not exist")
     try:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as error:
-        raise ConfigError(f"--s3-trusted-ca-cert {path} is not a PEM CA certificate: {error}") from error
+        raise ConfigError(f"{what} is not a PEM CA certificate: {error}") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from aetcd import rpc
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import DatabaseError, IntegrityError
 from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs.testing.legacy import make_old_backup
 from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
 from brs_etcd import Etcd
 from brs_etcd.snapshot import SnapshotStream
@@ -313,3 +315,26 @@ def test_missing_etcd_binaries_fail_instead_of_skipping(monkeypatch: pytest.Monk
     monkeypatch.setenv("BRS_ETCD35_BINDIR", str(tmp_path))
     with pytest.raises(pytest.fail.Exception, match=r"etcd 3\.5: etcd, etcdctl, etcdutl not found"):
         bindir("3.5")
+
+
+# --- backups of backup-restore-sidecar --------------------------------------------------------
+def test_an_old_backup_of_backup_restore_sidecar_restores(cli: CLI, start_member: StartMember, tmp_path: Path) -> None:
+    """The old tool stored `etcdctl snapshot save` output as files/snapshot.db; built here with tar and lz4."""
+    source = start_member("3.5", tmp_path / "live")
+    sample = load_sample(source)
+    upload = tmp_path / "upload"
+    (upload / "files").mkdir(parents=True)
+    etcdctl = str(bindir("3.5") / "etcdctl")
+    subprocess.run(
+        [etcdctl, "--endpoints", source.endpoint, "snapshot", "save", str(upload / "files" / "snapshot.db")],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    )
+    source.stop()
+    make_old_backup(upload, cli.store / "0.tar.lz4", "tarlz4")
+
+    peer_port = free_port()
+    data = tmp_path / "restored"
+    assert_ok(cli("restore", *_member_flags("n2", peer_port), "--etcd-restore-tool", restore_tool("3.5"), data_dir=data))
+    assert_sample(start_member("3.5", data, "n2", peer_port), sample)

@@ -14,6 +14,7 @@ import pytest
 
 from brs.archive import ArchiveReader
 from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs.testing.legacy import make_old_backup
 from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
 from brs_redis import BackupSkipped, Redis
 from redis_servers import StartServer, load_sample, server_binary, snapshot
@@ -423,3 +424,25 @@ def test_a_missing_server_binary_fails_instead_of_skipping(monkeypatch: pytest.M
     monkeypatch.setenv("BRS_VALKEY_SERVER", "/nonexistent/valkey-server")
     with pytest.raises(pytest.fail.Exception, match="valkey server not found at /nonexistent/valkey-server"):
         server_binary("valkey")
+
+
+# --- backups of backup-restore-sidecar --------------------------------------------------------
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_an_old_backup_of_backup_restore_sidecar_restores(
+    engine: str, cli: CLI, start_server: StartServer, tmp_path: Path
+) -> None:
+    """The old tool stored files/dump.rdb after SAVE; built here with tar and openssl."""
+    key = "0123456789abcdef0123456789abcdef"
+    server = start_server(engine, tmp_path / "live")
+    load_sample(server.client())
+    expected = snapshot(server)
+    server.client().save()
+    upload = tmp_path / "upload"
+    (upload / "files").mkdir(parents=True)
+    shutil.copyfile(tmp_path / "live" / "dump.rdb", upload / "files" / "dump.rdb")
+    make_old_backup(upload, cli.store / "0.tar.gz.aes", "targz", key)
+
+    restored = cli("restore", engine, "--encryption-key", key, data_dir=tmp_path / "restored")
+    assert_ok(restored)
+    assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["appendonlydir", "dump.rdb"]
+    assert snapshot(start_server(engine, tmp_path / "restored")) == expected

@@ -17,6 +17,7 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import RESERVED_PREFIX
 from brs.errors import ArchiveError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import match_owner
 from brs_etcd.check import check_data_dir
 from brs_etcd.connection import open_session
@@ -86,6 +87,13 @@ class Etcd(Database):
 
     # -- restore -----------------------------------------------------------------------------
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        self._restore(archive, target, SNAPSHOT)
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        # backup-restore-sidecar stored the output of `etcdctl snapshot save` as files/snapshot.db.
+        self._restore(archive, target, LEGACY_ROOT + "snapshot.db")
+
+    def _restore(self, archive: ArchiveReader, target: Path, member_name: str) -> None:
         tool = find_restore_tool(self.option("etcd_restore_tool"))
         member = MemberSettings.from_options(self.context.options)
         # The restore tools read a snapshot *file* and create a *new* data directory, so the
@@ -96,7 +104,7 @@ class Etcd(Database):
         try:
             found = False
             for entry in archive:
-                if entry.name == SNAPSHOT and not found:
+                if entry.name == member_name and not found:
                     with entry.open() as source, open(snapshot, "xb") as out:
                         while piece := source.read(_COPY):
                             out.write(piece)
@@ -104,7 +112,7 @@ class Etcd(Database):
                         os.fsync(out.fileno())
                     found = True
             if not found:
-                raise ArchiveError(f"the backup holds no {SNAPSHOT}; it is not an etcd backup")
+                raise ArchiveError(f"the backup holds no {member_name}; it is not an etcd backup")
             verify_snapshot_hash(snapshot)
             restore_snapshot(tool, snapshot, scratch, member)
             for item in scratch.iterdir():

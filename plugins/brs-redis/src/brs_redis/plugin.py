@@ -15,6 +15,7 @@ import click
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ArchiveError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import match_owner
 from brs_redis.bgsave import bgsave
 from brs_redis.check import check_data_dir, checker_candidates
@@ -102,6 +103,14 @@ class Redis(Database):
 
     # -- restore -----------------------------------------------------------------------------
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        self._restore(archive, target, RDB)
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        # backup-restore-sidecar copied dump.rdb after SAVE; without metadata the configured
+        # layout (--redis-dbfilename, --redis-appendonly, ...) applies.
+        self._restore(archive, target, LEGACY_ROOT + "dump.rdb")
+
+    def _restore(self, archive: ArchiveReader, target: Path, rdb_member: str) -> None:
         metadata: dict[str, Any] = {}
         rdb: Path | None = None
         try:
@@ -109,13 +118,13 @@ class Redis(Database):
                 if entry.name == METADATA:
                     with entry.open() as source:
                         metadata = parse_metadata(source)
-                elif entry.name == RDB and rdb is None:
+                elif entry.name == rdb_member and rdb is None:
                     layout = self._layout(metadata)
                     rdb = target / layout.dbfilename
                     with entry.open() as source:
                         write_rdb(source, rdb)
             if rdb is None:
-                raise ArchiveError(f"the backup holds no {RDB}; it is not a {self._engine} backup")
+                raise ArchiveError(f"the backup holds no {rdb_member}; it is not a {self._engine} backup")
             layout = self._layout(metadata)
             if layout.appendonly:
                 write_aof_manifest(target, rdb, layout)

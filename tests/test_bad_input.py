@@ -3,20 +3,17 @@ non-zero exit, and leave the data directory exactly as it was."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
-from brs.crypto import Keyring, StreamEncryptor, parse_key
-from brs.manifest import Manifest
-from brs.testing import make_tree, run_brs, tree_snapshot
+from brs.crypto import Keyring, parse_key
+from brs.testing import hostile, make_tree, run_brs, tree_snapshot
 from brs.testing.helpers import brs_executable
 
 
@@ -87,34 +84,9 @@ def test_an_archive_with_dotdot_members_is_refused(
     """A backup that authenticates perfectly but carries a hostile archive (a stolen key, a
     malicious writer) still cannot write outside the data directory."""
     env, data, stored = backed_up
-    manifest_path = stored.with_name(stored.name + ".manifest.json")
-    manifest = Manifest.from_json(manifest_path.read_bytes(), "m")
-    hostile = io.BytesIO()
-    with tarfile.open(fileobj=hostile, mode="w") as tar:
-        for name in ("data/", "data/../../escaped.txt"):
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.DIRTYPE if name.endswith("/") else tarfile.REGTYPE
-            info.size = 0 if name.endswith("/") else 4
-            tar.addfile(info, None if name.endswith("/") else io.BytesIO(b"evil"))
-    payload = hostile.getvalue()
-    encryptor = StreamEncryptor(parse_key(brs_key, "t"), manifest.backup_id)
-    sealed = encryptor.update(_zstd(payload)) + encryptor.finalize()
-    stored.write_bytes(sealed)
-    import hashlib
-
-    document = json.loads(manifest_path.read_text())
-    document.update(sha256=hashlib.sha256(sealed).hexdigest(), stored_size=len(sealed), members=2)
-    manifest_path.write_text(json.dumps(document))
+    hostile.plant_backup(stored, hostile.dotdot_member("../../escaped.txt", "data/"), brs_key)
     _restore_fails_and_nothing_changes(env, data, "outside")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
-
-
-def _zstd(data: bytes) -> bytes:
-    from brs.builtins.compression import Zstd
-    from brs.interfaces import PluginContext
-
-    compressor = Zstd(PluginContext(name="tarzst")).brs_compression_compressor()
-    return compressor.compress(data) + compressor.flush()
 
 
 def test_bad_flags_and_settings(tmp_path: Path, brs_env: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ and as an encrypted one that authenticates perfectly (a stolen key, a malicious 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from brs.testing import run_brs, tree_snapshot
 from brs.testing import hostile
 
 PREFIX = "data/"
+KEY = "hostile-archives-0123456789abcde"
 
 
 @dataclass
@@ -35,24 +37,47 @@ class Planted:
         hostile.plant_backup(self.stored, payload, self.key)
 
 
+@pytest.fixture(scope="module")
+def backups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One small backup per mode, taken once: each test plants its archive into a copy."""
+    made = {}
+    for mode in ("unencrypted", "encrypted"):
+        root = tmp_path_factory.mktemp(mode)
+        (root / "key").write_text(KEY + "\n")
+        (root / "data" / "sub").mkdir(parents=True)
+        (root / "data" / "sub" / "table").write_bytes(b"rows\n")
+        run_brs("backup", env=_env(root, mode), check=True)
+        made[mode] = root
+    return made
+
+
+def _env(root: Path, mode: str) -> dict[str, str]:
+    env = {
+        "BRS_DB": "localfs",
+        "BRS_DB_DATA_DIRECTORY": str(root / "data"),
+        "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(root / "store"),
+        "BRS_LOG_FORMAT": "json",
+        "BRS_COMPRESSION_METHOD": "targz",
+    }
+    if mode == "encrypted":
+        env.update(BRS_ENCRYPTION_KEY_FILE=str(root / "key"), BRS_COMPRESSION_METHOD="tarzst")
+    return env
+
+
 @pytest.fixture(params=["unencrypted", "encrypted"])
-def planted(request: pytest.FixtureRequest, tmp_path: Path, brs_env: dict[str, str], brs_key: str) -> Planted:
-    """A small backup in local storage, ready to have its content replaced, and a victim file
-    next to the data directory."""
-    encrypted = request.param == "encrypted"
-    env = {**brs_env, "BRS_COMPRESSION_METHOD": "tarzst" if encrypted else "targz"}
-    if encrypted:
-        env["BRS_ENCRYPTION_KEY_FILE"] = str(tmp_path / "key")
-    data = Path(env["BRS_DB_DATA_DIRECTORY"])
-    (data / "sub").mkdir(parents=True)
-    (data / "sub" / "table").write_bytes(b"rows\n")
-    version = run_brs("backup", env=env, check=True).stdout.strip()
-    stored = next(p for p in (tmp_path / "store").iterdir() if p.name.startswith(version) and not p.name.endswith(".json"))
+def planted(request: pytest.FixtureRequest, tmp_path: Path, backups: dict[str, Path]) -> Planted:
+    """A copy of a small backup in local storage, ready to have its content replaced, and a
+    victim file next to the data directory."""
+    mode = request.param
+    for name in ("data", "store", "key"):
+        copy = shutil.copytree if name != "key" else shutil.copy2
+        copy(backups[mode] / name, tmp_path / name)
+    stored = next(p for p in (tmp_path / "store").iterdir() if not p.name.endswith(".json"))
     victim = tmp_path / "outside" / "victim.txt"
     victim.parent.mkdir()
     victim.write_text("original\n")
     os.utime(victim, (1_000_000_000, 1_000_000_000))
-    return Planted(env, data, victim, stored, brs_key if encrypted else None)
+    return Planted(_env(tmp_path, mode), tmp_path / "data", victim, stored, KEY if mode == "encrypted" else None)
 
 
 def _one_line_failure(result: subprocess.CompletedProcess[str], needle: str) -> None:

@@ -340,9 +340,10 @@ class _GuardedReader(io.RawIOBase):
             raise ArchiveError(f"archive member {self._name!r} is damaged: {error}") from error
 
     def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        try:
+            return int(self._inner.readinto(buffer))  # type: ignore[attr-defined]
+        except (tarfile.TarError, EOFError) as error:
+            raise ArchiveError(f"archive member {self._name!r} is damaged: {error}") from error
 
 
 class _JoinedStream(io.RawIOBase):
@@ -429,10 +430,11 @@ def _strip(entry: ArchiveEntry, prefix: str) -> None:
             raise ArchiveError(f"unexpected archive member {name!r} outside {prefix!r}")
         return name[len(prefix) :].lstrip("/")
 
-    info = copy.copy(entry.info)  # TarInfo.replace() arrived in 3.11.4
+    # In place: the header is this entry's alone (the reader keeps no list of members), and a
+    # copy per member costs more than the rest of the bookkeeping.
+    info = entry.info
     info.name = stripped(info.name)
     if info.islnk():
         info.linkname = stripped(info.linkname)
-    entry.info = info
     if entry.stream_name is not None:
         entry.stream_name = stripped(entry.stream_name)

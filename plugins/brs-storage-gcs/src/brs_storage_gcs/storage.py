@@ -8,7 +8,8 @@ from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from brs.errors import BackupNotFound, StorageError
-from brs.interfaces import Storage, StoredObject
+from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.legacy.naming import is_bucket_name
 from brs.streams import FullReader, TranslatingReader
 from google.api_core import exceptions as api
 
@@ -132,7 +133,10 @@ class GcsStorage(Storage):
         return reader.tell()
 
     def brs_storage_download(self, name: str) -> BinaryIO:
-        blob = self.client.bucket(self.settings.bucket).blob(self._key(name))
+        return self._open(name, self._key(name))
+
+    def _open(self, name: str, key: str, generation: int | None = None, offset: int = 0) -> BinaryIO:
+        blob = self.client.bucket(self.settings.bucket).blob(key, generation=generation)
         try:
             blob.reload(retry=self._retry, timeout=TIMEOUT)
         except api.NotFound as error:
@@ -140,8 +144,10 @@ class GcsStorage(Storage):
         except GCS_ERRORS as error:
             raise self._error(f"download {name}", error) from error
         # Ranged reads of one chunk each, pinned to the generation just seen, retried per chunk.
-        pinned = self.client.bucket(self.settings.bucket).blob(self._key(name), generation=blob.generation)
+        pinned = self.client.bucket(self.settings.bucket).blob(key, generation=blob.generation)
         inner = pinned.open("rb", chunk_size=self.settings.chunk_size, retry=self._retry, timeout=TIMEOUT)
+        if offset:
+            inner.seek(offset)
 
         def translate(error: Exception) -> BaseException:
             return self._error(f"download {name}", error) if isinstance(error, GCS_ERRORS) else error
@@ -160,6 +166,29 @@ class GcsStorage(Storage):
         except GCS_ERRORS as error:
             raise self._error("list objects", error) from error
         return objects
+
+    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+        """Every generation of ``[prefix/]db.tar*``: the old tool overwrote one object in a versioned bucket."""
+        versions = []
+        try:
+            for blob in self.client.list_blobs(
+                self.settings.bucket, prefix=self._key_prefix + "db.tar", versions=True, retry=self._retry, timeout=TIMEOUT
+            ):
+                if is_bucket_name(blob.name[len(self._key_prefix) :]):
+                    versions.append(StoredVersion(blob.name, str(blob.generation), int(blob.size or 0), _utc(blob.updated)))
+        except GCS_ERRORS as error:
+            raise self._error("list object generations", error) from error
+        return versions
+
+    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        key = version.name
+        if (
+            not key.startswith(self._key_prefix)
+            or not is_bucket_name(key[len(self._key_prefix) :])
+            or not version.version.isdigit()
+        ):
+            raise StorageError(f"invalid old object {key!r} generation {version.version!r}")
+        return self._open(f"{key} generation {version.version}", key, int(version.version), offset)
 
     def brs_storage_delete(self, name: str) -> None:
         try:

@@ -88,6 +88,11 @@ def _one_line_failure(result: subprocess.CompletedProcess[str], needle: str) -> 
     assert needle in lines[0], lines[0]
 
 
+def _neighbours(data: Path) -> list[str]:
+    """What sits next to the data directory, but brs's lock file (made by the first command)."""
+    return sorted(name for name in os.listdir(data.parent) if name != f".{data.name}.brs-lock")
+
+
 CASES: dict[str, tuple[Callable[[Path], bytes], str]] = {
     "cve-2025-4517": (lambda victim: hostile.cve_2025_4517(victim, PREFIX), "lies beneath the symlink"),
     "symlink-chain": (lambda _victim: hostile.symlink_chain(PREFIX), "A' is a symlink that resolves outside"),
@@ -104,14 +109,14 @@ def test_a_hostile_archive_is_refused_and_nothing_changes(planted: Planted, case
     build, needle = CASES[case]
     planted.plant(build(planted.victim))
     before = tree_snapshot(planted.data)
-    neighbours = sorted(os.listdir(planted.data.parent))
+    neighbours = _neighbours(planted.data)
     for command in ("restore", "verify"):
         _one_line_failure(run_brs(command, "latest", env=planted.env), needle)
     assert planted.victim.read_text() == "original\n"
     assert planted.victim.stat().st_mtime == 1_000_000_000
     assert os.listdir(planted.victim.parent) == ["victim.txt"]
     assert tree_snapshot(planted.data) == before
-    assert sorted(os.listdir(planted.data.parent)) == neighbours
+    assert _neighbours(planted.data) == neighbours
 
 
 def test_setuid_and_sticky_bits_are_cleared_unless_kept(planted: Planted) -> None:

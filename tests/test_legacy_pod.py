@@ -5,12 +5,14 @@ when none of the old backups can be read."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from podsim import Pod, wait_for
 
+from brs.testing.helpers import brs_executable
 from brs.testing.legacy import make_old_backup, set_mtime
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -49,6 +51,13 @@ def test_the_newest_old_backup_is_restored_before_the_database_starts(pods: Call
         lambda: [b for b in pod.get("/v1/backups")[1]["backups"] if b.get("format") is None], 120, "the first brs backup"
     )
     assert len(own) == 1
+    # Verifying an old backup through the sidecar says what it can and cannot prove.
+    old = [b["version"] for b in pod.get("/v1/backups")[1]["backups"] if b.get("format")]
+    assert len(old) == 2
+    verified = subprocess.run(
+        [brs_executable(), "verify", old[-1], "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120
+    )
+    assert verified.returncode == 0 and "no integrity proof" in verified.stdout, verified.stderr
     # Losing the volume now loses nothing: the new backup (newest of either format) comes back.
     pod.kill()
     for path in sorted(pod.data.rglob("*"), reverse=True):

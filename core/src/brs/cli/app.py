@@ -224,16 +224,14 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
     engine, params = build_engine(ctx)
     with _ProgressLine(engine):
         result = engine.verify(params["version"])
-    if isinstance(result.manifest, LegacyBackup):
-        click.echo(
-            f"old backup {result.manifest.backup_id} ({FORMAT} format) reads to its end: {result.members} archive "
-            f"members, {format_size(result.raw_bytes)} of file data. It carries no integrity proof (no checksum, "
-            "no authentication): damage that still decompresses would go unnoticed"
-        )
-        return
     click.echo(
-        f"backup {result.manifest.backup_id} is intact: {result.members} archive members, "
-        f"{format_size(result.raw_bytes)} of file data, SHA-256 {result.manifest.sha256[:16]}… matches"
+        sidecar_cli.verify_message(
+            result.manifest.backup_id,
+            result.members,
+            result.raw_bytes,
+            result.manifest.sha256,
+            legacy=isinstance(result.manifest, LegacyBackup),
+        )
     )
 
 

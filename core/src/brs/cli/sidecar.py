@@ -13,12 +13,14 @@ from brs import logs
 from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
 from brs.config import load_config
 from brs.errors import ConfigError
+from brs.legacy import FORMAT as LEGACY_FORMAT
 from brs.legacy.config import wait_config
 from brs.sidecar.exec import run_argv
 from brs.sidecar.client import SidecarClient, read_token
 from brs.sidecar.waiter import Waiter
+from brs.units import format_size
 
-__all__ = ["register", "remote_client", "server_options", "start", "wait"]
+__all__ = ["register", "remote_client", "server_options", "start", "verify_message", "wait"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -72,11 +74,28 @@ def remote(ctx: click.Context, action: str) -> bool:
     elif action == "verify":
         result = client.verify(params.get("version") or "latest")
         click.echo(
-            f"backup {result['version']} is intact: {result['members']} archive members, SHA-256 {result['sha256'][:16]}… matches"
+            verify_message(
+                result["version"],
+                result["members"],
+                result.get("raw_bytes"),
+                result["sha256"],
+                legacy=result.get("integrity") == "none",
+            )
         )
     else:  # pragma: no cover - programming error
         raise ValueError(action)
     return True
+
+
+def verify_message(version: str, members: int, raw_bytes: int | None, sha256: str, *, legacy: bool) -> str:
+    """What ``brs verify`` says about a backup that passed (locally or through the sidecar)."""
+    data = "" if raw_bytes is None else f", {format_size(raw_bytes)} of file data"
+    if legacy:
+        return (
+            f"old backup {version} ({LEGACY_FORMAT} format) reads to its end: {members} archive members{data}. "
+            "It carries no integrity proof (no checksum, no authentication): damage that still decompresses would go unnoticed"
+        )
+    return f"backup {version} is intact: {members} archive members{data}, SHA-256 {sha256[:16]}… matches"
 
 
 def remote_backups(ctx: click.Context) -> list[dict[str, Any]] | None:

@@ -7,7 +7,7 @@ PLUGINS := $(sort $(wildcard plugins/brs-*))
 STAMP := $(VENV)/.brs-installed
 PYTEST_ARGS ?=
 
-.PHONY: dev system-deps test-servers demo test test-fast bench lint clean
+.PHONY: dev system-deps test-servers deploy-tools demo test test-fast test-deploy bench lint clean
 
 $(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,17 +27,25 @@ BRS_WITH_CEPH ?= 1
 test-servers:
 	BRS_WITH_CEPH=$(BRS_WITH_CEPH) bash scripts/install-test-servers.sh
 
+## deploy-tools: helm, kubectl (kustomize), checkov and promtool for tests/deploy (offline after install; idempotent)
+deploy-tools:
+	bash scripts/install-deploy-tools.sh
+
 ## demo: back up a directory, wipe it, restore it, and prove the data came back
 demo: dev
 	bash scripts/demo.sh
 
 ## test: static checks, then the whole test suite against real servers
-test: dev system-deps test-servers lint
+test: dev system-deps test-servers deploy-tools lint
 	source scripts/test-servers.env && $(PY) -m pytest $(PYTEST_ARGS)
 
 ## test-fast: unit tests only (no servers, no large data)
 test-fast: dev
 	$(PY) -m pytest core/tests plugins/brs-localfs -m "not slow" $(PYTEST_ARGS)
+
+## test-deploy: the Helm chart, kustomize overlays and monitoring files (tests/deploy)
+test-deploy: dev deploy-tools
+	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
 ## bench: pipeline throughput and memory against the shell pipeline
 bench: dev

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -244,3 +245,36 @@ def test_notes_name_the_secrets_to_create(tmp_path: Path) -> None:
     assert "kubectl -n prod create secret generic shop-brs-s3" in notes
     assert "shop-brs-encryption-key" in notes
     assert (CHART / "templates" / "NOTES.txt").read_text().strip() == '{{ include "brs.notes" . }}'
+
+
+def _kube_to_podman() -> Any:
+    spec = importlib.util.spec_from_file_location("kube_to_podman", render.ROOT / "scripts" / "kube_to_podman.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("db", "model"), [("postgres", "image"), ("redis", "image"), ("redis", "provision")])
+def test_renders_convert_to_podman_pods(db: str, model: str) -> None:
+    """The pod tests play renders through scripts/kube_to_podman.py: it must take them as they are."""
+    converter = _kube_to_podman()
+    values = render.combination(db, "local", model)
+    values["encryption"] = {"existingSecret": "brs-encryption-key"}
+    docs = render.documents(render.helm_template(values))
+    secrets = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+        for name, data in (("brs-encryption-key", {"encryption-key": "k" * 32}), ("brs-db", {"password": "pw"}))
+    ]
+    images = {f"registry.example.com/brs-{db}": "localhost/brs:test", "registry.example.com/brs-provision": "localhost/p:test"}
+    images[f"docker.io/library/{db}"] = "localhost/stock:test"
+    played = converter.convert(docs + secrets, volume_suffix="-t", image_map=images)
+    (pod,) = [d for d in played if d["kind"] == "Pod"]
+    assert pod["metadata"]["name"] == "brs-0"
+    assert [c["name"] for c in pod["spec"]["containers"]] == [db, "brs"]
+    assert converter.claim_names(played) == ["data-brs-0-t", "backup-brs-0-t"]
+    config_maps = {d["metadata"]["name"] for d in played if d["kind"] == "ConfigMap"}
+    assert "brs-config" in config_maps and "brs-encryption-key-secret" in config_maps
+    assert ("brs-db-secret" in config_maps) == (db == "postgres")
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["encryption-key"]["configMap"]["defaultMode"] == 0o400

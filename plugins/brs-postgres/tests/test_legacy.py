@@ -18,7 +18,7 @@ import pytest
 from brs.testing import run_brs
 from brs.testing.legacy import SUFFIXES, make_old_backup, set_mtime
 
-from brs_postgres.testing import PgCluster, bindir_for, world_tempdir
+from brs_postgres.testing import PgCluster, bindir_for, old_format_dump, served_rows, world_tempdir
 
 KEY = "0123456789abcdefghijklmnopqrstuv"
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
@@ -33,17 +33,6 @@ class OldDumps:
     bindir: Path
 
 
-def _basebackup(cluster: PgCluster, upload: Path) -> Path:
-    files = upload / "files"
-    upload.mkdir(parents=True)
-    cluster.owner.chown(upload)
-    args = ["-h", str(cluster.sock), "-p", str(cluster.port), "-U", "postgres", "-D", str(files)]
-    cluster.tools.run(
-        "pg_basebackup", [*args, "--wal-method=stream", "--checkpoint=fast", "-z", "--format=t"], owner=cluster.owner
-    )
-    return upload
-
-
 @pytest.fixture(scope="module")
 def old_dumps() -> Iterator[OldDumps]:
     root = world_tempdir("brs-pg-legacy-")
@@ -53,10 +42,10 @@ def old_dumps() -> Iterator[OldDumps]:
         with cluster.connect() as conn:
             conn.execute("CREATE TABLE backuprestore (data text)")
             conn.execute("INSERT INTO backuprestore VALUES ('I am precious')")
-        older = _basebackup(cluster, root / "older")
+        older = old_format_dump(cluster, root / "older")
         with cluster.connect() as conn:
             conn.execute("INSERT INTO backuprestore VALUES ('idx-1')")
-        newer = _basebackup(cluster, root / "newer")
+        newer = old_format_dump(cluster, root / "newer")
         assert {p.name for p in (newer / "files").iterdir()} == {"base.tar.gz", "pg_wal.tar.gz", "backup_manifest"}
         yield OldDumps(older, newer, cluster.tools.bindir)
     finally:
@@ -65,13 +54,7 @@ def old_dumps() -> Iterator[OldDumps]:
 
 
 def _rows(data: Path, bindir: Path) -> list[str]:
-    cluster = PgCluster(bindir, world_tempdir("brs-pg-restored-"), data).prepare()
-    try:
-        cluster.start()
-        with cluster.connect() as conn:
-            return [row[0] for row in conn.execute("SELECT data FROM backuprestore ORDER BY data").fetchall()]
-    finally:
-        cluster.destroy()
+    return served_rows(data, bindir, "SELECT data FROM backuprestore ORDER BY data")
 
 
 @pytest.mark.parametrize("compression,encrypted", COMBINATIONS, ids=[f"{c}-{'enc' if e else 'plain'}" for c, e in COMBINATIONS])

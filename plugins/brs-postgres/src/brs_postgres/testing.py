@@ -18,7 +18,17 @@ from brs.processes import free_port
 
 from brs_postgres.tools import Owner, Toolset
 
-__all__ = ["PASSWORD", "PgCluster", "bindir_for", "free_port", "load_sample", "sample_snapshot", "world_tempdir"]
+__all__ = [
+    "PASSWORD",
+    "PgCluster",
+    "bindir_for",
+    "free_port",
+    "load_sample",
+    "old_format_dump",
+    "sample_snapshot",
+    "served_rows",
+    "world_tempdir",
+]
 
 #: Password of the ``postgres`` role in test clusters (TCP connections need it).
 PASSWORD = "s3cret-Pass!"
@@ -227,3 +237,28 @@ def sample_snapshot(cluster: PgCluster) -> dict[str, Any]:
         ).fetchone()
         snapshot["app2"] = tuple(row) if row else None
     return snapshot
+
+
+def old_format_dump(cluster: PgCluster, upload: Path) -> Path:
+    """A dump as backup-restore-sidecar made it: ``upload/files/`` filled by
+    ``pg_basebackup --wal-method=stream --checkpoint=fast -z --format=t`` (base.tar.gz,
+    pg_wal.tar.gz, backup_manifest). Archive it with :func:`brs.testing.legacy.make_old_backup`.
+    """
+    upload.mkdir(parents=True)
+    cluster.owner.chown(upload)
+    args = ["-h", str(cluster.sock), "-p", str(cluster.port), "-U", "postgres", "-D", str(upload / "files")]
+    cluster.tools.run(
+        "pg_basebackup", [*args, "--wal-method=stream", "--checkpoint=fast", "-z", "--format=t"], owner=cluster.owner
+    )
+    return upload
+
+
+def served_rows(data: Path, bindir: Path, query: str) -> list[Any]:
+    """Start a server on the data directory ``data``, run ``query``, stop it; the first column of each row."""
+    cluster = PgCluster(bindir, world_tempdir("brs-pg-served-"), data).prepare()
+    try:
+        cluster.start()
+        with cluster.connect() as conn:
+            return [row[0] for row in conn.execute(query).fetchall()]
+    finally:
+        cluster.destroy()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +66,8 @@ class Render:
     model: str
     documents: list[dict[str, Any]]
     error: str = ""
+    #: ``helm lint --strict`` of the same values: (exit code, output).
+    lint: tuple[int, str] = (0, "")
 
     @property
     def name(self) -> str:
@@ -84,10 +89,19 @@ COMBINATIONS = list(itertools.product(render.DATABASES, render.STORAGES, render.
 def _render(db: str, storage: str, model: str) -> Render:
     values = render.combination(db, storage, model)
     values["metrics"] = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}, "dashboard": {"enabled": True}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(values, handle)
+        handle.flush()
+        linted = subprocess.run(
+            [tool("helm"), "lint", "--strict", str(render.CHART), "--namespace", "shop", "-f", handle.name],
+            capture_output=True,
+            text=True,
+        )
+    lint = (linted.returncode, linted.stdout + linted.stderr)
     try:
-        return Render(db, storage, model, render.documents(render.helm_template(values, namespace="shop")))
+        return Render(db, storage, model, render.documents(render.helm_template(values, namespace="shop")), lint=lint)
     except RuntimeError as error:
-        return Render(db, storage, model, [], str(error))
+        return Render(db, storage, model, [], str(error), lint)
 
 
 def render_all() -> list[Render]:

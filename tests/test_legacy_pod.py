@@ -79,3 +79,16 @@ def test_the_database_does_not_start_when_no_old_backup_can_be_decrypted(pods: C
     assert failure, pod.logs()
     assert "wrong key" in failure[0]["msg"] and "does not start" in failure[0]["msg"]
     assert not any(pod.data.iterdir()) if pod.data.exists() else True
+
+
+def test_the_database_does_not_start_next_to_backups_that_cannot_be_read(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.backups.mkdir(parents=True)
+    (pod.backups / "20261101T000000Z-abcdef.tar.gz.manifest.json").write_text("{ not a manifest")
+    (pod.backups / "20261101T000000Z-abcdef.tar.gz").write_bytes(b"\x1f\x8b" + b"\x00" * 64)
+    pod.start()
+    assert pod.sidecar is not None
+    assert pod.sidecar.wait(180) == 1, pod.logs()
+    assert pod.starts() == []
+    failure = [r for r in pod.log_records() if "initializer failed" in str(r.get("msg", ""))]
+    assert failure and "none can be read" in failure[0]["msg"] and "EMPTY" in failure[0]["msg"], pod.logs()

@@ -6,8 +6,9 @@ import logging
 import threading
 
 from brs import datadir
-from brs.errors import BrsError
+from brs.errors import BrsError, IntegrityError
 from brs.interfaces import DataDirState, DataDirStatus, Role
+from brs.manifest import MANIFEST_SUFFIX
 from brs.sidecar.service import WAITER_GRACE, Sidecar
 from brs.sidecar.state import InitStatus
 
@@ -81,6 +82,17 @@ class Initializer:
                 raise Stopped("stopped while waiting for the storage")
             delay = min(delay * 2, MAX_BACKOFF)
 
+    def _refuse_unreadable_manifests(self) -> None:
+        """Never start empty next to backups: manifests that exist but cannot be read stop the start."""
+        objects = self.engine.session.call(Role.STORAGE, "brs_storage_list")
+        manifests = sorted(obj.name for obj in objects if obj.name.endswith(MANIFEST_SUFFIX))
+        if manifests:
+            raise IntegrityError(
+                f"the storage holds {len(manifests)} backup manifest(s) ({', '.join(manifests[:3])}"
+                f"{', ...' if len(manifests) > 3 else ''}) but none can be read; the database does not start EMPTY "
+                "next to them. Check the encryption keys and the logged reasons, or move the objects away"
+            )
+
     def _restore(self, check: DataDirState) -> None:
         data_dir = self.engine.settings.data_dir
         assert data_dir is not None
@@ -103,6 +115,7 @@ class Initializer:
                             "moved the corrupt data directory aside to %s (kept, not deleted)", aside, extra={"aside": str(aside)}
                         )
                 if not backups:
+                    self._refuse_unreadable_manifests()
                     log.warning(
                         "there are no backups in the storage: the database starts EMPTY. "
                         "If you expected a restore, check --backup-provider and --object-prefix."

@@ -191,7 +191,7 @@ class Engine:
         return self.settings.data_dir
 
     @contextlib.contextmanager
-    def locked(self, operation: str, *, writes: bool = True) -> Iterator[None]:
+    def locked(self, operation: str, *, writes: bool = True, wait: float | None = None) -> Iterator[None]:
         """Hold the data directory's cross-process lock (re-entrant); no-op without a data directory.
 
         Backup, restore and retention take it, so a ``brs restore`` typed next to a running
@@ -200,13 +200,13 @@ class Engine:
         if self._lock is None:
             yield
             return
-        with self._lock.hold(operation, wait=self.settings.lock_wait, writes=writes):
+        with self._lock.hold(operation, wait=self.settings.lock_wait if wait is None else wait, writes=writes):
             yield
 
-    def tidy(self) -> None:
+    def tidy(self, wait: float | None = None) -> None:
         """Finish an interrupted swap and remove staging leftovers of killed restores (holding the lock)."""
         data_dir = self._require_data_dir()
-        with self.locked("restore"):
+        with self.locked("restore", wait=wait):
             datadir.recover(data_dir)
             datadir.remove_leftovers(data_dir)
 

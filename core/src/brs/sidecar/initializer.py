@@ -16,6 +16,9 @@ __all__ = ["Initializer", "Stopped"]
 
 log = logging.getLogger("brs.sidecar.initializer")
 MAX_BACKOFF = 30.0
+#: Seconds the start waits for a backup or restore that another brs process (a command typed
+#: into the container) runs on the data directory, before it gives up and exits.
+LOCK_WAIT = 300.0
 
 
 class Stopped(BrsError):
@@ -44,7 +47,7 @@ class Initializer:
         self.state.set_status(InitStatus.CHECKING, f"checking the data directory {data_dir}")
         # A restore killed mid-swap is finished first (the check must never see half of it),
         # and staging copies of killed restores go, with any temporary server left in them.
-        self.engine.tidy()
+        self.engine.tidy(wait=LOCK_WAIT)
         check: DataDirState = self.engine.session.call(Role.DATABASE, "brs_database_check", data_dir=data_dir)
         if not check.needs_restore:
             log.info("the data directory %s is healthy; no restore needed", data_dir)
@@ -97,7 +100,7 @@ class Initializer:
         data_dir = self.engine.settings.data_dir
         assert data_dir is not None
         self.ensure_storage()
-        with self.sidecar.lock.hold("restore"), self.engine.locked("restore"):
+        with self.sidecar.lock.hold("restore"), self.engine.locked("restore", wait=LOCK_WAIT):
             self.state.set_operation("restore")
             try:
                 # A database container that outlived a sidecar restart polls every 2 s and

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from faultkit import backup_of, cli_env, downloaded_files, listed, visible, write_journal_data
-from podsim import Pod
+from podsim import Pod, wait_for
 
 from brs.testing.helpers import assert_one_line_error, brs_executable, run_brs
 
@@ -141,3 +141,24 @@ def test_the_api_rejects_bad_content_lengths_at_once(pods: Callable[..., Pod]) -
         assert status == 400 and took < 10, (header, status, took)
     assert pod.get("/healthz")[0] == 200
     assert listed(cli_env(pod.data, pod.backups)) == []  # none of them started a backup
+
+
+def test_brs_wait_logs_its_command_redacted_and_passes_no_brs_variables(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.env.update({"BRS_ENCRYPTION_KEY": KEY, "REDIS_PASSWORD": SECRET})
+    pod.start_sidecar()
+    log = pod.root / "custom-waiter.log"
+    argv = [brs_executable(), "wait", "--server", pod.url, "--", "sh", "-c", "sleep 120", "sh", "--requirepass", SECRET]
+    with open(log, "wb") as out:
+        waiter = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=pod.env, start_new_session=True)
+    try:
+        started = wait_for(
+            lambda: [json.loads(line) for line in log.read_text().splitlines() if '"started sh"' in line], 60, "the command"
+        )[0]
+        assert started["command"] == str(["sh", "-c", "sleep 120", "sh", "--requirepass", "***"])
+        assert SECRET not in log.read_text()
+        child = _environ(int(started["pid"]))
+        assert child["REDIS_PASSWORD"] == SECRET and not [name for name in child if name.startswith("BRS_")]
+    finally:
+        os.killpg(waiter.pid, 9)
+        waiter.wait(30)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from podsim import Pod, wait_for
+from podsim import Pod, metric_value, wait_for
 
 from brs.testing.helpers import brs_executable
 from brs.testing.legacy import make_old_backup, set_mtime
@@ -92,3 +92,19 @@ def test_the_database_does_not_start_next_to_backups_that_cannot_be_read(pods: C
     assert pod.starts() == []
     failure = [r for r in pod.log_records() if "initializer failed" in str(r.get("msg", ""))]
     assert failure and "none can be read" in failure[0]["msg"] and "EMPTY" in failure[0]["msg"], pod.logs()
+
+
+def test_the_old_metric_names_on_request(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    pod.start("--legacy-metrics")
+    pod.wait_started(1)
+    pod.wait_ready()
+    pod.write("x")
+    version = pod.backup()
+    text = pod.metrics()
+    assert metric_value(text, "backup_success") == 1.0
+    assert metric_value(text, "backup_total_backups") == 1.0
+    assert metric_value(text, "backup_errors", [("operation", "upload")]) == 0.0
+    stored = next(p for p in pod.backups.iterdir() if p.name.startswith(version) and not p.name.endswith(".json"))
+    assert metric_value(text, "backup_size") == float(stored.stat().st_size)
+    assert metric_value(text, "brs_backups_total", [("result", "success")]) == 1.0

@@ -137,6 +137,12 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @_option("metrics-port", default=2112, show_default=True, type=click.IntRange(0, 65535), help="Prometheus port (0: off).")
 @_option("metrics-bind-addr", default="0.0.0.0", show_default=True, help="Address of the metrics endpoint.")
 @_option(
+    "legacy-metrics",
+    is_flag=True,
+    default=False,
+    help="Also export backup-restore-sidecar's metrics (backup_success, backup_total_backups, backup_errors, backup_size).",
+)
+@_option(
     "api-token-file", default=None, type=click.Path(dir_okay=False), help="Bearer token required for changes through the API."
 )
 @_option(
@@ -172,6 +178,7 @@ def start(ctx: click.Context, /, **_: Any) -> None:
         api_token=read_token(params.get("api_token_file")),
         pre_exec_cmds=tuple(commands),
         shutdown_grace=float(params["shutdown_grace"]),
+        legacy_metrics=bool(params.get("legacy_metrics")),
         options=SidecarOptions(
             stop_ack_timeout=float(params["stop_ack_timeout"]), probe_interval=float(params["probe_interval"])
         ),

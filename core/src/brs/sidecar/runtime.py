@@ -13,6 +13,7 @@ from types import FrameType
 import brs
 from brs.engine import Engine
 from brs.errors import BrsError, ConfigError
+from brs.legacy.metrics import LegacyMetrics
 from brs.sidecar.api import ApiServer, is_loopback
 from brs.sidecar.exec import run_commands
 from brs.sidecar.initializer import Initializer, Stopped
@@ -41,6 +42,8 @@ class RuntimeConfig:
     pre_exec_cmds: tuple[str, ...] = field(default_factory=tuple)
     #: Seconds a running backup or restore may take to finish after SIGTERM before it is abandoned.
     shutdown_grace: float = 25.0
+    #: Also export backup-restore-sidecar's metric names (``backup_success``, ...).
+    legacy_metrics: bool = False
     options: SidecarOptions = field(default_factory=SidecarOptions)
 
 
@@ -57,6 +60,8 @@ class SidecarRuntime:
         self.state = SidecarState()
         self.metrics = Metrics(db=settings.db or "", storage=settings.backup_provider)
         engine.session.register_hook_plugin(self.metrics, "brs-sidecar-metrics")
+        if config.legacy_metrics:
+            engine.session.register_hook_plugin(LegacyMetrics(self.metrics.registry), "brs-legacy-metrics")
         self.state.add_listener(self.metrics.observe_state)
         self.metrics.observe_state(self.state)
         self.sidecar = Sidecar(engine, self.state, self.metrics, config.options)

@@ -31,3 +31,21 @@ def test_children_get_no_brs_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_logged_commands_hide_secrets(monkeypatch: pytest.MonkeyPatch, argv: list[str], shown: list[str]) -> None:
     monkeypatch.setenv("APP_PASSWORD", "s3cr3t-value")
     assert processes.redact(argv) == shown
+
+
+def test_every_child_is_started_through_brs_processes() -> None:
+    """A direct subprocess call would hand the child brs's environment, secrets included."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    sources = [*repo.glob("core/src/brs/**/*.py"), *repo.glob("plugins/*/src/**/*.py")]
+    direct = re.compile(r"subprocess\.(run|Popen|call|check_call|check_output)\(|os\.(system|exec\w+|spawn\w+|popen)\(")
+    offenders = [
+        f"{path.relative_to(repo)}:{number}"
+        for path in sources
+        if path.name not in ("processes.py", "testing.py") and "testing" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []

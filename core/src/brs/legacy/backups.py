@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from brs.crypto import Keyring
-from brs.errors import BackupNotFound, DecryptionError, IntegrityError
+from brs.errors import DecryptionError, IntegrityError
 from brs.interfaces import Role, StoredVersion
 from brs.legacy import naming
 from brs.legacy.ctr import HEAD_SIZE, IV_SIZE, CtrDecryptor, starts_like
 from brs.manifest import Manifest, format_time
 from brs.pipeline import CHUNK, Channel, ChannelReader, Pipeline
 from brs.plugins import Session
+from brs.streams import FullReader
 
 __all__ = ["FORMAT", "ROOT", "SCHEME", "LegacyBackup", "list_legacy", "read_legacy"]
 
@@ -211,11 +212,9 @@ def _check_plain_head(backup: LegacyBackup, head: bytes, what: str) -> None:
 
 
 def _read_iv(session: Session, stored: StoredVersion, offset: int, what: str) -> bytes:
-    try:
-        with session.call(Role.STORAGE, "brs_storage_legacy_open", version=stored, offset=offset) as handle:
-            iv = handle.read(IV_SIZE + 1)
-    except BackupNotFound:
-        raise
+    with session.call(Role.STORAGE, "brs_storage_legacy_open", version=stored, offset=offset) as handle:
+        # One more byte than the IV: an object that grew since it was listed is not this version.
+        iv = FullReader(handle).read(IV_SIZE + 1)
     if len(iv) != IV_SIZE:
         raise IntegrityError(f"{what} changed while it was read: expected {IV_SIZE} IV bytes at its end, got {len(iv)}")
     return bytes(iv)

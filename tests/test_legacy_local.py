@@ -97,6 +97,10 @@ def test_wrong_key_is_reported_as_a_wrong_key(tmp_path: Path, brs_env: dict[str,
     assert not (tmp_path / "out.tar").exists() and not (tmp_path / "out.tar.partial").exists()
     # Without any key the message says that a key is needed.
     assert_one_line_error(run_brs("verify", env=brs_env), "encrypted", "no encryption key is configured")
+    # The old key as an extra decryption key (after a key rotation) opens it.
+    (tmp_path / "old-key").write_text(OTHER_KEY + "\n")
+    run_brs("restore", "--decryption-key-file", str(tmp_path / "old-key"), env=env, check=True)
+    assert (Path(env["BRS_DB_DATA_DIRECTORY"]) / "data.txt").read_text() == "generation 1\n"
 
 
 def test_plain_old_backups_need_the_explicit_allowance_when_a_key_is_configured(tmp_path: Path, brs_env: dict[str, str]) -> None:

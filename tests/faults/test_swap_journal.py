@@ -52,6 +52,7 @@ def test_a_start_after_a_kill_mid_swap_into_a_volume_root_runs_the_new_data(
     assert visible(previous) == old_content  # every old entry kept, none lost
     assert not [p for p in pod.data.iterdir() if "staging" in p.name]
     assert any("interrupted while it swapped" in str(r.get("msg")) for r in pod.log_records())
+    assert "Traceback" not in pod.logs()
 
 
 def test_a_backup_after_a_kill_mid_swap_stores_the_whole_new_content(tmpfs: Callable[..., Path], tmp_path: Path) -> None:

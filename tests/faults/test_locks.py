@@ -3,6 +3,7 @@ no local restore under a running server."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
@@ -28,7 +29,7 @@ def _slow_backup(env: dict[str, str], delay: float = 4.0) -> subprocess.Popen[st
 
 
 def _wait_until_locked(data: Path) -> None:
-    lock = data.parent / f".{data.name}.brs-lock"
+    lock = data / ".brs-lock" if os.path.ismount(data) else data.parent / f".{data.name}.brs-lock"
     wait_for(lambda: lock.exists() and lock.read_text().startswith("backup "), 60, "the backup to take the lock")
 
 
@@ -63,6 +64,22 @@ def test_a_second_backup_is_busy_and_only_one_is_stored(tmp_path: Path) -> None:
     assert_one_line_error(run_brs("backup", env=env), "busy: a backup")
     out, _err = slow.communicate(timeout=120)
     assert listed(env) == [out.strip()]
+
+
+def test_a_volume_root_is_locked_and_left_as_it_was(tmpfs: Callable[..., Path], tmp_path: Path) -> None:
+    data, store = tmpfs(tmp_path / "data"), tmp_path / "store"
+    env = cli_env(data, store)
+    write_journal_data(data, ["on a volume"])
+    slow = _slow_backup(env)
+    _wait_until_locked(data)
+    line = assert_one_line_error(
+        run_brs("restore", "latest", "--lock-wait", "0.5", env=cli_env(data, store, db="localfs")), "busy"
+    )
+    assert f"pid {slow.pid}," in line
+    out, _err = slow.communicate(timeout=120)
+    assert listed(env) == [out.strip()]
+    # The volume root itself was locked: nothing of the lock stays in it (an initdb wants it empty).
+    assert sorted(p.name for p in data.iterdir()) == ["data.txt", "data.txt.sha256"]
 
 
 def test_lock_wait_queues_the_second_backup(tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 The sidecar serialises its own operations in memory (:class:`brs.sidecar.lock.OperationLock`),
 but a ``brs restore`` typed into the container is another process: both also take this lock,
-an ``flock`` on a file that every process sees at the same path. The file lives where a
-restore never renames it: inside the data directory when that is a mount point (a volume root,
-under brs's reserved ``.brs-`` prefix), else next to it. The holder writes its operation and
-pid into the file, so the second caller is told who is busy. The kernel releases the lock when
-the holder dies, so a killed process never leaves a stale lock behind.
+an ``flock`` that every process sees on the same inode. A restore renames a plain data
+directory, so its lock is a file next to it (``.<name>.brs-lock``). A volume root is never
+renamed, so the directory itself is locked: nothing extra lies in it while no operation runs
+(an engine's ``initdb`` wants it empty), and it works on a read-only volume too. The holder
+writes its operation and pid down (into the lock file, or into ``.brs-lock`` inside a volume
+root while it holds the lock), so the second caller is told who is busy. The kernel releases
+the lock when the holder dies, so a killed process never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def lock_path(data_dir: Path) -> Path:
-    """Where the lock of ``data_dir`` lives (see the module docstring)."""
+    """The file naming the holder: the lock file itself next to a plain directory, or a note inside a volume root."""
     if is_mount_point(data_dir):
         return data_dir / f"{RESERVED_PREFIX}lock"
     return data_dir.parent / f".{data_dir.name}{RESERVED_PREFIX}lock"
@@ -45,6 +47,7 @@ class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._fd: int | None = None
+        self._note: Path | None = None  # the holder's note inside a locked volume root
         self._depth = 0
         self._owner: int | None = None
         self._guard = threading.Lock()
@@ -75,6 +78,9 @@ class DataDirLock:
                     self._release()
 
     def _open(self, writes: bool) -> int | None:
+        """A descriptor to lock: the volume root itself, or the lock file next to a plain directory."""
+        if is_mount_point(self.data_dir):
+            return os.open(self.data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         path = lock_path(self.data_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,32 +107,39 @@ class DataDirLock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = _holder(fd)
                     os.close(fd)
                     raise BusyError(
-                        f"busy: {holder} holds the data directory {self.data_dir}; "
+                        f"busy: {self._holder()} holds the data directory {self.data_dir}; "
                         "try again later (or wait for it with --lock-wait SECONDS)"
                     ) from None
                 time.sleep(_POLL)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{operation} {os.getpid()} {int(time.time())}\n".encode(), 0)
-        except OSError:
-            pass  # a read-only lock file still locks; the holder is just not named
         self._fd = fd
+        note = f"{operation} {os.getpid()} {int(time.time())}\n".encode()
+        # A read-only volume still locks; the holder is just not named.
+        with contextlib.suppress(OSError):
+            if is_mount_point(self.data_dir):
+                self._note = lock_path(self.data_dir)
+                self._note.write_bytes(note)
+            else:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, note, 0)
 
     def _release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)  # nobody holds it any more
-            os.close(self._fd)  # closing releases the flock
-            self._fd = None
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):  # nobody holds it any more
+            if self._note is not None:
+                self._note.unlink(missing_ok=True)
+            else:
+                os.ftruncate(self._fd, 0)
+        self._note = None
+        os.close(self._fd)  # closing releases the flock
+        self._fd = None
 
-
-def _holder(fd: int) -> str:
-    """``a backup (pid 123, for 4s)`` from the lock file, or a generic phrase."""
-    try:
-        operation, pid, since = os.pread(fd, 200, 0).decode().split()
-        return f"a {operation} (pid {pid}, running for {max(0, int(time.time()) - int(since))}s)"
-    except (OSError, ValueError, UnicodeDecodeError):
-        return "another brs process"
+    def _holder(self) -> str:
+        """``a backup (pid 123, running for 4s)`` from the holder's note, or a generic phrase."""
+        try:
+            operation, pid, since = lock_path(self.data_dir).read_text().split()
+            return f"a {operation} (pid {pid}, running for {max(0, int(time.time()) - int(since))}s)"
+        except (OSError, ValueError, UnicodeDecodeError):
+            return "another brs process"

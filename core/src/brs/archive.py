@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from brs.errors import ArchiveError
 from brs.extract import MemberRules, TreeExtractor
+from brs.walk import walk
 
 __all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
 
@@ -49,27 +49,16 @@ class ArchiveWriter:
         _forget_members(self._tar)
 
     def add_path(self, path: Path, arcname: str, *, exclude: Callable[[str], bool] | None = None) -> None:
-        """Add ``path`` as ``arcname``; directories recursively, symlinks as links.
+        """Add ``path`` as ``arcname``; directories recursively, symlinks below it as links.
+
+        A symlinked ``path`` is followed. What cannot be restored is skipped with a warning and
+        what cannot be read fails the backup; :mod:`brs.walk` says which is which.
 
         :param exclude: called with each member name below ``arcname``; True leaves it out.
         """
-        info = self._tar.gettarinfo(str(path), arcname=arcname)
-        if info is None:  # sockets and the like have no place in a backup
-            return
-        if info.isreg():
-            with open(path, "rb") as source:
-                self._tar.addfile(info, source)
-        else:
-            self._tar.addfile(info)
-        self._added(info)
-        if info.isdir():
-            with os.scandir(path) as entries:
-                names = sorted(entry.name for entry in entries)
-            for name in names:
-                child = f"{arcname}/{name}" if arcname not in ("", ".") else name
-                if exclude is not None and exclude(child):
-                    continue
-                self.add_path(path / name, child, exclude=exclude)
+        for found in walk(path, arcname, exclude):
+            self._tar.addfile(found.info, found.content)
+            self._added(found.info)
 
     def add_bytes(self, arcname: str, data: bytes, mode: int = 0o644) -> None:
         """Add a small in-memory file."""

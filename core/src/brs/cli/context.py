@@ -113,9 +113,8 @@ def core_options(func: F) -> F:
 
 def database_options(func: F) -> F:
     """Options that select and locate the database."""
-    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False, path_type=Path), help="Data directory.")(
-        func
-    )
+    # A string, not a Path: Path("") is ".", and an empty setting must not mean the current directory.
+    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False), help="Data directory.")(func)
     func = _option("db", default=None, help="Database plugin (brs plugins list).")(func)
     return func
 
@@ -256,6 +255,21 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
     return dict(sub.params)
 
 
+def _data_directory(value: str | None) -> Path | None:
+    """The data directory as an absolute path; a symlink to it is followed, so that backups
+    hold its content and a restore replaces the directory it points to."""
+    if value is None:
+        return None
+    if not str(value).strip():
+        raise ConfigError("--db-data-directory is empty; set it to the database's data directory")
+    path = Path(value).absolute()
+    if path.is_symlink():
+        real = Path(os.path.realpath(path))
+        logging.getLogger("brs.config").info("the data directory %s is a symlink; using %s", path, real)
+        return real
+    return path
+
+
 def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, dict[str, Any]]:
     """Select, configure and register the drivers a command needs.
 
@@ -283,7 +297,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     prefix = str(params.get("object_prefix") or "").strip("/")
     settings = Settings(
         db=db,
-        data_dir=Path(data_dir).absolute() if data_dir else None,
+        data_dir=_data_directory(data_dir),
         backup_provider=provider,
         object_prefix=prefix,
         object_max_keep=int(params.get("object_max_keep") or 20),

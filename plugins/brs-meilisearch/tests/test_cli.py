@@ -10,6 +10,7 @@ from pathlib import Path
 from meili_servers import MeiliServer, assert_matches, load_sample, snapshot
 
 from brs.testing import run_brs
+from brs.testing.legacy import make_old_backup
 
 
 def _sha256(path: Path) -> str:
@@ -121,3 +122,27 @@ def test_dump_dir_not_shared_with_the_server_is_explained(
         "backups", "list", "--json", "--backup-provider", "local", "--local-provider-backup-path", str(tmp_path / "backups")
     )
     assert listed.stdout.strip() in ("", "[]")
+
+
+def test_an_old_backup_of_backup_restore_sidecar_restores(
+    start_server: Callable[..., MeiliServer], meili_binary: Path, tmp_path: Path
+) -> None:
+    """The old tool stored the server's dump as files/latest.dump; built here with the API, tar and gzip."""
+    server = start_server(tmp_path / "volume" / "data", tmp_path / "volume" / "dumps")
+    load_sample(server.client())
+    expected = snapshot(server.client())
+    task = server.client().create_dump()
+    assert server.client().wait_for_task(task.task_uid, timeout_in_ms=60_000).status == "succeeded"
+    [dump] = server.dump_dir.glob("*.dump")
+    (tmp_path / "upload" / "files").mkdir(parents=True)
+    shutil.move(dump, tmp_path / "upload" / "files" / "latest.dump")
+    make_old_backup(tmp_path / "upload", tmp_path / "backups" / "0.tar.gz", "targz")
+    key_file = tmp_path / "master-key"
+    key_file.write_text(server.master_key + "\n")
+    server.stop()
+    shutil.rmtree(server.db_path)
+
+    restore = run_brs("restore", *_common(server, tmp_path / "backups", key_file, meili_binary))
+    assert restore.returncode == 0, restore.stderr
+    restored = start_server(server.db_path, tmp_path / "volume" / "dumps")
+    assert_matches(snapshot(restored.client()), expected)

@@ -11,6 +11,7 @@ import click
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import clear_directory
 
 from brs_meilisearch.api import MeiliApi
@@ -105,6 +106,13 @@ class Meilisearch(Database):
 
     # -- restore -----------------------------------------------------------------------------
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        self._restore(archive, target, DUMP_MEMBER)
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        # backup-restore-sidecar (up to its removal of Meilisearch) stored the dump as files/latest.dump.
+        self._restore(archive, target, LEGACY_ROOT + "latest.dump")
+
+    def _restore(self, archive: ArchiveReader, target: Path, member: str) -> None:
         settings = self.settings
         binary = resolve_binary(settings.binary)
         scratch = target / SCRATCH
@@ -112,12 +120,12 @@ class Meilisearch(Database):
         try:
             scratch.mkdir(exist_ok=True)
             for entry in archive:
-                if entry.name != DUMP_MEMBER:
+                if entry.name != member:
                     raise DatabaseError(f"unexpected member {entry.name!r} in a Meilisearch backup")
                 with entry.open() as source, open(dump, "wb") as out:
                     shutil.copyfileobj(source, out, _COPY_BUFFER)
             if not dump.is_file():
-                raise DatabaseError(f"the backup holds no {DUMP_MEMBER}")
+                raise DatabaseError(f"the backup holds no {member}")
         except BaseException:
             clear_directory(target)
             raise

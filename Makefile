@@ -24,7 +24,7 @@ system-deps:
 
 ## test-servers: servers that are not plain Debian packages, under /opt/brs-test (with Ceph RGW)
 BRS_WITH_CEPH ?= 1
-test-servers:
+test-servers: dev
 	BRS_WITH_CEPH=$(BRS_WITH_CEPH) bash scripts/install-test-servers.sh
 
 ## deploy-tools: helm, kubectl (kustomize), checkov and promtool for tests/deploy (offline after install; idempotent)

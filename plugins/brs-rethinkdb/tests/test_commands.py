@@ -11,7 +11,8 @@ import pytest
 from brs.errors import ConfigError
 from brs_rethinkdb.server import TemporaryServer
 from brs_rethinkdb.settings import RethinkSettings, parse_address
-from brs_rethinkdb.tools import dump_command, error_summary, restore_command
+from brs_rethinkdb.connection import driver_password
+from brs_rethinkdb.tools import dump_command, error_summary, restore_command, write_password_file
 
 
 def test_dump_command_uses_the_driver_tool_and_only_the_password_file_path(tmp_path: Path) -> None:
@@ -88,3 +89,18 @@ def test_error_summary_picks_the_error_line() -> None:
     assert error_summary(usage) == "Unable to connect to server: refused"
     assert error_summary("NOTE: ...\nError: export failed, boom\n") == "export failed, boom"
     assert error_summary("") == "no output"
+
+
+@pytest.mark.parametrize("password", ["plain ascii", "pässword", "pass ✓ 密码"])
+def test_passwords_reach_the_server_as_utf8_through_the_latin1_handshake(password: str) -> None:
+    # The driver sends password.encode("latin-1"); the server hashes the UTF-8 bytes.
+    assert driver_password(password).encode("latin-1") == password.encode("utf-8")
+    if password.isascii():
+        assert driver_password(password) == password
+
+
+def test_the_tools_password_file_is_private_and_in_the_drivers_form(tmp_path: Path) -> None:
+    path = write_password_file("pass ✓", tmp_path / "secret")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.read_text(encoding="utf-8") == driver_password("pass ✓") + "\n"

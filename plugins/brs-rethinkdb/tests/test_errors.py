@@ -1,7 +1,7 @@
-"""Failures without a server: a closed port, missing prerequisites, broken backups.
+"""Failures without a running server: a closed port, missing prerequisites, broken backups.
 
-These run the real driver tools (``python -m rethinkdb dump``) and the real ``brs`` CLI; only
-the RethinkDB server itself is absent.
+These run the real driver tools (``python -m rethinkdb dump``) and the real ``brs`` CLI; the
+failures that need a server (wrong password) are in test_integration.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> 
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("brs: error:")]
     assert errors == [
-        f"brs: error: rethinkdb dump of 127.0.0.1:{port} failed (exit 2): Unable to connect to server: "
+        f"brs: error: cannot reach RethinkDB at 127.0.0.1:{port}: "
         f"Could not connect to 127.0.0.1:{port}. Error: [Errno 111] Connection refused"
     ], result.stderr
     assert "Traceback" not in result.stderr

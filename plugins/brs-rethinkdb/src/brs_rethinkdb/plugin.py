@@ -16,11 +16,11 @@ from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState, DataDirStatus
 from brs.staging import clear_directory, match_owner
 
-from brs_rethinkdb.connection import connect, server_version
+from brs_rethinkdb.connection import connect, server_version, wait_tables_ready
 from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
 from brs_rethinkdb.server import TemporaryServer
 from brs_rethinkdb.settings import RethinkSettings, plugin_options
-from brs_rethinkdb.tools import dump_command, restore_command, run_tool
+from brs_rethinkdb.tools import dump_command, restore_command, run_tool, write_password_file
 
 __all__ = ["RethinkDB"]
 
@@ -72,9 +72,15 @@ class RethinkDB(Database):
     # -- backup ------------------------------------------------------------------------------
     def brs_database_dump(self, archive: ArchiveWriter) -> None:
         settings = self.settings
+        password = settings.read_password()
+        # A wrong password or an unreachable server fails here in one line, before the tool runs;
+        # tables still loading after a restart are waited for instead of failing the dump.
+        wait_tables_ready(settings.host, settings.port, password, settings.timeout)
         with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-dump-", dir=settings.temp_dir) as scratch:
             output = Path(scratch) / DUMP_MEMBER
-            command = dump_command(settings.address, output, Path(scratch), settings.password_file)
+            password_file = None if password is None else write_password_file(password, Path(scratch) / "secret")
+            (Path(scratch) / "export").mkdir()
+            command = dump_command(settings.address, output, Path(scratch) / "export", password_file)
             run_tool(command, f"rethinkdb dump of {settings.address}", settings.timeout)
             if not output.is_file():
                 raise DatabaseError(f"rethinkdb dump of {settings.address} exited cleanly but wrote no {DUMP_MEMBER}")
@@ -100,7 +106,8 @@ class RethinkDB(Database):
                     server.start(settings.timeout)
                     if tables:
                         (work / "restore-tmp").mkdir()
-                        command = restore_command(dump, server.address, work / "restore-tmp", settings.password_file)
+                        password_file = write_password_file(password or "", work / "secret")
+                        command = restore_command(dump, server.address, work / "restore-tmp", password_file)
                         run_tool(command, "rethinkdb restore", settings.timeout)
                     else:
                         # `rethinkdb restore` rejects an empty dump; the initialised server with

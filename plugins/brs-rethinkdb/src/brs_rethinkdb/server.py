@@ -62,7 +62,7 @@ class TemporaryServer:
                 raise ConfigError("the RethinkDB admin password must be a single line")
             lines.append(f"initial-password={self.password}")
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # the server reads the password's UTF-8 bytes
             handle.write("".join(line + "\n" for line in lines))
 
     def command(self) -> list[str]:

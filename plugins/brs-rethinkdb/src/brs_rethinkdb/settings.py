@@ -107,10 +107,12 @@ class RethinkSettings:
         )
 
     def read_password(self) -> str | None:
-        """The admin password exactly as the driver tools read it (trailing newlines dropped)."""
+        """The admin password as the driver tools read a password file (UTF-8, trailing newlines dropped)."""
         if self.password_file is None:
             return None
         try:
-            return self.password_file.read_text().rstrip("\n")
+            return self.password_file.read_text(encoding="utf-8").rstrip("\n")
         except OSError as error:
             raise ConfigError(f"cannot read --rethinkdb-passwordfile {self.password_file}: {error.strerror or error}") from error
+        except UnicodeDecodeError:
+            raise ConfigError(f"--rethinkdb-passwordfile {self.password_file} is not UTF-8 text") from None

@@ -18,7 +18,9 @@ from pathlib import Path
 from brs import processes
 from brs.errors import DatabaseError, PluginError
 
-__all__ = ["dump_command", "error_summary", "restore_command", "run_tool"]
+from brs_rethinkdb.connection import driver_password
+
+__all__ = ["dump_command", "error_summary", "restore_command", "run_tool", "write_password_file"]
 
 
 def _tool(verb: str) -> list[str]:
@@ -47,12 +49,29 @@ def restore_command(archive: Path, address: str, temp_dir: Path, password_file: 
     return command
 
 
+def write_password_file(password: str, directory: Path) -> Path:
+    """A 0600 password file the driver tools read correctly, in a new directory ``directory``.
+
+    The tools read ``--password-file`` as text and hand it to the driver's latin-1 handshake,
+    so the file holds :func:`~brs_rethinkdb.connection.driver_password`'s form of the password,
+    UTF-8 encoded (the tools run with ``PYTHONUTF8=1``, see :func:`run_tool`).
+    """
+    directory.mkdir(mode=0o700)
+    path = directory / "password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(driver_password(password) + "\n")
+    return path
+
+
 def run_tool(command: list[str], what: str, timeout: float) -> str:
     """Run a driver tool; any non-zero exit is a one-line :class:`DatabaseError`.
 
     :returns: the tool's combined output (for logging).
     """
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # the driver's deprecation noise is not an error
+    # The driver's deprecation noise is not an error; UTF-8 mode makes the tools read the password
+    # file as UTF-8 whatever the locale says.
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUTF8": "1"}
     try:
         result = processes.run(
             command, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL, check=False

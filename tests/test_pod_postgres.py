@@ -93,21 +93,13 @@ def pgpod() -> Iterator[PgPod]:
 
 
 def test_postgres_pod_restores_a_wiped_data_directory(pgpod: PgPod) -> None:
-    import json
-    import urllib.request
-
     pgpod.cluster.init()  # a fresh cluster, as the image's entry point would create
     pgpod.start()
     pgpod.wait_ready()
     pgpod.sql("CREATE TABLE items (id int PRIMARY KEY, name text)")
     pgpod.sql("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g")
 
-    request = urllib.request.Request(
-        pgpod.url + "/v1/backups", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=300) as response:
-        assert response.status == 201
-        version = json.loads(response.read())["version"]
+    version = pgpod.backup()
 
     pgpod.kill()
     shutil.rmtree(pgpod.data)

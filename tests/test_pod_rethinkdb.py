@@ -6,12 +6,9 @@ with SIGTERM for an online restore and when the pod stops.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,16 +49,6 @@ class RethinkPod(ServerPod):
         ]  # fmt: skip
         self.launch(sidecar, database, {**os.environ, "BRS_LOG_FORMAT": "json"}, stop_timeout=60)
 
-    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
 
 @pytest.fixture
 def rethinkpod(tmp_path: Path) -> Iterator[RethinkPod]:
@@ -93,9 +80,7 @@ def test_rethinkdb_pod_online_restore_and_restore_of_a_wiped_directory(rethinkpo
     pod.start()  # an empty volume and no backups: the server initialises the directory itself
     pod.wait_ready()
     expected = _load(pod)
-    status, answer = pod.post("/v1/backups", {})
-    assert status == 201, (answer, pod.logs())
-    version = answer["version"]
+    version = pod.backup()
 
     # Online restore through the API: the sidecar stops the server, restores, starts it again.
     with pod.client.connect() as conn:

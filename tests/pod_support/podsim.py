@@ -241,9 +241,7 @@ class ServerPod:
         waiter = [brs_executable(), "wait", "--server", self.url, "--stop-timeout", str(stop_timeout), "--", *database]
         for name, argv in (("sidecar", sidecar), ("waiter", waiter)):
             log = open(self.root / f"{name}-{self.runs}.log", "wb")  # noqa: SIM115 - the child process writes to it
-            self.processes.append(
-                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=self.root)
-            )
+            self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
 
     @property
     def waiter(self) -> subprocess.Popen[bytes]:
@@ -261,6 +259,29 @@ class ServerPod:
                 return False
 
         wait_for(ready, 180, f"database ready\n{self.logs()}", interval=0.5)
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST JSON to the sidecar's API: its status and decoded answer."""
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def backup(self) -> str:
+        """A backup through the API; waits while another one runs (the sidecar's first, at startup)."""
+
+        def attempt() -> str | None:
+            status, answer = self.post("/v1/backups", {})
+            if status == 409:
+                return None
+            assert status == 201, (status, answer, self.logs())
+            return str(answer["version"])
+
+        return wait_for(attempt, 300, "a backup through the API", interval=0.5)
 
     def kill(self) -> None:
         """Kill both containers hard (node failure), the server with them."""

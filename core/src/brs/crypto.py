@@ -41,6 +41,7 @@ __all__ = [
     "Keyring",
     "StreamDecryptor",
     "StreamEncryptor",
+    "is_stream_of",
     "key_id",
     "parse_key",
 ]
@@ -108,6 +109,22 @@ def key_id(key: bytes) -> str:
 
 def _key_id_bytes(key: bytes) -> bytes:
     return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).digest()[:_KEY_ID_SIZE]
+
+
+def is_stream_of(head: bytes, backup_id: str) -> bool:
+    """Whether ``head``, the first bytes of an object, is the header of a stream of ``backup_id``.
+
+    Not authenticated (that needs the key and chunk 0): enough to recognise an object as one
+    brs wrote, never to trust its content.
+    """
+    encoded = backup_id.encode("utf-8")
+    end = _FIXED_HEADER_SIZE + len(encoded)
+    return (
+        head.startswith(_MAGIC)
+        and len(head) >= end
+        and head[_FIXED_HEADER_SIZE - 1] == len(encoded)
+        and head[_FIXED_HEADER_SIZE:end] == encoded
+    )
 
 
 def _check_key(key: bytes) -> bytes:

@@ -19,15 +19,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, UTC
+from datetime import datetime, UTC
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir, killpoints
+from brs import datadir, killpoints, trust
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor
+from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Policy, Standing
+from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
 from brs.datalock import DataDirLock
 from brs.errors import (
     BackupNotFound,
@@ -35,14 +36,17 @@ from brs.errors import (
     BusyError,
     ConfigError,
     DatabaseError,
+    DecryptionError,
     IntegrityError,
     LocalIOError,
     PluginError,
     StorageError,
 )
-from brs.interfaces import Compression, Database, PluginContext, Role
+from brs.identity import host_name
+from brs.interfaces import Compression, Database, PluginContext, Role, StoredObject
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
-from brs.manifest import MANIFEST_SUFFIX, Manifest, format_time, is_backup_id, new_backup_id
+from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidManifest, Manifest
+from brs.manifest import format_time, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.plugins import Session, distribution_of, driver_class
 from brs.units import format_size
@@ -51,8 +55,6 @@ __all__ = ["Engine", "Progress", "RestoreResult", "Settings", "VerifyResult"]
 
 log = logging.getLogger("brs.engine")
 ENCRYPTED_SUFFIX = ".aes"
-#: Unlisted data objects younger than this may still be uploading; older ones are orphans.
-ORPHAN_AGE = timedelta(hours=6)
 #: errno values that mean this machine's file system failed, never the backup.
 LOCAL_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EMFILE, errno.ENFILE}
@@ -76,11 +78,14 @@ class Settings:
     keyring: Keyring = field(default_factory=Keyring)
     #: Restore setuid, setgid and sticky bits (stripped by default).
     keep_special_bits: bool = False
-    #: Restore and verify unencrypted backups although an encryption key is configured.
+    #: Use unencrypted backups although a key is configured (refused by default: anyone who
+    #: can write to the storage can plant one).
     allow_unencrypted: bool = False
     plugin_options: dict[str, Any] = field(default_factory=dict)
     #: Seconds to wait for another process's backup, restore or retention (0: fail at once).
     lock_wait: float = 0.0
+    #: Let ``latest`` and the automatic restore pick backups of another database identity.
+    allow_other_identity: bool = False
 
 
 @dataclass
@@ -233,42 +238,95 @@ class Engine:
             )
 
     # -- listing -----------------------------------------------------------------------------
-    def list_backups(self) -> list[Manifest]:
-        """Committed backups, newest first (read from manifests only)."""
-        manifests = []
-        for obj in self._storage("brs_storage_list"):
+    def identity(self) -> Identity:
+        """This database's identity: the host name, and what the database plugin reports."""
+        database = None
+        if Role.DATABASE in self.session.drivers:
+            try:
+                reported = self._database("brs_database_identity")
+                database = None if reported is None else str(reported)[:255]
+            except BrsError as error:
+                log.debug("database identity unknown: %s", error)
+        return Identity(host=host_name(), database=database)
+
+    def catalog(self) -> Catalog:
+        """Every backup under the prefix, judged (see :mod:`brs.catalog`): brs's own, whose
+        manifests are read within bounds, and backup-restore-sidecar's (read-only, never
+        deleted: they have no manifest file)."""
+        settings = self.settings
+        policy = Policy(
+            keyring=settings.keyring,
+            identity=self.identity(),
+            now=datetime.now(UTC),
+            allow_unencrypted=settings.allow_unencrypted,
+            allow_other_identity=settings.allow_other_identity,
+        )
+        objects: list[StoredObject] = self._storage("brs_storage_list")
+        manifests, unreadable = [], []
+        for obj in objects:
             if not obj.name.endswith(MANIFEST_SUFFIX):
                 continue
             try:
-                with self._storage("brs_storage_download", name=obj.name) as handle:
-                    manifests.append(Manifest.from_json(handle.read(), obj.name))
+                manifests.append(self._read_manifest(obj))
             except BackupNotFound:
                 continue  # pruned between list and read
-            except IntegrityError as error:
-                log.warning("skipping unreadable manifest: %s", error)
-        manifests.sort(key=lambda m: (m.created_at, m.backup_id), reverse=True)
-        return manifests
+            except InvalidManifest as error:
+                log.warning("%s; skipped", error, extra={"manifest": obj.name})
+                unreadable.append((obj.name, str(error)))
+        legacy: list[Manifest] = list(list_legacy(self.session, settings.db))
+        catalog = Catalog.judge(policy, objects, manifests + legacy)
+        catalog.unreadable = unreadable
+        for entry in catalog.entries:
+            if entry.standing in (Standing.TAMPERED, Standing.UNENCRYPTED):
+                log.warning("%s", entry.reason, extra={"backup": entry.manifest.backup_id})
+        return catalog
 
-    def catalog(self) -> list[Manifest]:
-        """Every readable backup, newest first: brs's own and backup-restore-sidecar's.
+    def _read_manifest(self, obj: StoredObject) -> Manifest:
+        """Read one manifest object, never more than :data:`MAX_MANIFEST_SIZE` bytes of it."""
+        if obj.size > MAX_MANIFEST_SIZE:
+            raise InvalidManifest(f"manifest {obj.name} is {obj.size} bytes, more than a manifest can be ({MAX_MANIFEST_SIZE})")
+        with self._storage("brs_storage_download", name=obj.name) as handle:
+            data = handle.read(MAX_MANIFEST_SIZE + 1)
+        return Manifest.from_json(data, obj.name)
 
-        Old backups are only ever read: retention and deletion work on :meth:`list_backups`.
-        """
-        backups = self.list_backups() + list_legacy(self.session, self.settings.db)
-        backups.sort(key=lambda m: (m.created_at, m.backup_id), reverse=True)
-        return backups
+    def list_backups(self) -> list[Manifest]:
+        """The backups ``latest`` and the automatic restore choose from, in order of preference."""
+        return self.catalog().restorable()
 
     def find(self, version: str | None) -> Manifest:
-        """The backup named by ``version``: ``latest``/None, a backup id, or an object name."""
-        backups = self.catalog()
-        if not backups:
-            raise BackupNotFound("there are no backups yet")
+        """The backup named by ``version``: ``latest``/None, a backup id, or an object name.
+
+        ``latest`` is the newest usable backup; a named one is refused only when it cannot be
+        trusted (altered manifest, unencrypted while a key is configured, unknown key).
+        """
+        catalog = self.catalog()
         if version in (None, "", "latest"):
-            return backups[0]
-        for manifest in backups:
-            if version in (manifest.backup_id, manifest.object_name, manifest.manifest_name):
-                return manifest
-        raise BackupNotFound(f"backup {version} not found (newest is {backups[0].backup_id})")
+            restorable = catalog.restorable()
+            skipped = catalog.passed_over()
+            if not restorable:
+                if not catalog.entries and not catalog.unreadable:
+                    raise BackupNotFound("there are no backups yet")
+                raise BackupNotFound(f"no usable backup: {skipped}")
+            if skipped:
+                log.warning("latest is %s; passed over: %s", restorable[0].backup_id, skipped)
+            return restorable[0]
+        entry = catalog.lookup(version)
+        if entry is None:
+            newest = catalog.restorable()
+            hint = f" (newest is {newest[0].backup_id})" if newest else ""
+            raise BackupNotFound(f"backup {version} not found{hint}")
+        return self._accept(entry.manifest, entry.standing, entry.reason)
+
+    def _accept(self, manifest: Manifest, standing: Standing, reason: str) -> Manifest:
+        if standing in EXPLICITLY_RESTORABLE:
+            if standing is not Standing.USABLE:
+                log.warning("%s; using it because it was named explicitly", reason, extra={"backup": manifest.backup_id})
+            return manifest
+        if standing is Standing.UNENCRYPTED:
+            raise ConfigError(reason)
+        if standing is Standing.UNKNOWN_KEY:
+            raise DecryptionError(reason)
+        raise IntegrityError(reason)
 
     # -- backup ------------------------------------------------------------------------------
     def backup(self) -> Manifest:
@@ -295,6 +353,7 @@ class Engine:
         stage = "dump"
         try:
             server_version = self._server_version()
+            identity = self.identity()
             try:
                 stored = self._store(object_name, backup_id, key)
             except _StageFailed as failure:
@@ -302,7 +361,7 @@ class Engine:
                 self._forget(object_name)
                 raise failure.error from None
             stage = "manifest"
-            manifest = self._manifest(backup_id, object_name, started_at, server_version, stored)
+            manifest = self._manifest(backup_id, object_name, started_at, server_version, identity, stored)
             try:
                 self._storage("brs_storage_upload", name=manifest.manifest_name, source=BytesIO(manifest.to_json()))
             except BaseException:
@@ -316,7 +375,7 @@ class Engine:
         log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, raw, size, duration)
         self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
         try:
-            self.apply_retention()
+            self.apply_retention(protect=backup_id)
         except BrsError as error:
             log.error("retention failed (the new backup is kept): %s", error)
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
@@ -370,13 +429,19 @@ class Engine:
         return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, sha256=reader.sha256.hexdigest())
 
     def _manifest(
-        self, backup_id: str, object_name: str, started_at: datetime, server_version: str | None, stored: _Stored
+        self,
+        backup_id: str,
+        object_name: str,
+        started_at: datetime,
+        server_version: str | None,
+        identity: Identity,
+        stored: _Stored,
     ) -> Manifest:
         settings = self.settings
         assert settings.db is not None
         plugin, plugin_version = distribution_of(Role.DATABASE.value, settings.db)
-        key_id = settings.keyring.encryption_key_id
-        return Manifest(
+        key, key_id = settings.keyring.encryption_key, settings.keyring.encryption_key_id
+        manifest = Manifest(
             backup_id=backup_id,
             object_name=object_name,
             created_at=format_time(started_at),
@@ -392,7 +457,9 @@ class Engine:
             stored_size=stored.size,
             sha256=stored.sha256,
             members=stored.members,
+            identity=identity,
         )
+        return manifest if key is None else trust.sign(manifest, key)
 
     def _server_version(self) -> str | None:
         try:
@@ -410,62 +477,67 @@ class Engine:
             log.debug("could not remove %s after a failed backup: %s", object_name, error)
 
     # -- retention ---------------------------------------------------------------------------
-    def apply_retention(self, keep: int | None = None) -> list[str]:
-        """Keep the newest ``keep`` backups (at least one); delete older ones and stale orphans.
+    def apply_retention(self, keep: int | None = None, protect: str | None = None) -> list[str]:
+        """Keep the newest ``keep`` usable backups (at least one, and always ``protect``, the
+        backup just taken); delete older usable ones and stale orphans of brs's own shape.
 
-        A backup is removed manifest first, so a crash in between leaves an orphan data object
-        (removed later), never a listed backup without data.
+        Only backups this run can vouch for count and are deleted (see :mod:`brs.catalog`);
+        anything else under the prefix is left alone and reported. A backup is removed
+        manifest first, so a crash in between leaves an orphan data object (removed later),
+        never a listed backup without data.
         """
         with self.locked("retention", writes=False):
-            return self._apply_retention(keep)
+            return self._apply_retention(keep, protect)
 
-    def _apply_retention(self, keep: int | None) -> list[str]:
+    def _apply_retention(self, keep: int | None, protect: str | None) -> list[str]:
         keep = max(1, self.settings.object_max_keep if keep is None else keep)
-        objects = self._storage("brs_storage_list")
-        backups = self.list_backups()
+        plan = self.catalog().plan_retention(keep, protect, self.settings.object_days_max_keep)
+        for note in plan.notes:
+            log.warning("%s", note)
         removed = []
-        for manifest in self._expired(backups[keep:]):
+        for manifest in plan.delete:
             self._storage("brs_storage_delete", name=manifest.manifest_name)
             self._storage("brs_storage_delete", name=manifest.object_name)
             removed.append(manifest.backup_id)
             log.info("retention removed backup %s", manifest.backup_id)
-        referenced = {m.object_name for m in backups[:keep]}
-        cutoff = datetime.now(UTC) - ORPHAN_AGE
-        for obj in objects:
-            backup_id = obj.name.split(".", 1)[0]
-            if obj.name.endswith(MANIFEST_SUFFIX) or obj.name in referenced or not is_backup_id(backup_id):
+        for obj in plan.orphans:
+            if obj.name.endswith(ENCRYPTED_SUFFIX) and not self._is_own_stream(obj.name):
+                log.warning("left %s alone: it has no manifest, but it is not an object brs encrypted", obj.name)
                 continue
-            if obj.modified < cutoff and obj.name not in {m.object_name for m in backups}:
-                self._storage("brs_storage_delete", name=obj.name)
-                log.info("removed orphaned object %s (no manifest)", obj.name)
+            self._storage("brs_storage_delete", name=obj.name)
+            log.info("removed orphaned object %s (no manifest)", obj.name)
         return removed
 
-    def _expired(self, beyond_count: list[Manifest]) -> list[Manifest]:
-        """Of the backups beyond the count, those also older than ``object_days_max_keep`` days.
-
-        Both conditions must hold, as in the old tool's S3 lifecycle rule (NoncurrentDays with
-        NewerNoncurrentVersions), so adding the day limit never deletes more than the count alone.
-        """
-        days = self.settings.object_days_max_keep
-        if days is None:
-            return beyond_count
-        cutoff = datetime.now(UTC) - timedelta(days=days)
-        return [manifest for manifest in beyond_count if manifest.created < cutoff]
+    def _is_own_stream(self, name: str) -> bool:
+        """Whether ``name`` starts with a brs stream header naming the backup in its name."""
+        backup_id = name.split(".", 1)[0]
+        try:
+            with self._storage("brs_storage_download", name=name) as handle:
+                head = handle.read(64 + len(backup_id))
+        except BrsError:
+            return False
+        return is_stream_of(head, backup_id)
 
     def delete(self, version: str, *, allow_last: bool = False) -> Manifest:
         """Delete one backup by its exact version: the manifest first, so it stops being listed
         before its data goes. Deleting the only backup needs ``allow_last``."""
         if version in ("", "latest"):
             raise ConfigError("name the backup to delete by its version; 'latest' is not accepted here")
-        backups = self.list_backups()
-        manifest = self.find(version)
+        catalog = self.catalog()
+        entry = catalog.lookup(version)
+        if entry is None:
+            raise BackupNotFound(f"backup {version} not found")
+        manifest = entry.manifest
         if isinstance(manifest, LegacyBackup):
             raise ConfigError(
                 f"{manifest.backup_id} is a backup of backup-restore-sidecar ({manifest.object_name}); brs never deletes "
                 "those: remove it with the storage's own tools, or let the old lifecycle rule expire it"
             )
-        if len(backups) == 1 and not allow_last:
-            raise ConfigError(f"backup {manifest.backup_id} is the only backup; add --force to delete it anyway")
+        usable = [m for m in catalog.restorable() if m.backup_id != manifest.backup_id]
+        if entry.standing is Standing.USABLE and not usable and not allow_last:
+            raise ConfigError(
+                f"backup {manifest.backup_id} is the only backup a restore could use; add --force to delete it anyway"
+            )
         self._storage("brs_storage_delete", name=manifest.manifest_name)
         self._storage("brs_storage_delete", name=manifest.object_name)
         log.info("deleted backup %s", manifest.backup_id)

@@ -118,6 +118,23 @@ class DatabaseSpecs:
         """
 
     @hookspec(firstresult=True)
+    def brs_database_identity(self) -> str | None:
+        """Return what identifies this database's data, recorded in each backup's manifest.
+
+        Optional; the base class returns ``None``. brs also records the pod or host name, and
+        treats a backup as another database's when the host names differ and the identities
+        reported here do not match (see :mod:`brs.identity`), so databases sharing a prefix
+        never restore or prune each other's backups. Return a stable, engine-specific value
+        that a restore of the database's own backups keeps (PostgreSQL: the system identifier;
+        etcd: the cluster id), prefixed with the engine (``"postgres:7312..."``), or ``None``
+        while it cannot be known (server down, empty data directory). Must be quick and must
+        not raise for a server that is down. This hook may change when the plugin contract
+        is reworked.
+
+        firstresult: the call ends at the first implementation that returns a value other than None.
+        """
+
+    @hookspec(firstresult=True)
     def brs_database_probe(self) -> bool:
         """Return ``True`` when the database answers requests, ``False`` while it starts.
 

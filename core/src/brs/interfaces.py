@@ -176,6 +176,10 @@ class Database(Plugin):
         """The running server's version for the manifest, or ``None`` when not applicable."""
         return None
 
+    def brs_database_identity(self) -> str | None:
+        """What identifies the database's data (e.g. ``postgres:<system identifier>``), or ``None``."""
+        return None
+
     def brs_database_probe(self) -> bool:
         """Return ``True`` once the database answers requests."""
         return True

@@ -4,25 +4,61 @@ One backup is two objects under the prefix: the data object
 ``<id><suffix>[.aes]`` (e.g. ``20261124T031500Z-3f9a1c.tar.zst.aes``) and its manifest,
 the same name plus ``.manifest.json``. The manifest is written last: a backup exists only once
 its manifest does, so an interrupted upload leaves at most an unlisted orphan.
+
+Manifests come from storage that others may write to, so reading one is parsing hostile input:
+its size is bounded before it is read, and its document is decoded by a schema (msgspec: one
+C extension that checks types, lengths and patterns while it decodes, at a fraction of
+pydantic's import time) into a :class:`Manifest`. Anything else is an :class:`InvalidManifest`.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, UTC
-from typing import Any
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from brs.errors import IntegrityError
 
-__all__ = ["MANIFEST_SUFFIX", "Manifest", "format_time", "new_backup_id", "parse_time"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_SUFFIX",
+    "MAX_MANIFEST_SIZE",
+    "Encryption",
+    "Identity",
+    "InvalidManifest",
+    "Manifest",
+    "backup_time",
+    "format_time",
+    "is_backup_id",
+    "new_backup_id",
+    "parse_time",
+]
 
-MANIFEST_SUFFIX = ".manifest.json"
-FORMAT = "brs-manifest"
-FORMAT_VERSION = 1
-_ID = re.compile(r"^\d{8}T\d{6}(?:\d{6})?Z-[0-9a-f]{6,}$")
+MANIFEST_SUFFIX: Final = ".manifest.json"
+FORMAT: Final = "brs-manifest"
+#: 1: brs 0.1 (no MAC, no identity); 2: ``identity`` and ``mac`` (see docs/format.md).
+FORMAT_VERSION: Final = 2
+#: A manifest is a few hundred bytes; anything near this bound is not one of ours.
+MAX_MANIFEST_SIZE: Final = 1 << 20
+_ID_PATTERN: Final = r"^\d{8}T\d{6}(?:\d{6})?Z-[0-9a-f]{6,32}$"
+_ID: Final = re.compile(_ID_PATTERN)
+_TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})$"
+
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+_Text = Annotated[str, msgspec.Meta(max_length=255)]
+_Time = Annotated[str, msgspec.Meta(pattern=_TIME_PATTERN)]
+_Size = Annotated[int, msgspec.Meta(ge=0, le=1 << 62)]
+_Hex16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
+_Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+
+
+class InvalidManifest(IntegrityError):
+    """A manifest object that is too big, not JSON, or does not match the manifest schema."""
 
 
 def new_backup_id(now: datetime | None = None) -> str:
@@ -35,6 +71,13 @@ def is_backup_id(text: str) -> bool:
     return bool(_ID.match(text))
 
 
+def backup_time(backup_id: str) -> datetime:
+    """The UTC time a backup id encodes (the moment its backup started)."""
+    stamp = backup_id.split("Z-", 1)[0]
+    layout = "%Y%m%dT%H%M%S%f" if len(stamp) > 15 else "%Y%m%dT%H%M%S"
+    return datetime.strptime(stamp, layout).replace(tzinfo=UTC)
+
+
 def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -43,26 +86,67 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """Everything known about one committed backup; listing reads only these."""
+class Encryption(msgspec.Struct, frozen=True):
+    """The schema of a manifest's ``encryption``: ``crypto.SCHEME``, its version and the key id."""
 
-    backup_id: str
-    object_name: str
-    created_at: str
-    finished_at: str
-    db: str
-    db_plugin: str
-    db_plugin_version: str
-    db_server_version: str | None
-    brs_version: str
-    compression: str
+    scheme: _Text
+    version: Annotated[int, msgspec.Meta(ge=1, le=255)]
+    key_id: _Hex16
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which database a backup belongs to (see :mod:`brs.identity`).
+
+    ``host`` is the pod or host name (``BRS_POD_NAME``, else ``HOSTNAME``); ``database`` is what
+    the database plugin reports about the data itself (e.g. the PostgreSQL system identifier),
+    or None when it reports nothing.
+    """
+
+    host: _Text
+    database: _Text | None = None
+
+    def __str__(self) -> str:
+        return self.host if self.database is None else f"{self.host} ({self.database})"
+
+
+class _Head(msgspec.Struct):
+    """What is read first, to pick the schema of the rest."""
+
+    format: Annotated[str, msgspec.Meta(max_length=64)]
+    format_version: Annotated[int, msgspec.Meta(ge=1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """Everything known about one committed backup; listing reads only these.
+
+    A dataclass that msgspec decodes with the constraints in its annotations.
+    """
+
+    backup_id: Annotated[str, msgspec.Meta(pattern=_ID_PATTERN)]
+    object_name: _Name
+    created_at: _Time
+    finished_at: _Time
+    db: _Name
+    db_plugin: _Text
+    db_plugin_version: _Text
+    db_server_version: _Text | None
+    brs_version: _Text
+    compression: _Name
+    #: ``{"scheme", "version", "key_id"}`` (:class:`Encryption`), or None when not encrypted.
     encryption: dict[str, Any] | None
-    raw_size: int
-    stored_size: int
-    sha256: str
-    members: int
+    raw_size: _Size
+    stored_size: _Size
+    sha256: _Hex64
+    members: _Size
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Format 2: the database the backup belongs to (None in format 1 manifests).
+    identity: Identity | None = None
+    #: Format 2: HMAC-SHA256 of the document, keyed by the encryption key (see :mod:`brs.trust`).
+    mac: _Hex64 | None = None
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
 
     @property
     def name(self) -> str:
@@ -78,28 +162,63 @@ class Manifest:
 
     @property
     def key_id(self) -> str | None:
-        return None if self.encryption is None else str(self.encryption.get("key_id"))
+        return None if self.encryption is None or "key_id" not in self.encryption else str(self.encryption["key_id"])
 
     @property
     def created(self) -> datetime:
         return parse_time(self.created_at)
 
+    @property
+    def started(self) -> datetime:
+        """When the backup started, as its id says (the encrypted stream authenticates the id,
+        so listings order by it); ``created_at`` for backups whose id is not a time."""
+        return backup_time(self.backup_id) if is_backup_id(self.backup_id) else self.created
+
+    def _document(self) -> dict[str, Any]:
+        # asdict reads every field, also those msgspec left at their class default.
+        return dataclasses.asdict(self)
+
     def to_json(self) -> bytes:
-        document = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
-        return json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+        return msgspec.json.format(msgspec.json.encode(self._document(), order="sorted"), indent=2) + b"\n"
+
+    def signed_bytes(self) -> bytes:
+        """The canonical form a MAC covers: every field but ``mac`` (null), keys sorted, no spaces."""
+        return msgspec.json.encode(dataclasses.replace(self, mac=None)._document(), order="sorted")
 
     @classmethod
     def from_json(cls, data: bytes, name: str) -> Manifest:
+        """Decode and validate manifest object ``name``; raises :class:`InvalidManifest`."""
+        if len(data) > MAX_MANIFEST_SIZE:
+            raise InvalidManifest(f"manifest {name} is larger than {MAX_MANIFEST_SIZE} bytes")
         try:
-            document = json.loads(data)
-            if document.get("format") != FORMAT:
+            head = msgspec.json.decode(data, type=_Head)
+            if head.format != FORMAT:
                 raise ValueError("not a brs manifest")
-            if int(document.get("format_version", 0)) > FORMAT_VERSION:
-                raise ValueError(f"manifest format {document['format_version']} is newer than this brs understands")
-            known = {f for f in cls.__dataclass_fields__}
-            return cls(**{k: v for k, v in document.items() if k in known})
-        except (ValueError, TypeError, KeyError) as error:
-            raise IntegrityError(f"manifest {name} is unreadable: {error}") from error
+            if head.format_version > FORMAT_VERSION:
+                raise ValueError(f"manifest format {head.format_version} is newer than this brs understands")
+            manifest = msgspec.json.decode(data, type=cls)
+            if manifest.format_version == 1:
+                # Format 1 had neither field; a value there was not written by brs.
+                manifest = dataclasses.replace(manifest, identity=None, mac=None)
+            manifest._check(name)
+        except (msgspec.DecodeError, ValueError, RecursionError) as error:
+            reason = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
+            raise InvalidManifest(f"manifest {name} is unreadable: {reason}") from None
+        return manifest
+
+    def _check(self, name: str) -> None:
+        """Rules the schema cannot express: consistent names and times."""
+        if name != self.manifest_name:
+            raise ValueError(f"it describes {self.object_name}, not {name.removesuffix(MANIFEST_SUFFIX)}")
+        if not self.object_name.startswith(self.backup_id + "."):
+            raise ValueError(f"object {self.object_name} is not named after backup {self.backup_id}")
+        if self.encryption is not None:
+            msgspec.convert(self.encryption, type=Encryption)
+        if self.encrypted != self.object_name.endswith(".aes"):
+            raise ValueError("its encryption does not match the object name")
+        parse_time(self.created_at)
+        parse_time(self.finished_at)
+        backup_time(self.backup_id)
 
     def summary(self) -> dict[str, Any]:
         """The public listing shape (``brs backups list --json``)."""
@@ -116,4 +235,5 @@ class Manifest:
             "db": self.db,
             "db_server_version": self.db_server_version,
             "sha256": self.sha256,
+            "identity": None if self.identity is None else dataclasses.asdict(self.identity),
         }

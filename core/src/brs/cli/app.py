@@ -129,17 +129,22 @@ def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
 
 
 def _show_backups(ctx: click.Context, as_json: bool) -> None:
-    rows = sidecar_cli.remote_backups(ctx)
-    if rows is None:
+    listing = sidecar_cli.remote_backups(ctx)
+    if listing is None:
         engine, _params = build_engine(ctx)
-        rows = [manifest.summary() for manifest in engine.catalog()]
+        catalog = engine.catalog()
+        listing = {"backups": [entry.summary() for entry in catalog.entries], "unreadable_manifests": len(catalog.unreadable)}
+    rows: list[dict[str, Any]] = listing["backups"]
+    unreadable = int(listing.get("unreadable_manifests") or 0)
+    if unreadable:
+        click.echo(f"brs: warning: {unreadable} manifests could not be read and are not listed (see the log)", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo("no backups", err=True)
         return
-    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB", "FORMAT")
+    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB", "FORMAT", "HOST", "STATUS")
     table = [header] + [
         (
             r["version"],
@@ -149,6 +154,8 @@ def _show_backups(ctx: click.Context, as_json: bool) -> None:
             "yes" if r["encrypted"] else "no",
             r["db"],
             "old" if r.get("format") == FORMAT else "brs",
+            (r.get("identity") or {}).get("host") or "-",
+            r.get("status") or "usable",
         )
         for r in rows
     ]

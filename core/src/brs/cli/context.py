@@ -105,6 +105,12 @@ def core_options(func: F) -> F:
             type=click.Path(dir_okay=False),
             help="Extra key files for reading backups made with older keys (repeatable).",
         ),
+        _option(
+            "allow-other-identity",
+            is_flag=True,
+            default=False,
+            help="Let latest and the automatic restore pick backups recorded by another database on this prefix (adopt them).",
+        ),
     ]
     for decorate in reversed(decorators):
         func = decorate(func)
@@ -308,6 +314,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         keep_special_bits=bool(params.get("keep_special_bits")),
         plugin_options=values,
         lock_wait=float(params.get("lock_wait") or 0.0),
+        allow_other_identity=bool(params.get("allow_other_identity")),
     )
     session = Session()
     for role, (name, cls) in classes.items():

@@ -98,8 +98,9 @@ def verify_message(version: str, members: int, raw_bytes: int | None, sha256: st
     return f"backup {version} is intact: {members} archive members{data}, SHA-256 {sha256[:16]}… matches"
 
 
-def remote_backups(ctx: click.Context) -> list[dict[str, Any]] | None:
-    """``brs backups list --server``: the rows from the sidecar, or None to list locally."""
+def remote_backups(ctx: click.Context) -> dict[str, Any] | None:
+    """``brs backups list --server``: the sidecar's listing (``backups``, ``unreadable_manifests``),
+    or None to list locally."""
     client = remote_client(ctx)
     return None if client is None else client.list_backups()
 

@@ -191,7 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
             sidecar.waiter_reported(str(body.get("state")), int(body.get("generation") or 0), body.get("pid"))
             return 200, sidecar.state.snapshot()
         if route == ("GET", "v1", "backups"):
-            return 200, {"backups": [m.summary() for m in sidecar.list_backups()]}
+            catalog = sidecar.catalog()
+            return 200, {"backups": [e.summary() for e in catalog.entries], "unreadable_manifests": len(catalog.unreadable)}
         if route == ("POST", "v1", "backups"):
             manifest = sidecar.backup(trigger="api")
             return 201, manifest.summary()

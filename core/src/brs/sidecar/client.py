@@ -85,8 +85,9 @@ class SidecarClient:
     def report_waiter(self, state: str, generation: int, pid: int | None) -> None:
         self.request("POST", "/v1/waiter", {"state": state, "generation": generation, "pid": pid}, timeout=15)
 
-    def list_backups(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/v1/backups")["backups"]  # type: ignore[no-any-return]
+    def list_backups(self) -> dict[str, Any]:
+        """``{"backups": [...], "unreadable_manifests": N}``."""
+        return self.request("GET", "/v1/backups")  # type: ignore[no-any-return]
 
     def backup(self) -> dict[str, Any]:
         return self.request("POST", "/v1/backups", {})  # type: ignore[no-any-return]

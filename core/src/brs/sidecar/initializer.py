@@ -8,7 +8,6 @@ import threading
 from brs import datadir
 from brs.errors import BrsError, IntegrityError
 from brs.interfaces import DataDirState, DataDirStatus, Role
-from brs.manifest import MANIFEST_SUFFIX
 from brs.sidecar.service import WAITER_GRACE, Sidecar
 from brs.sidecar.state import InitStatus
 
@@ -85,17 +84,6 @@ class Initializer:
                 raise Stopped("stopped while waiting for the storage")
             delay = min(delay * 2, MAX_BACKOFF)
 
-    def _refuse_unreadable_manifests(self) -> None:
-        """Never start empty next to backups: manifests that exist but cannot be read stop the start."""
-        objects = self.engine.session.call(Role.STORAGE, "brs_storage_list")
-        manifests = sorted(obj.name for obj in objects if obj.name.endswith(MANIFEST_SUFFIX))
-        if manifests:
-            raise IntegrityError(
-                f"the storage holds {len(manifests)} backup manifest(s) ({', '.join(manifests[:3])}"
-                f"{', ...' if len(manifests) > 3 else ''}) but none can be read; the database does not start EMPTY "
-                "next to them. Check the encryption keys and the logged reasons, or move the objects away"
-            )
-
     def _restore(self, check: DataDirState) -> None:
         data_dir = self.engine.settings.data_dir
         assert data_dir is not None
@@ -110,7 +98,19 @@ class Initializer:
                     self.sidecar.stop_database("startup restore")
                 self.state.set_status(InitStatus.CHECKING, "listing backups")
                 # Old backups of backup-restore-sidecar count too: never start empty next to them.
-                backups = self.engine.catalog()
+                catalog = self.engine.catalog()
+                backups = catalog.restorable()
+                if not backups and (catalog.ours_but_refused() or catalog.unreadable):
+                    # Backups of this database (or manifests nobody can read) are there but none
+                    # may be used: an empty database next to them would hide them. Backups of
+                    # other databases alone are no reason: that is a new pod of a StatefulSet.
+                    raise IntegrityError(
+                        f"the storage holds backups, but none can be read or used here ({catalog.passed_over()}); "
+                        "the database does not start EMPTY next to them. Check the encryption keys and the logged "
+                        "reasons, pass the matching --allow-* option, or move the objects away"
+                    )
+                if catalog.passed_over():
+                    log.warning("backups not considered for the restore: %s", catalog.passed_over())
                 if check.status is DataDirStatus.CORRUPT:
                     aside = datadir.set_aside(data_dir, "corrupt")
                     if aside is not None:
@@ -118,10 +118,10 @@ class Initializer:
                             "moved the corrupt data directory aside to %s (kept, not deleted)", aside, extra={"aside": str(aside)}
                         )
                 if not backups:
-                    self._refuse_unreadable_manifests()
                     log.warning(
-                        "there are no backups in the storage: the database starts EMPTY. "
-                        "If you expected a restore, check --backup-provider and --object-prefix."
+                        "there are no backups of this database (%s) in the storage: the database starts EMPTY. "
+                        "If you expected a restore, check --backup-provider and --object-prefix.",
+                        catalog.policy.identity,
                     )
                     data_dir.mkdir(parents=True, exist_ok=True)
                     self.started_empty = True

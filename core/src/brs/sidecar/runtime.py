@@ -139,7 +139,7 @@ class SidecarRuntime:
         from backup-restore-sidecar), so that losing the volume before the first scheduled
         backup loses nothing. A failure is logged; the schedule retries."""
         try:
-            if self.engine.list_backups():
+            if self.engine.catalog().managed():
                 return
             log.info("the storage holds no brs backup yet: taking the first one now, not at the first scheduled time")
             self.sidecar.backup("startup")

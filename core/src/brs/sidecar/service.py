@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from brs.catalog import Catalog
 from brs.engine import Engine, RestoreResult, VerifyResult
 from brs.errors import BackupNotFound, BrsError, BusyError, DatabaseError, IntegrityError
 from brs.interfaces import Role
@@ -63,7 +64,7 @@ class Sidecar:
         self.refresh_listing_metrics()
         return manifest
 
-    def list_backups(self) -> list[Manifest]:
+    def catalog(self) -> Catalog:
         return self.engine.catalog()
 
     def verify(self, version: str | None, trigger: str = "api") -> VerifyResult:

@@ -260,6 +260,8 @@ class DatabaseContract:
         assert database.brs_database_probe() in (True, False)
         version: Any = database.brs_database_version()
         assert version is None or isinstance(version, str)
+        identity: Any = database.brs_database_identity()
+        assert identity is None or (isinstance(identity, str) and 0 < len(identity) <= 255)
 
 
 def _cut_point(archive: bytes) -> int:

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, cast
 import brs
 from brs import datadir, killpoints, trust
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Policy, Standing
+from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
 from brs.datalock import DataDirLock
 from brs.errors import (
@@ -306,7 +306,10 @@ class Engine:
             if not restorable:
                 if not catalog.entries and not catalog.unreadable:
                     raise BackupNotFound("there are no backups yet")
-                raise BackupNotFound(f"no usable backup: {skipped}")
+                refused = catalog.ours_but_refused()
+                if refused:
+                    raise self._refusal(refused[0], f" (no backup can be used: {skipped})")
+                raise BackupNotFound(f"no backup of this database ({catalog.policy.identity}) can be used: {skipped}")
             if skipped:
                 log.warning("latest is %s; passed over: %s", restorable[0].backup_id, skipped)
             return restorable[0]
@@ -315,18 +318,20 @@ class Engine:
             newest = catalog.restorable()
             hint = f" (newest is {newest[0].backup_id})" if newest else ""
             raise BackupNotFound(f"backup {version} not found{hint}")
-        return self._accept(entry.manifest, entry.standing, entry.reason)
+        if entry.standing not in EXPLICITLY_RESTORABLE:
+            raise self._refusal(entry)
+        if entry.standing is not Standing.USABLE:
+            log.warning("%s; using it because it was named explicitly", entry.reason, extra={"backup": version})
+        return entry.manifest
 
-    def _accept(self, manifest: Manifest, standing: Standing, reason: str) -> Manifest:
-        if standing in EXPLICITLY_RESTORABLE:
-            if standing is not Standing.USABLE:
-                log.warning("%s; using it because it was named explicitly", reason, extra={"backup": manifest.backup_id})
-            return manifest
-        if standing is Standing.UNENCRYPTED:
-            raise ConfigError(reason)
-        if standing is Standing.UNKNOWN_KEY:
-            raise DecryptionError(reason)
-        raise IntegrityError(reason)
+    @staticmethod
+    def _refusal(entry: Entry, more: str = "") -> BrsError:
+        """The error for using a backup the keys do not vouch for."""
+        if entry.standing is Standing.UNENCRYPTED:
+            return ConfigError(entry.reason + more)
+        if entry.standing is Standing.UNKNOWN_KEY:
+            return DecryptionError(entry.reason + more)
+        return IntegrityError(entry.reason + more)
 
     # -- backup ------------------------------------------------------------------------------
     def backup(self) -> Manifest:

@@ -6,9 +6,10 @@ for localfs backups, ``""`` for a bare archive), preceded by the prefix's own di
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import io
-import json
 import os
 import tarfile
 from collections.abc import Iterable
@@ -137,9 +138,10 @@ def plant_backup(stored: Path, payload: bytes, key: str | None = None) -> None:
     from brs.interfaces import Compression, PluginContext, Role
     from brs.manifest import Manifest
     from brs.plugins import driver_class
+    from brs.trust import sign
 
     manifest_path = stored.with_name(stored.name + ".manifest.json")
-    manifest = Manifest.from_json(manifest_path.read_bytes(), str(manifest_path))
+    manifest = Manifest.from_json(manifest_path.read_bytes(), manifest_path.name)
     method = driver_class(Role.COMPRESSION, manifest.compression)
     assert issubclass(method, Compression)
     compressor = method(PluginContext(name=manifest.compression)).brs_compression_compressor()
@@ -150,6 +152,8 @@ def plant_backup(stored: Path, payload: bytes, key: str | None = None) -> None:
     stored.write_bytes(sealed)
     with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
         members = len(tar.getmembers())
-    document = json.loads(manifest_path.read_text())
-    document.update(sha256=hashlib.sha256(sealed).hexdigest(), stored_size=len(sealed), members=members)
-    manifest_path.write_text(json.dumps(document))
+    planted = dataclasses.replace(manifest, sha256=hashlib.sha256(sealed).hexdigest(), stored_size=len(sealed), members=members)
+    if key is not None:
+        # Whoever has the key can also sign the manifest (brs.trust): only the content is hostile.
+        planted = sign(planted, parse_key(key, "test key"))
+    manifest_path.write_bytes(planted.to_json())

@@ -142,7 +142,9 @@ class Catalog:
             return None
         if manifest.key_id is None:
             # The old tool's encryption names no key: reading it tries each configured key.
-            return None if keyring else (Standing.UNKNOWN_KEY, f"backup {backup} is encrypted, but no key is configured")
+            if keyring:
+                return None
+            return Standing.UNKNOWN_KEY, f"backup {backup} is encrypted, but no encryption key is configured"
         if manifest.key_id not in keyring.ids:
             configured = ", ".join(keyring.ids) or "none"
             return Standing.UNKNOWN_KEY, f"backup {backup} is encrypted with key {manifest.key_id}; configured keys: {configured}"

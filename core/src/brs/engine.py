@@ -276,9 +276,6 @@ class Engine:
         legacy: list[Manifest] = list(list_legacy(self.session, settings.db))
         catalog = Catalog.judge(policy, objects, manifests + legacy)
         catalog.unreadable = unreadable
-        for entry in catalog.entries:
-            if entry.standing in (Standing.TAMPERED, Standing.UNENCRYPTED):
-                log.warning("%s", entry.reason, extra={"backup": entry.manifest.backup_id})
         return catalog
 
     def _read_manifest(self, obj: StoredObject) -> Manifest:

@@ -135,6 +135,9 @@ def _show_backups(ctx: click.Context, as_json: bool) -> None:
         catalog = engine.catalog()
         listing = {"backups": [entry.summary() for entry in catalog.entries], "unreadable_manifests": len(catalog.unreadable)}
     rows: list[dict[str, Any]] = listing["backups"]
+    for row in rows:
+        if row.get("status") in ("tampered", "unencrypted"):
+            click.echo(f"brs: warning: {row['status_reason']}", err=True)
     unreadable = int(listing.get("unreadable_manifests") or 0)
     if unreadable:
         click.echo(f"brs: warning: {unreadable} manifests could not be read and are not listed (see the log)", err=True)

@@ -251,8 +251,11 @@ def test_probe_and_version(start_member: StartMember, tmp_path: Path) -> None:
     driver = Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint, "etcd_dial_timeout": 2}))
     assert driver.brs_database_probe() is True
     assert str(driver.brs_database_version()).startswith("3.5.")
+    identity = str(driver.brs_database_identity())
+    assert identity.startswith("etcd:") and int(identity[5:], 16) > 0
     member.stop()
     assert driver.brs_database_probe() is False
+    assert driver.brs_database_identity() is None
     with pytest.raises(DatabaseError, match="unreachable"):
         driver.brs_database_version()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -21,6 +22,13 @@ def test_probe_and_versions(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     assert version is not None and version.startswith("15.")
     assert plugin.tools.major() == 15 and plugin.tools.version().startswith(f"PostgreSQL {version}")
     assert data_dir_major(cluster.data) == 15
+    # The identity recorded in manifests is pg_control's system identifier of this cluster.
+    control = subprocess.run(
+        [str(plugin.tools.path("pg_controldata")), str(cluster.data)], capture_output=True, text=True, check=True
+    ).stdout
+    lines = [line for line in control.splitlines() if line.startswith("Database system identifier")]
+    system_id = lines[0].split(":", 1)[1].strip()
+    assert plugin.brs_database_identity() == f"postgres:{system_id}"
 
 
 def test_probe_is_false_while_unreachable_or_refused(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
@@ -29,5 +37,6 @@ def test_probe_is_false_while_unreachable_or_refused(pg15: tuple[PgCluster, dict
     closed = Postgres(PluginContext(name="postgres", options=cluster.options(postgres_port=free_port())))
     assert wrong.brs_database_probe() is False
     assert closed.brs_database_probe() is False
+    assert closed.brs_database_identity() is None and wrong.brs_database_identity() is None
     with pytest.raises(DatabaseError, match=f"cannot connect to PostgreSQL at 127.0.0.1:{cluster.port} as postgres"):
         wrong.brs_database_version()

@@ -64,6 +64,17 @@ class Etcd(Database):
             status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
             return str(status.version) or None
 
+    def brs_database_identity(self) -> str | None:
+        """``etcd:<cluster id>`` in hex, or None while no endpoint answers."""
+        settings = self._client()
+        try:
+            with open_session(settings) as session:
+                status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
+                return f"etcd:{status.header.cluster_id:x}"
+        except DatabaseError as error:
+            self.log.debug("no cluster id: %s", error)
+            return None
+
     # -- backup ------------------------------------------------------------------------------
     def brs_database_dump(self, archive: ArchiveWriter) -> None:
         settings = self._client()

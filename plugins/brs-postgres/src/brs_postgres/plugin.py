@@ -15,7 +15,7 @@ from brs_postgres import basebackup, dumpall, legacy
 from brs_postgres.binaries import save_binaries
 from brs_postgres.check import check_data_dir
 from brs_postgres.options import PostgresSettings, plugin_options
-from brs_postgres.probe import ServerFacts, connect, read_facts, server_version, update_timescaledb
+from brs_postgres.probe import ServerFacts, connect, read_facts, server_version, system_identifier, update_timescaledb
 from brs_postgres.tools import Owner, Toolset
 from brs_postgres.upgrade import upgrade
 
@@ -113,6 +113,15 @@ class Postgres(Database):
 
     def brs_database_version(self) -> str | None:
         return server_version(self.settings)
+
+    def brs_database_identity(self) -> str | None:
+        """``postgres:<system identifier>``: pg_control's id of this cluster, which a physical
+        restore keeps; None while the server does not answer (an empty volume, a start-up)."""
+        try:
+            return system_identifier(self.settings)
+        except DatabaseError as error:
+            self.log.debug("no system identifier: %s", error)
+            return None
 
     def brs_database_probe(self) -> bool:
         try:

@@ -58,6 +58,18 @@ def server_version(settings: PostgresSettings) -> str:
     return str(row[0]).split(" ", 1)[0] if row else ""
 
 
+def system_identifier(settings: PostgresSettings) -> str:
+    """``postgres:<system identifier>`` of the live server (PostgreSQL 9.6+)."""
+    with connect(settings, timeout=3) as conn:
+        try:
+            row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+        except psycopg.Error as error:
+            raise DatabaseError(f"cannot read the system identifier: {' '.join(str(error).split())}") from None
+    if not row:
+        raise DatabaseError("pg_control_system() returned nothing")
+    return f"postgres:{row[0]}"
+
+
 @dataclass(frozen=True)
 class ServerFacts:
     """What a backup records about the server, so a restore can rebuild a matching cluster."""

@@ -141,7 +141,9 @@ def test_retention_never_deletes_old_backups(tmp_path: Path, brs_env: dict[str, 
     rows = json.loads(run_brs("backups", "list", "--json", env=env, check=True).stdout)
     assert [r["version"] for r in rows if r.get("format") is None] == [newest]
     assert sorted(r["name"] for r in rows if r.get("format")) == ["1.tar", "2.tar"]
-    # Asked to delete one by its version, brs refuses: old objects are the storage's to delete.
-    result = run_brs("backups", "delete", next(r["version"] for r in rows if r.get("format")), "--force", env=env)
-    assert_one_line_error(result, "never deletes")
+    # Asked by its exact version, brs deletes that one old object and nothing else.
+    named = next(r for r in rows if r.get("format"))
+    assert_one_line_error(run_brs("backups", "delete", named["name"], env=env), "by its version", named["version"])
     assert all(path.exists() for path in old)
+    run_brs("backups", "delete", named["version"], env=env, check=True)
+    assert [path.exists() for path in old] == [path.name != named["name"] for path in old]

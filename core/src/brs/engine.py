@@ -520,6 +520,19 @@ class Engine:
             return False
         return is_stream_of(head, backup_id)
 
+    def _delete_legacy(self, backup: LegacyBackup, version: str, catalog: Catalog, allow_last: bool) -> Manifest:
+        """Old objects are deleted only when asked by their exact version; retention never does."""
+        if version != backup.backup_id:
+            raise ConfigError(f"name the old backup {backup.object_name} by its version {backup.backup_id} to delete it")
+        others = [m for m in catalog.restorable() if m.backup_id != backup.backup_id]
+        if not others and not allow_last:
+            raise ConfigError(
+                f"backup {backup.backup_id} is the only backup a restore could use; add --force to delete it anyway"
+            )
+        self._storage("brs_storage_legacy_delete", version=backup.source)
+        log.info("deleted old backup %s (%s)", backup.backup_id, backup.object_name)
+        return backup
+
     def delete(self, version: str, *, allow_last: bool = False) -> Manifest:
         """Delete one backup by its exact version: the manifest first, so it stops being listed
         before its data goes. Deleting the only backup needs ``allow_last``."""
@@ -531,10 +544,7 @@ class Engine:
             raise BackupNotFound(f"backup {version} not found")
         manifest = entry.manifest
         if isinstance(manifest, LegacyBackup):
-            raise ConfigError(
-                f"{manifest.backup_id} is a backup of backup-restore-sidecar ({manifest.object_name}); brs never deletes "
-                "those: remove it with the storage's own tools, or let the old lifecycle rule expire it"
-            )
+            return self._delete_legacy(manifest, version, catalog, allow_last)
         usable = [m for m in catalog.restorable() if m.backup_id != manifest.backup_id]
         if entry.standing is Standing.USABLE and not usable and not allow_last:
             raise ConfigError(

@@ -234,6 +234,16 @@ class StorageSpecs:
         firstresult: the call ends at the first implementation that returns a value other than None.
         """
 
+    @hookspec(firstresult=True)
+    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+        """Delete exactly one version from :meth:`brs_storage_legacy_list`, nothing else.
+
+        Called only by ``brs backups delete VERSION`` for an old version named by the user;
+        retention never deletes old objects. A version that is already gone is not an error.
+
+        firstresult: the call ends at the first implementation that returns a value other than None.
+        """
+
 
 # ---------------------------------------------------------------------------------------------
 # Compression (implemented by the method selected with ``--compression-method``, or on

@@ -222,6 +222,10 @@ class Storage(Plugin):
         """Open one listed old version for reading from byte ``offset``."""
         raise StorageError(f"the {self.context.name} storage plugin cannot read backups of backup-restore-sidecar")
 
+    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+        """Delete one listed old version (only when a user names it)."""
+        raise StorageError(f"the {self.context.name} storage plugin cannot delete backups of backup-restore-sidecar")
+
 
 class Compressor(Protocol):
     """Incremental compressor returned by :meth:`Compression.brs_compression_compressor`."""

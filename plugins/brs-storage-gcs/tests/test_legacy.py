@@ -44,3 +44,6 @@ def test_the_live_generation_of_an_old_backup_lists_and_restores(tmp_path: Path,
     assert run_brs("restore", rows[0]["version"], env=env, check=True).stdout.strip() == rows[0]["version"]
     assert tree_snapshot(data) == tree_snapshot(upload / "files")
     shutil.rmtree(data)
+    # Deleted only when named, and then only that generation.
+    run_brs("backups", "delete", rows[0]["version"], "--force", env=env, check=True)
+    assert [b.name for b in client.list_blobs(bucket, versions=True)] == ["pg-other/db.tar.gz.aes"]

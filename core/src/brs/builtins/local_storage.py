@@ -137,9 +137,7 @@ class LocalStorage(Storage):
         return versions
 
     def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
-        if not is_local_name(version.name):
-            raise StorageError(f"invalid old object name {version.name!r}")
-        path = self.base / version.name
+        path = self._legacy_path(version)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         except FileNotFoundError as error:
@@ -151,6 +149,22 @@ class LocalStorage(Storage):
             raise BackupNotFound(f"old backup {version.name} in {self.base} was overwritten since it was listed")
         handle.seek(offset)
         return handle
+
+    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+        path = self._legacy_path(version)
+        try:
+            if _local_version(version.name, path.stat().st_mtime_ns) != version.version:
+                raise StorageError(f"old backup {version.name} in {self.base} was overwritten since it was listed; not deleted")
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise StorageError(f"cannot delete {path}: {error.strerror or error}") from error
+
+    def _legacy_path(self, version: StoredVersion) -> Path:
+        if not is_local_name(version.name):
+            raise StorageError(f"invalid old object name {version.name!r}")
+        return self.base / version.name
 
     def remove_stale_uploads(self) -> int:
         """Remove temporary files of uploads that were killed: those no live uploader holds locked."""

@@ -181,6 +181,20 @@ class GcsStorage(Storage):
         return versions
 
     def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        key = self._legacy_key(version)
+        return self._open(f"{key} generation {version.version}", key, int(version.version), offset)
+
+    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+        key = self._legacy_key(version)
+        blob = self.client.bucket(self.settings.bucket).blob(key, generation=int(version.version))
+        try:
+            blob.delete(retry=self._retry, timeout=TIMEOUT)
+        except api.NotFound:
+            pass
+        except GCS_ERRORS as error:
+            raise self._error(f"delete {key} generation {version.version}", error) from error
+
+    def _legacy_key(self, version: StoredVersion) -> str:
         key = version.name
         if (
             not key.startswith(self._key_prefix)
@@ -188,7 +202,7 @@ class GcsStorage(Storage):
             or not version.version.isdigit()
         ):
             raise StorageError(f"invalid old object {key!r} generation {version.version!r}")
-        return self._open(f"{key} generation {version.version}", key, int(version.version), offset)
+        return key
 
     def brs_storage_delete(self, name: str) -> None:
         try:

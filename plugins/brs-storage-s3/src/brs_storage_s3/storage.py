@@ -245,10 +245,24 @@ class S3Storage(Storage):
         return versions
 
     def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+        key = self._legacy_key(version)
+        return self._open(f"{key} version {version.version}", key, version.version, offset)
+
+    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+        key = self._legacy_key(version)
+        try:
+            self.client.delete_object(Bucket=self.settings.bucket, Key=key, VersionId=version.version)
+        except ClientError as error:
+            if error_code(error) not in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
+                raise self._error(f"delete {key} version {version.version}", error) from error
+        except BotoCoreError as error:
+            raise self._error(f"delete {key} version {version.version}", error) from error
+
+    def _legacy_key(self, version: StoredVersion) -> str:
         key = version.name
         if not key.startswith(self._key_prefix) or not is_bucket_name(key[len(self._key_prefix) :]):
             raise StorageError(f"invalid old object name {key!r}")
-        return self._open(f"{key} version {version.version}", key, version.version, offset)
+        return key
 
     # -- maintenance -------------------------------------------------------------------------
     def abort_stale_uploads(self, older_than: timedelta) -> int:

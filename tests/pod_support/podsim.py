@@ -198,9 +198,16 @@ class Pod:
         return self.request("POST", path, body or {}, token=self.token)
 
     def backup(self) -> str:
-        status, document = self.post("/v1/backups")
-        assert status == 201, (status, document, self.logs())
-        return str(document["version"])
+        """A backup through the API; waits while another one runs (the sidecar's first, at startup)."""
+
+        def attempt() -> str | None:
+            status, document = self.post("/v1/backups")
+            if status == 409 and "already running" in str(document.get("error")):
+                return None
+            assert status == 201, (status, document, self.logs())
+            return str(document["version"])
+
+        return wait_for(attempt, 300, "a backup through the API", interval=0.5)
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30) as response:

@@ -86,7 +86,7 @@ def test_old_versions_list_verify_download_restore(
     engine = engine_for(old_bucket.target, old_bucket.bucket, prefix, tmp_path / "data")
     engine.settings.keyring = Keyring(KEY.encode() if encrypted else None)
 
-    listed = engine.catalog()
+    listed = [entry.manifest for entry in engine.catalog().entries]
     expected = old_bucket.versions[prefix][::-1]  # newest first
     assert all(isinstance(backup, LegacyBackup) for backup in listed)
     assert [b.backup_id for b in listed] == ["old-" + item["VersionId"] for item in expected]
@@ -113,7 +113,7 @@ def test_old_versions_list_verify_download_restore(
 
     if compression == "tar" and not encrypted:  # once per server: deleting one old version when asked
         engine.delete(oldest.backup_id)
-        assert [b.backup_id for b in engine.catalog()] == [b.backup_id for b in listed[:-1]]
+        assert [e.manifest.backup_id for e in engine.catalog().entries] == [b.backup_id for b in listed[:-1]]
 
 
 def test_trusted_ca_cert_takes_the_pem_text_as_the_old_tool_did(tmp_path: Path, moto_tls: Moto, pki: Pki) -> None:

@@ -16,7 +16,9 @@ from brs_rethinkdb.testing import LARGE_ROWS, PASSWORD, RealServer, content, loa
 
 from brs.interfaces import Database, PluginContext
 from brs.testing import DatabaseContract, run_brs
+from brs.testing.legacy import make_old_backup
 from brs_rethinkdb import RethinkDB
+from brs_rethinkdb.tools import dump_command, run_tool, write_password_file
 
 Source = tuple[RealServer, dict[str, Any]]
 
@@ -156,3 +158,22 @@ class TestRethinkDBContract(DatabaseContract):
     def test_probe_and_version_of_the_real_server(self, database: Database) -> None:
         assert database.brs_database_probe() is True
         assert database.brs_database_version() == "2.4.4"
+
+
+def test_an_old_backup_of_backup_restore_sidecar_restores(
+    source: Source, servers: Callable[..., RealServer], tmp_path: Path
+) -> None:
+    """The old tool stored the rethinkdb-dump archive as files/rethinkdb; built here with the dump tool, tar and openssl."""
+    server, expected = source
+    password_file = write_password_file(PASSWORD, tmp_path / "secret")
+    dump = tmp_path / "dump.tar.gz"
+    run_tool(dump_command(f"127.0.0.1:{server.port}", dump, tmp_path / "export", password_file), "dump", 300)
+    (tmp_path / "upload" / "files").mkdir(parents=True)
+    shutil.copyfile(dump, tmp_path / "upload" / "files" / "rethinkdb")
+    key = "0123456789abcdef0123456789abcdef"
+    make_old_backup(tmp_path / "upload", tmp_path / "backups" / "0.tar.aes", "tar", key)
+
+    restored_dir = tmp_path / "restored"
+    restore = run_brs("restore", *_cli_args(server, tmp_path, restored_dir), "--encryption-key", key)
+    assert restore.returncode == 0, restore.stderr
+    assert content(servers(restored_dir, initial_password=False)) == expected

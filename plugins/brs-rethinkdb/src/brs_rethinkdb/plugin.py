@@ -14,6 +14,7 @@ from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import is_empty
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState, DataDirStatus
+from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import clear_directory, match_owner
 
 from brs_rethinkdb.connection import connect, server_version, wait_tables_ready
@@ -92,6 +93,13 @@ class RethinkDB(Database):
 
     # -- restore -----------------------------------------------------------------------------
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+        self._restore(archive, target, DUMP_MEMBER)
+
+    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        # backup-restore-sidecar stored the rethinkdb-dump archive as files/rethinkdb.
+        self._restore(archive, target, LEGACY_ROOT + "rethinkdb")
+
+    def _restore(self, archive: ArchiveReader, target: Path, member: str) -> None:
         settings = self.settings
         if settings.password_file is None:
             raise ConfigError("a rethinkdb restore needs --rethinkdb-passwordfile: it becomes the restored admin password")
@@ -100,7 +108,7 @@ class RethinkDB(Database):
         with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-restore-", dir=settings.temp_dir) as scratch:
             work = Path(scratch)
             try:
-                dump = _extract_dump(archive, work)
+                dump = _extract_dump(archive, work, member)
                 tables = dump_tables(dump)
                 with TemporaryServer(binary, target, work / "server", password, log=self.log) as server:
                     server.start(settings.timeout)
@@ -125,15 +133,15 @@ class RethinkDB(Database):
         self.log.info("restored %d RethinkDB table(s) into %s", len(tables), target)
 
 
-def _extract_dump(archive: ArchiveReader, work: Path) -> Path:
+def _extract_dump(archive: ArchiveReader, work: Path, member: str) -> Path:
     dump = work / DUMP_MEMBER
     for entry in archive:
-        if entry.name != DUMP_MEMBER:
+        if entry.name != member:
             raise DatabaseError(f"unexpected member {entry.name!r} in a RethinkDB backup")
         with entry.open() as source, open(dump, "wb") as out:
             shutil.copyfileobj(source, out, _COPY_BUFFER)
     if not dump.is_file():
-        raise DatabaseError(f"the backup holds no {DUMP_MEMBER}")
+        raise DatabaseError(f"the backup holds no {member}")
     return dump
 
 

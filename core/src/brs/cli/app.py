@@ -164,7 +164,7 @@ def _show_backups(ctx: click.Context, as_json: bool) -> None:
     ]
     _print_table(table)
     if any(r.get("format") == FORMAT for r in rows):
-        click.echo(f"old: written by {FORMAT}; read-only, no checksum, no integrity proof", err=True)
+        click.echo(f"old: written by {FORMAT}; no checksum, no integrity proof; retention never deletes them", err=True)
 
 
 @backups.command("delete", cls=BrsCommand)

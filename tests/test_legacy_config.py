@@ -114,6 +114,8 @@ def test_old_config_file_alone_runs_the_pod_and_brs_wait_takes_post_exec_cmds(po
 
     start()
     assert pod.wait_started(1)["lines"] == ["from-the-old-tool"], pod.logs() + pod.logs("waiter")
+    # The keys only brs wait reads are not reported as unknown by brs start.
+    assert "post_exec_cmds" not in pod.logs() and "initializer_endpoint" not in pod.logs()
     pod.wait_ready()
     pod.write("written-after-the-switch")
     version = pod.backup()

@@ -21,7 +21,7 @@ from brs.config import load_config
 from brs.engine import Engine, Settings
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
-from brs.legacy.config import OLD_ENV_PREFIX, old_environment, translate
+from brs.legacy.config import OLD_ENV_PREFIX, WAIT_KEYS, old_environment, translate
 from brs.plugins import Session, driver_class
 
 __all__ = [
@@ -256,7 +256,7 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
     if sub.args:
         raise click.UsageError(f"unexpected arguments: {' '.join(sub.args)}", ctx)
     for key in config:
-        if key not in seen:
+        if key not in seen and key not in WAIT_KEYS:
             logging.getLogger("brs.config").warning("config key %s is not an option of this command or its plugins", key)
     return dict(sub.params)
 

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 __all__ = [
     "OLD_ENV_PREFIX",
+    "WAIT_KEYS",
     "WaitConfig",
     "expand_command",
     "old_config_paths",
@@ -29,6 +30,8 @@ __all__ = [
 OLD_ENV_PREFIX = "BACKUP_RESTORE_SIDECAR_"
 #: Old names of storage plugins.
 _PROVIDERS = {"gcp": "gcs"}
+#: Keys of the shared config file that only ``brs wait`` reads.
+WAIT_KEYS = frozenset({"post_exec_cmds", "initializer_endpoint"})
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 

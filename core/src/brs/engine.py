@@ -49,6 +49,7 @@ from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidMa
 from brs.manifest import format_time, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.plugins import Session, distribution_of, driver_class
+from brs.streams import FullReader
 from brs.units import format_size
 
 __all__ = ["Engine", "Progress", "RestoreResult", "Settings", "VerifyResult"]
@@ -283,7 +284,8 @@ class Engine:
         if obj.size > MAX_MANIFEST_SIZE:
             raise InvalidManifest(f"manifest {obj.name} is {obj.size} bytes, more than a manifest can be ({MAX_MANIFEST_SIZE})")
         with self._storage("brs_storage_download", name=obj.name) as handle:
-            data = handle.read(MAX_MANIFEST_SIZE + 1)
+            # A network read may return less than asked: gather up to the bound.
+            data = FullReader(handle).read(MAX_MANIFEST_SIZE + 1)
         return Manifest.from_json(data, obj.name)
 
     def list_backups(self) -> list[Manifest]:
@@ -515,7 +517,7 @@ class Engine:
         backup_id = name.split(".", 1)[0]
         try:
             with self._storage("brs_storage_download", name=name) as handle:
-                head = handle.read(64 + len(backup_id))
+                head = FullReader(handle).read(64 + len(backup_id))
         except BrsError:
             return False
         return is_stream_of(head, backup_id)

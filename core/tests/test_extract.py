@@ -181,3 +181,14 @@ def test_streams_extract_as_one_file(target: Path) -> None:
     _extract(sink.getvalue(), target)
     assert (target / "dump" / "all.sql").read_bytes() == b"x" * 10_000
     assert stat.S_IMODE((target / "dump" / "all.sql").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("field", "kind", "message"),
+    [("path", tarfile.REGTYPE, "NUL byte"), ("linkpath", tarfile.SYMTYPE, "no file system can hold")],
+    ids=["nul-in-name", "nul-in-link"],
+)
+def test_names_no_file_system_can_hold_are_refused(target: Path, victim: Path, field: str, kind: bytes, message: str) -> None:
+    info, data = member("plain", kind, link="plain")
+    info.pax_headers = {field: "bad\x00name"}  # a ustar field would end at the NUL; a pax record does not
+    _refused(tar_of([(info, data)]), target, victim, message)

@@ -54,6 +54,8 @@ def member_name(name: str) -> str:
 
     The empty result stands for the target root itself.
     """
+    if "\x00" in name:
+        raise ArchiveError(f"archive member {name!r} has a NUL byte in its name")
     if name.startswith("/"):
         raise ArchiveError(f"archive member {name!r} would be written outside the target directory (absolute name)")
     parts = [part for part in name.split("/") if part not in ("", ".")]
@@ -350,8 +352,8 @@ def _refuse_beneath_symlink(name: str, symlinks: dict[str, str]) -> None:
 
 def _check_symlink(name: str, link: str) -> None:
     """Refuse symlinks that point outside on their own (absolute, or too many ``..``)."""
-    if not link:
-        raise ArchiveError(f"archive member {name!r} is a symlink with an empty target")
+    if not link or "\x00" in link:
+        raise ArchiveError(f"archive member {name!r} is a symlink to {link!r}, which no file system can hold")
     if link.startswith("/"):
         raise ArchiveError(f"archive member {name!r} is an absolute symlink to {link!r}")
     depth = name.count("/")

@@ -175,8 +175,15 @@ class TreeExtractor:
             raise ArchiveError(f"cannot extract {clean!r}: {error.strerror or error}") from error
 
     def finish(self) -> None:
-        """Apply directory attributes deepest first, then refuse symlinks that lead outside."""
+        """Refuse symlinks that lead outside, then apply directory attributes deepest first.
+
+        Links are checked first, while every directory is still the extractor's own (0o700).
+        """
         try:
+            try:
+                self._check_links()
+            except OSError as error:
+                raise ArchiveError(f"cannot check the extracted symlinks: {error.strerror or error}") from error
             for name, info in sorted(self._directories, key=lambda item: item[0].count("/"), reverse=True):
                 fd = self._open_directory(name, create=False) if name else os.dup(self._root)
                 try:
@@ -186,7 +193,6 @@ class TreeExtractor:
                 finally:
                     os.close(fd)
             self._directories.clear()
-            self._check_links()
         finally:
             self.close()
 

@@ -177,7 +177,7 @@ class Catalog:
     def lookup(self, version: str) -> Entry | None:
         for entry in self.entries:
             manifest = entry.manifest
-            if version in (manifest.backup_id, manifest.object_name, manifest.manifest_name):
+            if version in manifest.names:
                 return entry
         return None
 

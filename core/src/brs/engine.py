@@ -524,7 +524,7 @@ class Engine:
 
     def _delete_legacy(self, backup: LegacyBackup, version: str, catalog: Catalog, allow_last: bool) -> Manifest:
         """Old objects are deleted only when asked by their exact version; retention never does."""
-        if version != backup.backup_id:
+        if version not in (backup.backup_id, backup.source.version):
             raise ConfigError(f"name the old backup {backup.object_name} by its version {backup.backup_id} to delete it")
         others = [m for m in catalog.restorable() if m.backup_id != backup.backup_id]
         if not others and not allow_last:

@@ -157,6 +157,11 @@ class Manifest:
         return self.object_name + MANIFEST_SUFFIX
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Every way a user may name this backup (``brs restore NAME``)."""
+        return (self.backup_id, self.object_name, self.manifest_name)
+
+    @property
     def encrypted(self) -> bool:
         return self.encryption is not None
 

@@ -102,7 +102,7 @@ def test_old_versions_list_verify_download_restore(
     assert result.members == 5 and result.raw_bytes > 0  # 2 directories and 3 files below files/
 
     download = tmp_path / "oldest.tar"
-    engine.download(oldest.backup_id, download)
+    engine.download(oldest.source.version, download)  # the VersionId as the old tool's `restore ls` showed it
     with tarfile.open(download) as archive:
         assert archive.extractfile("files/data.txt").read() == b"generation 1\n"  # type: ignore[union-attr]
 

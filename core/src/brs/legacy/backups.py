@@ -70,6 +70,12 @@ class LegacyBackup(Manifest):
         return self.stored
 
     @property
+    def names(self) -> tuple[str, ...]:
+        # Also the version as the old tool's `restore ls` printed it (an S3 VersionId, a GCS
+        # generation), so old runbooks keep working.
+        return (*super().names, self.source.version)
+
+    @property
     def key_id(self) -> str | None:
         return None  # the old format does not say which key it needs
 

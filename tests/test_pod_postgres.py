@@ -6,6 +6,7 @@ The database container's command runs the server as the ``postgres`` account thr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -100,6 +101,10 @@ def test_postgres_pod_restores_a_wiped_data_directory(pgpod: PgPod) -> None:
     pgpod.sql("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g")
 
     version = pgpod.backup()
+    # The manifest records this cluster's identity; a physical restore keeps it.
+    (system_id,) = pgpod.sql("SELECT system_identifier FROM pg_control_system()")[0]
+    (manifest,) = pgpod.backups.glob(f"{version}*.manifest.json")
+    assert json.loads(manifest.read_text())["identity"]["database"] == f"postgres:{system_id}"
 
     pgpod.kill()
     shutil.rmtree(pgpod.data)
@@ -107,6 +112,7 @@ def test_postgres_pod_restores_a_wiped_data_directory(pgpod: PgPod) -> None:
     pgpod.wait_ready()
     assert pgpod.sql("SELECT count(*), max(name) FROM items") == [(500, "item 99")]
     assert f"restored backup {version}" in pgpod.logs()
+    assert pgpod.sql("SELECT system_identifier FROM pg_control_system()") == [(system_id,)]
 
     # SIGTERM to brs wait: PostgreSQL shuts down cleanly and brs wait exits with its code.
     postmaster = int((pgpod.data / "postmaster.pid").read_text().split()[0])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import write_journal_data
-from podsim import Pod
+from podsim import Pod, metric_value, wait_for
 
 from brs.testing import assert_one_line_error
 from brs.testing.tampering import Store, past_id
@@ -54,6 +54,12 @@ def _pod(pods: Callable[..., Pod], name: str, backups: Path | None = None) -> Po
     return pod
 
 
+def _unusable(pod: Pod, reason: str) -> float:
+    """``brs_backups_unusable{reason}`` once the sidecar has published it (after its start-up)."""
+    found = wait_for(lambda: metric_value(pod.metrics(), "brs_backups_unusable", [("reason", reason)]), 60, reason)
+    return float(found)
+
+
 def _messages(pod: Pod) -> str:
     return "\n".join(str(r.get("msg", "")) for r in pod.log_records())
 
@@ -71,6 +77,9 @@ def test_a_second_pod_starts_empty_and_the_first_finds_its_own(pods: Callable[..
     assert second.wait_started(1)["lines"] == [], second.logs()
     second.wait_ready()
     assert "of other databases (db-0" in _messages(second) and "EMPTY" in _messages(second)
+    zeros = [b for b in second.get("/v1/backups")[1]["backups"] if b["identity"]["host"] == "db-0"]
+    assert zeros and {b["status"] for b in zeros} == {"other-database"}
+    assert _unusable(second, "other-database") == len(zeros)
     second.write("one")
     second.backup()
     second.kill()
@@ -102,3 +111,6 @@ def test_the_sidecar_never_restores_a_planted_unencrypted_backup(pods: Callable[
     pod.start("--encryption-key-file", str(key))
     assert pod.wait_started(2)["lines"] == ["alpha"], pod.logs()
     assert "1 unencrypted" in _messages(pod)
+    pod.wait_ready()
+    assert _unusable(pod, "unencrypted") == 1.0
+    assert metric_value(pod.metrics(), "brs_backups_unusable", [("reason", "tampered")]) == 0.0

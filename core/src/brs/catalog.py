@@ -209,6 +209,18 @@ class Catalog:
         names = {obj.name for obj in self.objects}
         return [e.manifest for e in self.entries if e.standing is Standing.USABLE and e.manifest.manifest_name in names]
 
+    def unusable_counts(self) -> dict[str, int]:
+        """Per reason (every :class:`Standing` but usable, and ``unreadable``), how many listed
+        backups ``latest`` does not pick; future-dated ones count although they are a fallback."""
+        counts = {standing.value: 0 for standing in Standing if standing is not Standing.USABLE}
+        chosen = {m.backup_id for m in self.restorable()}
+        for entry in self.entries:
+            passed_over = entry.standing is Standing.FUTURE or entry.manifest.backup_id not in chosen
+            if entry.standing is not Standing.USABLE and passed_over:
+                counts[entry.standing.value] += 1
+        counts["unreadable"] = len(self.unreadable)
+        return counts
+
     def ours_but_refused(self) -> list[Entry]:
         """Backups of this database (or of no recorded one) that cannot be used: a reason to
         stop instead of starting an empty database next to them."""

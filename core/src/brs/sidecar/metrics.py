@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, start_http_server
@@ -65,6 +66,12 @@ class Metrics:
             registry=r,
         )
         self.retained = Gauge("brs_backups_retained", "Backups listed in the storage after the last retention run", registry=r)
+        self.unusable = Gauge(
+            "brs_backups_unusable",
+            "Listed backups a restore does not pick, by reason (a status of brs backups list, or unreadable)",
+            ["reason"],
+            registry=r,
+        )
         self.restores = Counter(
             "brs_restores",
             "Restores by trigger (startup, manual) and result (success, failure)",
@@ -121,10 +128,13 @@ class Metrics:
         self.init_state.state(state.status.value)
         self.ready.set(1 if state.database_ready else 0)
 
-    def set_listing(self, count: int, newest: float) -> None:
-        """What the storage holds: number of backups and creation time of the newest one."""
+    def set_listing(self, count: int, newest: float, unusable: Mapping[str, int] | None = None) -> None:
+        """What the storage holds: number of backups, creation time of the newest one, and how
+        many are passed over per reason (every known reason is set, 0 when none)."""
         self.retained.set(count)
         self.newest.set(newest)
+        for reason, number in (unusable or {}).items():
+            self.unusable.labels(reason=reason).set(number)
 
     def verified(self, ok: bool) -> None:
         """A backup was read in full: intact (``ok``) or damaged."""

@@ -123,8 +123,9 @@ class Sidecar:
 
     def refresh_listing_metrics(self) -> None:
         try:
-            backups = self.engine.list_backups()
-            self.metrics.set_listing(len(backups), backups[0].created.timestamp() if backups else 0.0)
+            catalog = self.engine.catalog()
+            backups = catalog.restorable()
+            self.metrics.set_listing(len(backups), backups[0].created.timestamp() if backups else 0.0, catalog.unusable_counts())
         except BrsError as error:
             log.warning("cannot count retained backups: %s", error)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -18,8 +17,6 @@ from brs.plugins import Session
 from brs.streams import FullReader
 
 __all__ = ["FORMAT", "ROOT", "SCHEME", "LegacyBackup", "list_legacy", "read_legacy"]
-
-log = logging.getLogger("brs.legacy")
 
 #: How listings name the format of these backups.
 FORMAT = "backup-restore-sidecar"
@@ -124,11 +121,12 @@ class _Head:
         raise DecryptionError(
             f"old backup {backup.backup_id} ({backup.object_name}) cannot be decrypted with the configured "
             f"key{'s' if len(self.keyring.ids) > 1 else ''} ({', '.join(self.keyring.ids)}): wrong key "
-            f"(the decrypted data does not start like a {naming_suffix(backup.compression)} archive)"
+            f"(the decrypted data does not start like a {_suffix_of(backup.compression)} archive)"
         )
 
 
-def naming_suffix(compression: str) -> str:
+def _suffix_of(compression: str) -> str:
+    """``.tar.gz`` for ``targz``: how the old tool named a method in object names."""
     return next(suffix for suffix, method in naming.COMPRESSIONS.items() if method == compression)
 
 
@@ -214,7 +212,7 @@ def read_legacy(
 
 def _check_plain_head(backup: LegacyBackup, head: bytes, what: str) -> None:
     if not starts_like(backup.compression, head):
-        raise IntegrityError(f"{what} does not start like a {naming_suffix(backup.compression)} archive: damaged or not a backup")
+        raise IntegrityError(f"{what} does not start like a {_suffix_of(backup.compression)} archive: damaged or not a backup")
 
 
 def _read_iv(session: Session, stored: StoredVersion, offset: int, what: str) -> bytes:

@@ -21,7 +21,7 @@ from brs.config import load_config
 from brs.engine import Engine, Settings
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
-from brs.legacy.config import OLD_ENV_PREFIX, WAIT_KEYS, old_environment, translate
+from brs.legacy.config import WAIT_KEYS, old_environment, translate, warn_deprecated
 from brs.plugins import Session, driver_class
 
 __all__ = [
@@ -283,12 +283,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     """
     params = dict(ctx.params)
     logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
-    old_env = ctx.meta.get(_OLD_ENV_KEY)
-    if old_env:
-        names = ", ".join(sorted(OLD_ENV_PREFIX + name.upper() for name in old_env))
-        logging.getLogger("brs.config").warning(
-            "deprecated: read %s; rename them to BRS_* (BRS_* variables take precedence)", names
-        )
+    warn_deprecated(ctx.meta.get(_OLD_ENV_KEY) or {})
     db = params.get("db")
     if need_db and not db:
         raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")

@@ -14,7 +14,7 @@ from brs.cli.context import BrsCommand, build_engine, compression_option, core_o
 from brs.config import load_config
 from brs.errors import ConfigError
 from brs.legacy import FORMAT as LEGACY_FORMAT
-from brs.legacy.config import wait_config
+from brs.legacy.config import WAIT_KEYS, old_environment, wait_config, warn_deprecated
 from brs.sidecar.exec import run_argv
 from brs.sidecar.client import SidecarClient, read_token
 from brs.sidecar.waiter import Waiter
@@ -236,6 +236,7 @@ def wait(
     logs.configure(log_level, log_format)
     argv = list(command)
     if not argv:
+        warn_deprecated({name: value for name, value in old_environment().items() if name in WAIT_KEYS})
         old = wait_config(load_config(os.environ.get("BRS_CONFIG")))
         if not old.commands:
             raise click.UsageError("give the database COMMAND (brs wait -- COMMAND), or post-exec-cmds in the config file")

@@ -8,6 +8,7 @@ default), and says once which old variables it used.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "old_environment",
     "translate",
     "wait_config",
+    "warn_deprecated",
 ]
 
 OLD_ENV_PREFIX = "BACKUP_RESTORE_SIDECAR_"
@@ -52,6 +54,15 @@ def old_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         for name, value in source.items()
         if name.startswith(OLD_ENV_PREFIX) and len(name) > len(OLD_ENV_PREFIX)
     }
+
+
+def warn_deprecated(old_env: Mapping[str, Any]) -> None:
+    """The one log line that names the ``BACKUP_RESTORE_SIDECAR_*`` variables a run used."""
+    if old_env:
+        names = ", ".join(sorted(OLD_ENV_PREFIX + name.upper() for name in old_env))
+        logging.getLogger("brs.config").warning(
+            "deprecated: read %s; rename them to BRS_* (BRS_* variables take precedence)", names
+        )
 
 
 def translate(values: dict[str, Any]) -> dict[str, Any]:

@@ -39,11 +39,11 @@ _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 def old_config_paths() -> tuple[Path, ...]:
     """Where the old tool looked for ``config.yaml``, in its order (after brs's own path)."""
-    return (
-        Path("/etc/backup-restore-sidecar/config.yaml"),
-        Path.home() / ".backup-restore-sidecar" / "config.yaml",
-        Path("config.yaml"),
-    )
+    try:
+        home: tuple[Path, ...] = (Path.home() / ".backup-restore-sidecar" / "config.yaml",)
+    except RuntimeError:  # no $HOME and no passwd entry (an arbitrary container user id)
+        home = ()
+    return (Path("/etc/backup-restore-sidecar/config.yaml"), *home, Path("config.yaml"))
 
 
 def old_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -15,10 +15,11 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, Protocol, cast
 
 from brs.errors import ArchiveError
 from brs.extract import MemberRules, TreeExtractor
+from brs.tarheader import member_header
 from brs.walk import walk
 
 __all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
@@ -30,23 +31,43 @@ _STREAM_KEY = "BRS.stream"
 _PART_KEY = "BRS.part"
 
 
+class _Content(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
 class ArchiveWriter:
-    """Adds files, trees, bytes and streams to the tar stream of a backup."""
+    """Adds files, trees, bytes and streams to the tar stream of a backup.
+
+    Headers come from :func:`brs.tarheader.member_header`, which writes what :mod:`tarfile` writes in
+    pax format; content goes from the file straight to ``sink`` in pieces of up to 1 MiB.
+    """
 
     def __init__(self, sink: BinaryIO) -> None:
-        # mode "w" on a sink that implements tell() avoids tarfile's slow "w|" buffering.
-        # Closed by close(); typeshed lacks copybufsize.
-        self._tar = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
-            fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER
-        )
+        self._sink = sink
+        self._offset = 0
         self.members = 0
         self.bytes_added = 0
 
-    def _added(self, info: tarfile.TarInfo) -> None:
+    def _add(self, info: tarfile.TarInfo, content: _Content | None = None) -> None:
+        """Write one member: its header, then exactly ``info.size`` bytes of ``content``, padded."""
+        header = member_header(info)
+        self._sink.write(header)
+        written = len(header)
+        if content is not None and info.size:
+            left = info.size
+            while left:
+                piece = content.read(min(left, _COPY_BUFFER))
+                if not piece:
+                    raise ArchiveError(f"{info.name!r} ended {left} bytes before the size in its header")
+                self._sink.write(piece)
+                left -= len(piece)
+            padding = -info.size % tarfile.BLOCKSIZE
+            if padding:
+                self._sink.write(bytes(padding))
+            written += info.size + padding
+        self._offset += written
         self.members += 1
         self.bytes_added += info.size
-        # tarfile remembers every member; a dump of millions of files must not grow memory.
-        _forget_members(self._tar)
 
     def add_path(self, path: Path, arcname: str, *, exclude: Callable[[str], bool] | None = None) -> None:
         """Add ``path`` as ``arcname``; directories recursively, symlinks below it as links.
@@ -57,8 +78,7 @@ class ArchiveWriter:
         :param exclude: called with each member name below ``arcname``; True leaves it out.
         """
         for found in walk(path, arcname, exclude):
-            self._tar.addfile(found.info, found.content)
-            self._added(found.info)
+            self._add(found.info, found.content)
 
     def add_bytes(self, arcname: str, data: bytes, mode: int = 0o644) -> None:
         """Add a small in-memory file."""
@@ -66,8 +86,7 @@ class ArchiveWriter:
         info.size = len(data)
         info.mode = mode
         info.mtime = int(time.time())
-        self._tar.addfile(info, io.BytesIO(data))
-        self._added(info)
+        self._add(info, io.BytesIO(data))
 
     def add_stream(self, arcname: str, source: BinaryIO, mode: int = 0o644) -> int:
         """Add everything ``source`` yields as one logical file, in bounded parts.
@@ -87,16 +106,18 @@ class ArchiveWriter:
                 info.mode = mode
                 info.mtime = int(time.time())
                 info.pax_headers = {_STREAM_KEY: arcname, _PART_KEY: str(part)}
-                self._tar.addfile(info, io.BytesIO(view[:filled]))
-                self._added(info)
+                self._add(info, io.BytesIO(view[:filled]))
                 total += filled
                 part += 1
             if last:
                 return total
 
     def close(self) -> None:
-        """Write the end-of-archive marker."""
-        self._tar.close()
+        """Write the end-of-archive marker: two zero blocks, padded to a whole record as tarfile does."""
+        end = 2 * tarfile.BLOCKSIZE
+        end += -(self._offset + end) % tarfile.RECORDSIZE
+        self._sink.write(bytes(end))
+        self._offset += end
 
 
 class ArchiveEntry:

@@ -2,7 +2,8 @@
 
 The restore runs ``initdb`` in the staging directory with the backup's bootstrap superuser,
 encoding and locale, starts a temporary server there that listens only on a private Unix
-socket, replays the SQL with ``psql -v ON_ERROR_STOP=1`` and stops the server cleanly. The one
+socket (with TimescaleDB preloaded, in restoring mode, when the source preloaded it), replays
+the SQL with ``psql -v ON_ERROR_STOP=1`` and stops the server cleanly. The one
 statement that always fails on a fresh cluster, ``CREATE ROLE <bootstrap superuser>``, is left
 out of the stream instead of tolerating errors, so any other error stops the restore.
 """
@@ -61,7 +62,10 @@ def restore(source: BinaryIO, target: Path, tools: Toolset, owner: Owner, facts:
         owner=owner,
         what=f"initdb in {target}",
     )
-    with TempServer(tools, target, owner) as server:
+    # A TimescaleDB dump creates the extension and loads its catalog and chunks as plain data:
+    # that needs the library preloaded and the extension in restoring mode.
+    options = ("shared_preload_libraries=timescaledb", "timescaledb.restoring=on") if facts.preloads_timescaledb else ()
+    with TempServer(tools, target, owner, options) as server:
         feed_tool(
             skip_bootstrap_role(read_chunks(source), facts.superuser),
             tools,

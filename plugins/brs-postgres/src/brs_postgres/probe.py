@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,22 @@ class ServerFacts:
     lc_ctype: str
     data_checksums: bool
     config: dict[str, str]
+    #: ``shared_preload_libraries`` of the running server (empty in backups made before it was recorded).
+    preload_libraries: str = ""
 
     @property
     def major(self) -> int:
         return self.server_version_num // 10000
+
+    @property
+    def preloads_timescaledb(self) -> bool:
+        """Whether the server ran with TimescaleDB preloaded (from the setting, else its config files)."""
+        if self.preload_libraries:
+            return "timescaledb" in [name.strip().strip('"') for name in self.preload_libraries.split(",")]
+        return any(
+            re.search(r"^\s*shared_preload_libraries\s*=\s*'[^'\n]*\btimescaledb\b", self.config.get(name, ""), re.MULTILINE)
+            for name in ("postgresql.conf", "postgresql.auto.conf")
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +119,7 @@ def read_facts(settings: PostgresSettings, *, with_config: bool) -> ServerFacts:
             "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'template0'"
         ).fetchone()
         checksums = conn.execute("SELECT current_setting('data_checksums')").fetchone()
+        preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
         config = _config_files(conn) if with_config else {}
     assert version_row and super_row and template and checksums
     return ServerFacts(
@@ -117,6 +131,7 @@ def read_facts(settings: PostgresSettings, *, with_config: bool) -> ServerFacts:
         lc_ctype=str(template[2]),
         data_checksums=checksums[0] == "on",
         config=config,
+        preload_libraries=str(preload[0]) if preload else "",
     )
 
 
@@ -159,9 +174,10 @@ def data_dir_major(data_dir: Path) -> int | None:
 
 
 def update_timescaledb(conninfo_or_settings: PostgresSettings | str, settings: PostgresSettings) -> None:
-    """``ALTER EXTENSION timescaledb UPDATE`` in every database that has the extension.
+    """``ALTER EXTENSION timescaledb UPDATE`` in every database whose extension is older than the library.
 
-    Called only when the TimescaleDB library is installed (untested here: no TimescaleDB build).
+    The update must be the first statement of its session (TimescaleDB refuses once the old
+    version was loaded), so the version is read in one connection and the update runs in another.
     """
     base = conninfo_or_settings if isinstance(conninfo_or_settings, str) else None
     with connect(settings, conninfo=base) as conn:
@@ -169,6 +185,12 @@ def update_timescaledb(conninfo_or_settings: PostgresSettings | str, settings: P
     for name in names:
         conninfo = None if base is None else make_conninfo(base, dbname=name)
         with connect(settings, name, conninfo=conninfo) as conn:
-            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
-                log.info("updating the timescaledb extension in database %s", name)
-                conn.execute("ALTER EXTENSION timescaledb UPDATE")
+            row = conn.execute(
+                "SELECT e.extversion, a.default_version FROM pg_extension e"
+                " JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'timescaledb'"
+            ).fetchone()
+        if row is None or row[0] == row[1]:
+            continue
+        log.info("updating the timescaledb extension in database %s from %s to %s", name, row[0], row[1])
+        with connect(settings, name, conninfo=conninfo) as conn:
+            conn.execute("ALTER EXTENSION timescaledb UPDATE")

@@ -262,3 +262,76 @@ def served_rows(data: Path, bindir: Path, query: str) -> list[Any]:
             return [row[0] for row in conn.execute(query).fetchall()]
     finally:
         cluster.destroy()
+
+
+def preload_timescaledb(cluster: PgCluster) -> None:
+    """Preload TimescaleDB through the cluster's ``postgresql.conf``, as an image's config would."""
+    conf = cluster.data / "postgresql.conf"
+    with open(conf, "a", encoding="utf-8") as handle:
+        handle.write("shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n")
+
+
+def load_timescale_sample(cluster: PgCluster) -> None:
+    """Two hypertables, compressed chunks and a continuous aggregate (small: one day per chunk).
+
+    ``conditions`` holds 6 days of readings of 4 devices every 2 minutes (17,280 rows); the
+    chunks of the first 4 days are compressed. ``events`` is an uncompressed hypertable with a
+    text and a JSON column; ``conditions_hourly`` a continuous aggregate over ``conditions``.
+    """
+    with cluster.connect() as conn:
+        conn.execute("CREATE EXTENSION timescaledb")
+        conn.execute(
+            "CREATE TABLE conditions (time timestamptz NOT NULL, device int NOT NULL, temperature double precision, note text)"
+        )
+        conn.execute("SELECT create_hypertable('conditions', by_range('time', INTERVAL '1 day'))")
+        conn.execute(
+            "INSERT INTO conditions SELECT t, d, round((20 + 5 * sin(extract(epoch FROM t) / 3600 + d))::numeric, 3), 'dev ' || d"
+            " FROM generate_series(TIMESTAMPTZ '2026-01-01 00:00+00', TIMESTAMPTZ '2026-01-06 23:58+00', INTERVAL '2 minutes') t,"
+            " generate_series(1, 4) d"
+        )
+        conn.execute(
+            "ALTER TABLE conditions SET (timescaledb.compress, timescaledb.compress_segmentby = 'device',"
+            " timescaledb.compress_orderby = 'time')"
+        )
+        conn.execute("SELECT compress_chunk(c) FROM show_chunks('conditions', older_than => TIMESTAMPTZ '2026-01-05 00:00+00') c")
+        conn.execute(
+            "CREATE MATERIALIZED VIEW conditions_hourly WITH (timescaledb.continuous) AS"
+            " SELECT time_bucket(INTERVAL '1 hour', time) AS bucket, device, avg(temperature) AS avg_temp, count(*) AS n"
+            " FROM conditions GROUP BY bucket, device WITH DATA"
+        )
+        conn.execute("CREATE TABLE events (time timestamptz NOT NULL, kind text, payload jsonb)")
+        conn.execute("SELECT create_hypertable('events', by_range('time', INTERVAL '7 days'))")
+        conn.execute(
+            "INSERT INTO events SELECT TIMESTAMPTZ '2026-01-01 00:00+00' + g * INTERVAL '17 minutes', 'k' || (g % 3),"
+            " jsonb_build_object('n', g, 'ok', g % 2 = 0) FROM generate_series(1, 2000) g"
+        )
+
+
+def timescale_snapshot(cluster: PgCluster) -> dict[str, Any]:
+    """Row counts and a SHA-256 over every row (read through the hypertables, compressed chunks
+    included), computed here in Python rather than by the server; plus the compressed chunk count.
+    """
+    import hashlib
+
+    def digest(rows: list[tuple[Any, ...]]) -> str:
+        sha = hashlib.sha256()
+        for row in rows:
+            sha.update(repr(row).encode() + b"\n")
+        return sha.hexdigest()
+
+    snapshot: dict[str, Any] = {}
+    with cluster.connect() as conn:
+        for name, query in (
+            ("conditions", "SELECT time, device, temperature, note FROM conditions ORDER BY time, device"),
+            ("conditions_hourly", "SELECT bucket, device, avg_temp, n FROM conditions_hourly ORDER BY bucket, device"),
+            ("events", "SELECT time, kind, payload FROM events ORDER BY time"),
+        ):
+            rows = conn.execute(query).fetchall()
+            snapshot[name] = (len(rows), digest(rows))
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE is_compressed), count(*) FROM timescaledb_information.chunks"
+            " WHERE hypertable_name = 'conditions'"
+        ).fetchone()
+        snapshot["conditions_chunks"] = tuple(row) if row else None
+        snapshot["count_star"] = conn.execute("SELECT count(*) FROM conditions").fetchone()
+    return snapshot

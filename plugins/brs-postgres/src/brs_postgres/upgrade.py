@@ -5,8 +5,12 @@ Order of work, each step failing loudly (DatabaseError) rather than skipping:
 1. Compare ``PG_VERSION`` with the programs' major; equal means nothing to do, older programs
    than data is an error. The old programs must have been saved to ``pg-bin-v<old>`` (see
    :mod:`brs_postgres.binaries`) by an earlier backup or start with the old image.
-2. Safety backup: start the old cluster with the old programs on a private socket and write a
-   ``pg_dumpall`` of it to ``<store>/pg-upgrade-v<old>-to-v<new>-<time>.sql.gz``. The sidecar's
+   When the old cluster's config preloads TimescaleDB, the old and the new programs must have the
+   same TimescaleDB version (:mod:`brs_postgres.timescale`); a mismatch stops here, before
+   anything was changed.
+2. Safety backup: start the old cluster with the old programs on a private socket, with its own
+   ``shared_preload_libraries`` (TimescaleDB cannot dump compressed chunks without it), and write
+   a ``pg_dumpall`` of it to ``<store>/pg-upgrade-v<old>-to-v<new>-<time>.sql.gz``. The sidecar's
    hook cannot run a brs backup itself, and a same-version logical dump restores into the old
    *and* the new version. While the server runs, facts for ``initdb`` are read.
 3. ``initdb`` a sibling directory with the same superuser, encoding, locale, checksum setting
@@ -41,6 +45,7 @@ from brs_postgres.dumpall import initdb_args
 from brs_postgres.options import PostgresSettings
 from brs_postgres.probe import CONFIG_FILES, ServerFacts, connect, data_dir_major, update_timescaledb
 from brs_postgres.server import TempServer, write_trust_hba
+from brs_postgres.timescale import EXTENSION, check_upgrade, preload_libraries
 from brs_postgres.tools import Owner, Toolset, error_line
 
 __all__ = ["upgrade"]
@@ -77,15 +82,17 @@ def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: P
         raise DatabaseError(f"{data_dir} is a mount point; an upgrade needs the data directory in a folder of the volume")
     owner = Owner.resolve(data_dir, settings.system_user)
     _refuse_running(saved.tools, data_dir, owner)
+    # The old cluster's own config decides: the new programs having the library proves nothing.
+    timescale = EXTENSION in preload_libraries(saved.tools, data_dir, owner)
+    if timescale:
+        version = check_upgrade(saved.tools, tools, old_major, new_major)
+        log.info("the cluster preloads TimescaleDB %s, installed for both PostgreSQL %s and %s", version, old_major, new_major)
     _keep_programs(tools, store)
 
     started = time.monotonic()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log.info("upgrading %s from PostgreSQL %s to %s", data_dir, old_major, tools.version())
-    timescale = _has_timescaledb(tools)
-    facts, segsize, safety = _safety_dump(
-        data_dir, settings, tools, saved, owner, store, f"v{old_major}-to-v{new_major}-{stamp}", timescale
-    )
+    facts, segsize, safety = _safety_dump(data_dir, settings, tools, saved, owner, store, f"v{old_major}-to-v{new_major}-{stamp}")
     log.info("safety backup of the old cluster written to %s", safety)
     _prune_safety_dumps(store, f"v{old_major}-to-v{new_major}")
 
@@ -151,13 +158,6 @@ def _refuse_running(old: Toolset, data_dir: Path, owner: Owner) -> None:
     raise DatabaseError(f"a PostgreSQL server is running on {data_dir}; stop it before the upgrade")
 
 
-def _has_timescaledb(tools: Toolset) -> bool:
-    try:
-        return (Path(tools.pg_config("--pkglibdir")) / "timescaledb.so").exists()
-    except DatabaseError:
-        return False
-
-
 def _connect_any(server: TempServer, settings: PostgresSettings, owner: Owner) -> tuple[psycopg.Connection[Any], str]:
     """Connect to a trust-only temporary server as some existing role; returns it and that role."""
     last: DatabaseError | None = None
@@ -178,11 +178,9 @@ def _safety_dump(
     owner: Owner,
     store: Path,
     label: str,
-    timescale: bool,
 ) -> tuple[ServerFacts, int, Path]:
-    """Start the old cluster, read its facts, strip pg_attver if needed, dump it, stop it."""
-    options = ("shared_preload_libraries=''",) if timescale else ()
-    with TempServer(saved.tools, data_dir, owner, options) as server:
+    """Start the old cluster (with its own preload libraries), read its facts, strip pg_attver if needed, dump it."""
+    with TempServer(saved.tools, data_dir, owner) as server:
         conn, _user = _connect_any(server, settings, owner)
         with conn:
             row = conn.execute(
@@ -256,7 +254,9 @@ def _pg_upgrade(
     timescale: bool,
 ) -> None:
     hba = write_trust_hba(work, owner)
-    old_options = f"-c hba_file={hba}" + (" -c shared_preload_libraries=''" if timescale else "")
+    # The old cluster keeps its own preload list (TimescaleDB included); the new one still has
+    # initdb's config, so TimescaleDB is preloaded by option, in restoring mode.
+    old_options = f"-c hba_file={hba}"
     new_options = f"-c hba_file={hba}" + (
         " -c timescaledb.restoring=on -c shared_preload_libraries=timescaledb" if timescale else ""
     )

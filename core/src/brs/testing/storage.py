@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brs.interfaces import PluginContext, Role, Storage
-from brs.testing.helpers import brs_executable, listed_backups, make_tree, run_brs, tree_snapshot
+from brs.testing.helpers import brs_executable, cleared_special_bits, listed_backups, make_tree, run_brs, tree_snapshot
 
 if TYPE_CHECKING:
     from brs.engine import Engine
@@ -61,10 +61,11 @@ def backup_small(env: dict[str, str], **extra: str) -> subprocess.CompletedProce
 def backup_wipe_restore(env: dict[str, str], big_file_size: int) -> str:
     """Back up a :func:`make_tree` tree through the real CLI, wipe it, restore it, compare.
 
-    The backup must be the only one listed; returns its version.
+    The restore strips setuid, setgid and sticky bits (the default), so the comparison expects
+    them cleared. The backup must be the only one listed; returns its version.
     """
     data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=big_file_size)
-    expected = tree_snapshot(data)
+    expected = cleared_special_bits(tree_snapshot(data))
     version = run_brs("backup", env=env, check=True).stdout.strip()
     assert [b["version"] for b in listed_backups(env)] == [version]
     shutil.rmtree(data)

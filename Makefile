@@ -47,9 +47,10 @@ test-fast: dev
 test-deploy: dev deploy-tools
 	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
-## bench: pipeline throughput and memory against the shell pipeline
+## bench: pipeline throughput and memory against the shell pipeline; a PostgreSQL base backup against pg_basebackup
 bench: dev
 	$(PY) bench/pipeline.py
+	. scripts/test-servers.env && $(PY) bench/postgres.py
 
 ## lint: ruff (lint + format) on everything, mypy --strict on every package (pinned tools)
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 types-PyYAML==6.0.12.20261113

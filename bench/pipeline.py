@@ -36,22 +36,41 @@ SHELL_CODECS: dict[str, tuple[str, str] | None] = {
     "tarlz4": ("lz4 -1 -q -c", "lz4 -d -q -c"),
     "tarzst": ("zstd -3 -q -c", "zstd -d -q -c"),
 }
-#: Acceptance targets (issue 2, item 10).
-BACKUP_RATIO_TARGET = 1.0
-RESTORE_RATIO_TARGET = 0.9
-RSS_TARGET_MIB = 100.0
+#: Acceptance targets: brs / shell throughput per method and direction. tarlz4 and tarzst must
+#: beat the shell pipeline clearly; gzip must stay at least level with it (ISA-L against gzip -1).
+RATIO_TARGETS: dict[tuple[str, str], float] = {
+    ("tarlz4", "backup"): 1.5,
+    ("tarzst", "backup"): 1.5,
+    ("tarlz4", "restore"): 1.2,
+    ("tarzst", "restore"): 1.2,
+    ("targz", "backup"): 1.0,
+    ("targz", "restore"): 1.0,
+}
+RSS_TARGET_MIB = 48.0
 #: Scratch-disk growth beyond the final artefact still counted as "no temporary copy":
 #: other users of the shared file system cause small changes of the free space.
 TEMP_DISK_TOLERANCE_MIB = 32.0
 #: Peak RSS of the big corpus may exceed the small corpus's by this much and still be "equal".
-SCALING_TOLERANCE_MIB = 16.0
+SCALING_TOLERANCE_MIB = 4.0
+#: Targets measured elsewhere, printed with the others so that none is forgotten.
+NOT_MEASURED_HERE = [
+    ("peak RSS < 48 MiB during S3, GCS and Azure uploads and downloads", "the storage plugins' emulator tests"),
+]
 _POLL = 0.01  # seconds between samples of RSS and free space
 _FD_EVERY = 5  # scan open files every this many samples
 RESERVED_STAGING = ".brs-staging-"  # restore staging directory, renamed to the target at the end
 _KEY = "bench-key-0123456789abcdef012345"  # 32 ASCII characters, as brs expects
 REPO = Path(__file__).resolve().parent.parent
 #: Where the brs process may legitimately open files besides its source and destination.
-_RUNTIME_PATHS = [REPO, Path(sys.prefix), Path(sys.base_prefix), Path("/usr"), Path("/etc")]
+#: stevedore keeps its cache of entry points in ~/.cache/python-entrypoints.
+_RUNTIME_PATHS = [
+    REPO,
+    Path(sys.prefix),
+    Path(sys.base_prefix),
+    Path("/usr"),
+    Path("/etc"),
+    Path.home() / ".cache" / "python-entrypoints",
+]
 
 
 @dataclass
@@ -279,7 +298,9 @@ class Bench:
             "--compression-method",
             run.method,
         ]
-        return self._measure(run, argv, [source, store, *_RUNTIME_PATHS], store, own_only=True)
+        # The data-directory lock is a file next to the directory (brs.datalock).
+        lock = source.parent / f".{source.name}.brs-lock"
+        return self._measure(run, argv, [source, lock, store, *_RUNTIME_PATHS], store, own_only=True)
 
     def brs_restore(self, run: Run, store: Path, target: Path) -> Run:
         argv = [str(self.brs), "restore", "latest", *self._brs_common(store), "--db-data-directory", str(target)]
@@ -407,6 +428,9 @@ def summarise(runs: list[Run], sizes: dict[str, int], methods: list[str], corpus
                     "shell_peak_rss_mib": round(max((r.peak_rss_mib for r in shell), default=0.0), 1),
                     "brs_cpu_s": round(_median(brs, "cpu_seconds"), 2),
                     "shell_cpu_s": round(_median(shell, "cpu_seconds"), 2) if shell else None,
+                    # CPU seconds per 10^9 bytes of the directory: shows multi-core use even on 2 cores.
+                    "brs_cpu_s_per_gb": round(_median(brs, "cpu_seconds") / (sizes[corpus] / 1e9), 2),
+                    "shell_cpu_s_per_gb": round(_median(shell, "cpu_seconds") / (sizes[corpus] / 1e9), 2) if shell else None,
                     # Other users of the file system only add noise, a real temporary copy shows
                     # up in every round: the least growth over the rounds is the robust figure.
                     "brs_temp_disk_mib": round(min(r.temp_disk_mib for r in brs), 1),
@@ -421,7 +445,7 @@ def summarise(runs: list[Run], sizes: dict[str, int], methods: list[str], corpus
 def print_table(rows: list[dict[str, Any]], raw_bytes: int) -> None:
     header = (
         f"{'method':7} {'direction':9} {'brs MB/s':>9} {'(min-max)':>12} {'shell MB/s':>10} {'brs/shell':>9} "
-        f"{'brs RSS MiB':>11} {'shell RSS':>9} {'brs CPU s':>9} {'shell CPU':>9} {'tmp disk MiB':>12} {'comp.':>6}"
+        f"{'brs RSS MiB':>11} {'shell RSS':>9} {'brs CPU/GB':>10} {'shell CPU/GB':>12} {'tmp disk MiB':>12} {'comp.':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -429,10 +453,11 @@ def print_table(rows: list[dict[str, Any]], raw_bytes: int) -> None:
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-"
         shrink = f"{raw_bytes / row['stored_bytes']:.2f}" if row["stored_bytes"] else ""
         spread = f"{row['brs_mb_s_min']:.0f}-{row['brs_mb_s_max']:.0f}"
+        shell_cpu = f"{row['shell_cpu_s_per_gb']:.2f}" if row.get("shell_cpu_s_per_gb") is not None else "-"
         print(
             f"{row['method']:7} {row['direction']:9} {row['brs_mb_s']:9.0f} {spread:>12} {row['shell_mb_s']:10.0f} {ratio:>9} "
-            f"{row['brs_peak_rss_mib']:11.1f} {row['shell_peak_rss_mib']:9.1f} {row['brs_cpu_s']:9.2f} "
-            f"{row['shell_cpu_s'] if row['shell_cpu_s'] is not None else '-':>9} {row['brs_temp_disk_mib']:12.1f} {shrink:>6}"
+            f"{row['brs_peak_rss_mib']:11.1f} {row['shell_peak_rss_mib']:9.1f} {row.get('brs_cpu_s_per_gb', 0.0):10.2f} "
+            f"{shell_cpu:>12} {row['brs_temp_disk_mib']:12.1f} {shrink:>6}"
         )
 
 
@@ -440,12 +465,12 @@ def acceptance(rows: list[dict[str, Any]], runs: list[Run], scaling: dict[str, A
     """The issue's targets, each with the measured figure and PASS/FAIL."""
     checks = []
     by_key = {(row["method"], row["direction"]): row for row in rows}
-    for direction, target in (("backup", BACKUP_RATIO_TARGET), ("restore", RESTORE_RATIO_TARGET)):
-        row = by_key.get(("tarlz4", direction))
+    for (method, direction), target in RATIO_TARGETS.items():
+        row = by_key.get((method, direction))
         if row and row["ratio"] is not None:
             checks.append(
                 {
-                    "target": f"{direction} tarlz4+encryption >= {target:.1f}x the shell pipeline",
+                    "target": f"{direction} {method}+encryption >= {target:.1f}x the shell pipeline",
                     "measured": f"{row['ratio']:.2f}x ({row['brs_mb_s']:.0f} vs {row['shell_mb_s']:.0f} MB/s)",
                     "pass": row["ratio"] >= target,
                 }
@@ -482,6 +507,10 @@ def acceptance(rows: list[dict[str, Any]], runs: list[Run], scaling: dict[str, A
                 "pass": scaling["pass"],
             }
         )
+    # Figures of the performance issue that this benchmark does not measure: listed, so that a
+    # run never reads as if they held.
+    for figure, where in NOT_MEASURED_HERE:
+        checks.append({"target": figure, "measured": f"not measured by this benchmark ({where})", "pass": False})
     failed = [run for run in runs if run.exit_code or run.error]
     checks.append(
         {

@@ -7,7 +7,10 @@ PLUGINS := $(sort $(wildcard plugins/brs-*))
 STAMP := $(VENV)/.brs-installed
 PYTEST_ARGS ?=
 
-.PHONY: dev system-deps test-servers deploy-tools demo test test-fast test-deploy bench lint clean
+DIST ?= dist
+WHEEL_PLUGINS ?= $(PLUGINS)
+
+.PHONY: dev system-deps test-servers deploy-tools container-tools wheels demo test test-fast test-deploy test-pods bench lint clean
 
 $(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,13 +34,27 @@ test-servers: dev
 deploy-tools:
 	bash scripts/install-deploy-tools.sh
 
+## container-tools: podman, buildah, runc, mmdebstrap and a private podman configuration (no networks)
+container-tools:
+	bash scripts/install-container-tools.sh
+
+## wheels: brs, every plugin (or WHEEL_PLUGINS) and all their dependencies as wheels in $(DIST),
+## for the images in deploy/images, which install from them without a package index
+wheels: $(STAMP)
+	rm -rf $(DIST)
+	$(PY) -m pip wheel -q --wheel-dir $(DIST) ./core $(foreach p,$(WHEEL_PLUGINS),./$(p)) 'psycopg[binary]>=3.1'
+
 ## demo: back up a directory, wipe it, restore it, and prove the data came back
 demo: dev
 	bash scripts/demo.sh
 
-## test: static checks, then the whole test suite against real servers
-test: dev system-deps test-servers deploy-tools lint
+## test: static checks, then the whole test suite against real servers and real pods (tests/pods)
+test: dev system-deps test-servers deploy-tools container-tools lint
 	source scripts/test-servers.env && $(PY) -m pytest $(PYTEST_ARGS)
+
+## test-pods: only the pod tests: real pods under podman, from images built with the repository's wheels
+test-pods: dev system-deps test-servers container-tools
+	source scripts/test-servers.env && $(PY) -m pytest tests/pods $(PYTEST_ARGS)
 
 ## test-fast: unit tests only (no servers, no large data)
 test-fast: dev
@@ -62,4 +79,4 @@ lint: dev
 	$(VENV)/bin/mypy --strict --ignore-missing-imports $(foreach p,$(PACKAGES),-p $(p))
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(DIST)

@@ -11,6 +11,8 @@ parts of ordinary manifests. This module rewrites them, and nothing else:
 * Secrets become ConfigMaps named ``<secret>-secret`` (a ConfigMap may have the Secret's name),
   and every reference to them (volumes, ``secretKeyRef``, ``envFrom.secretRef``) follows:
   consuming a Secret is broken in podman 4.3;
+* a pod with init containers gets ``restartPolicy: OnFailure``: under ``Always`` podman 4.3
+  restarts an init container that exited 0 over and over, and the other containers never start;
 * container ports are removed (refused without a network: pods run with ``--network none`` and
   their containers talk over the pod's loopback), and so are probes (they need systemd);
 * images are replaced through ``image_map`` (exact reference first, then the repository without
@@ -128,6 +130,8 @@ def _workload(document: Mapping[str, Any], suffix: str, image_map: Mapping[str, 
         claim = volume.get("persistentVolumeClaim")
         if claim and claim.get("claimName"):
             claim["claimName"] = f"{claim['claimName']}{suffix}"
+    if spec.get("initContainers") and spec.get("restartPolicy", "Always") == "Always":
+        spec["restartPolicy"] = "OnFailure"
     for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
         container.pop("ports", None)
         for probe in PROBES:

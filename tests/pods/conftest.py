@@ -1,9 +1,136 @@
-"""Pod tests: real containers under podman (see tests/pods/podman.py)."""
+"""Pod tests: real containers under podman, from images built with the repository's wheels.
+
+One session builds everything once: the cached Debian base images (scripts/build-base-images.sh),
+the wheels (``make wheels``) and the images of deploy/images. Every pod, volume and image the
+session created is removed at its end.
+"""
 
 from __future__ import annotations
 
+import secrets
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-# The manifest converter is a script of the repository, importable as a module.
+import pytest
+
+# The harness next to this file, and the manifest converter (a script of the repository).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pod_harness import REPO, Images, Podman, Session, link_names
+
+#: Where the base images import to: PostgreSQL's programs on PATH, as in the official image.
+BASE_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+WHEEL_PLUGINS = ("brs-postgres", "brs-redis", "brs-localfs", "brs-etcd", "brs-meilisearch")
+
+
+def _timed(timings: dict[str, float], name: str, started: float) -> None:
+    timings[name] = round(time.monotonic() - started, 1)
+
+
+@pytest.fixture(scope="session")
+def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    podman = Podman()
+    _remove_leftovers(podman)
+    timings: dict[str, float] = {}
+    networks_before, links_before = podman.networks(), link_names()
+    images_before = podman.image_ids()
+    volumes_before = set(podman("volume", "ls", "-q").stdout.split())
+    suffix = secrets.token_hex(3)
+    played: list[str] = []
+    started = time.monotonic()
+    # The wheels build while the base images are built (or taken from the cache) and imported.
+    wheels_log = tmp_path_factory.mktemp("wheels") / "make-wheels.log"
+    plugins = " ".join(f"plugins/{p}" for p in WHEEL_PLUGINS)
+    with wheels_log.open("wb") as log:
+        wheels = subprocess.Popen(
+            ["nice", "-n", "10", "make", "-s", "-C", str(REPO), "wheels", f"WHEEL_PLUGINS={plugins}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        t = time.monotonic()
+        out = subprocess.run(
+            ["bash", str(REPO / "scripts" / "build-base-images.sh")], capture_output=True, text=True, timeout=1800
+        )
+        assert out.returncode == 0, f"build-base-images.sh failed:\n{out.stderr[-4000:]}"
+        tars = dict(line.split("=", 1) for line in out.stdout.split())
+        _timed(timings, "base images (mmdebstrap or cache)", t)
+        t = time.monotonic()
+        base = f"localhost/brs-test-base:{suffix}"
+        stock = f"localhost/brs-test-stock-redis:{suffix}"
+        podman("import", "--change", f"ENV PATH={BASE_PATH}", "--change", 'CMD ["/bin/bash"]', tars["brs-test-base"], base)
+        stock_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        podman("import", "--change", f"ENV {stock_path}", "--change", 'CMD ["/bin/bash"]', tars["brs-test-stock-redis"], stock)
+        _timed(timings, "podman import", t)
+        t = time.monotonic()
+        assert wheels.wait(900) == 0, f"make wheels failed:\n{wheels_log.read_text()[-4000:]}"
+        _timed(timings, "make wheels (after the import)", t)
+        images = Images(base, stock, "", "", "", "")
+        t = time.monotonic()
+        build = REPO / "deploy" / "images"
+        images.database = f"localhost/brs-test-database:{suffix}"
+        podman.build(
+            build / "database" / "Containerfile",
+            images.database,
+            REPO,
+            {"BASE": base, "PLUGINS": "brs-postgres brs-redis brs-localfs"},
+        )
+        _timed(timings, "build database image", t)
+        t = time.monotonic()
+        images.etcd = f"localhost/brs-test-etcd:{suffix}"
+        podman.build(
+            build / "etcd" / "Containerfile", images.etcd, REPO, {"BASE": base, "ETCD_IMAGE": base, "ETCD_BIN": "/usr/bin"}
+        )
+        _timed(timings, "build etcd image", t)
+        t = time.monotonic()
+        images.meilisearch = f"localhost/brs-test-meilisearch:{suffix}"
+        podman.build(build / "meilisearch" / "Containerfile", images.meilisearch, REPO, {"BASE": base, "MEILISEARCH_IMAGE": base})
+        _timed(timings, "build meilisearch image", t)
+        t = time.monotonic()
+        images.provision = f"localhost/brs-test-provision:{suffix}"
+        podman.build(build / "provision" / "Containerfile", images.provision, REPO, {"BASE": base})
+        _timed(timings, "build provision image", t)
+        _timed(timings, "session set-up", started)
+        session = Session(podman, images, suffix, networks_before, links_before, timings, played)
+        yield session
+    finally:
+        if wheels.poll() is None:
+            wheels.kill()
+            wheels.wait()
+        _clean_up(podman, played, images_before, volumes_before)
+        for tag in podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+            if tag.endswith(f":{suffix}"):
+                podman("rmi", "--ignore", tag, check=False)
+        report = ", ".join(f"{k} {v}s" for k, v in timings.items())
+        sys.stderr.write(f"\npod test set-up times: {report}\n")
+
+
+def _remove_leftovers(podman: Podman) -> None:
+    """The private storage belongs to these tests: a session that was killed left its pods there."""
+    for pod in podman("pod", "ls", "-q").stdout.split():
+        podman("pod", "rm", "-f", pod, check=False)
+    for volume in podman("volume", "ls", "-q").stdout.split():
+        podman("volume", "rm", "-f", volume, check=False)
+    for tag in podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        if tag.startswith("localhost/brs-test-"):
+            podman("rmi", "--ignore", tag, check=False)
+
+
+def _clean_up(podman: Podman, pods: list[str], images_before: set[str], volumes_before: set[str]) -> None:
+    """Remove every pod, volume and image the session created (the pods first: they hold the rest)."""
+    for pod in pods:
+        podman("pod", "rm", "-f", "--ignore", pod, check=False)
+    for volume in set(podman("volume", "ls", "-q").stdout.split()) - volumes_before:
+        podman("volume", "rm", "-f", volume, check=False)
+    for image in podman.image_ids() - images_before:
+        podman("rmi", "-f", image, check=False)
+
+
+@pytest.fixture(scope="session")
+def key() -> str:
+    """The encryption key of every pod's backups (32 ASCII characters)."""
+    return secrets.token_hex(16)

@@ -40,6 +40,7 @@ def test_statefulset_becomes_its_first_pod_with_one_volume_per_claim_template() 
     assert pod["metadata"] == {"name": "postgres-0", "labels": {"app.kubernetes.io/name": "postgres"}}
     spec = pod["spec"]
     assert spec["securityContext"]["runAsUser"] == 999
+    assert "restartPolicy" not in spec  # no init containers: as written
     claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
     assert claims == {"data": "data-postgres-0-t1", "backup": "backup-postgres-0-t1"}
     assert claim_names(out["Pod"]) == ["data-postgres-0-t1", "backup-postgres-0-t1"]
@@ -120,6 +121,7 @@ def test_unused_config_maps_claims_and_other_kinds_are_dropped_deployments_kept(
     assert spec["initContainers"][0]["image"] == "localhost/a"  # exact reference first
     assert "ports" not in spec["initContainers"][0]
     assert spec["containers"][0]["image"] == "localhost/b"  # then the repository
+    assert spec["restartPolicy"] == "OnFailure"  # init containers run once
     assert claim_names([out]) == ["claim-x"]
     original = deployment["spec"]["template"]["spec"]["volumes"][0]
     assert original["persistentVolumeClaim"]["claimName"] == "claim"  # the input is untouched

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Build the Debian 12 root file systems the pod tests import as base images, from the machine's
+# own apt sources (no registry), and cache them as tar files:
+#
+#   $BRS_IMAGE_CACHE/brs-test-base-<hash>.tar   bookworm minbase + python3 + python3-venv +
+#        postgresql-15 + redis-server + valkey-server 8 (bookworm-backports) + etcd 3.4 +
+#        meilisearch (the binary scripts/install-test-servers.sh installs) + patchelf.
+#        The user postgres has uid/gid 999 and PostgreSQL's programs are on PATH, as in the
+#        official postgres image, whose docker-entrypoint.sh is stood in for by
+#        tests/pods/base/docker-entrypoint.sh.
+#   $BRS_IMAGE_CACHE/brs-test-stock-redis-<hash>.tar   bookworm minbase + redis-server and
+#        nothing else (no Python): stands in for an unmodified database image.
+#
+# <hash> is a digest of everything that goes into the tar (package lists, hooks, the
+# Meilisearch binary), so a change rebuilds and an unchanged list reuses the cached file.
+# BRS_IMAGE_CACHE defaults to /var/cache/brs-test/images; delete it to force a rebuild.
+# Prints one line per image: NAME=PATH. About 4 minutes cold, nothing when cached.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib-install.sh
+. "$HERE/lib-install.sh"
+require_root
+command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/install-container-tools.sh first"
+
+CACHE=${BRS_IMAGE_CACHE:-/var/cache/brs-test/images}
+MEILI=${BRS_MEILISEARCH_BINARY:-$BRS_TEST_ROOT/meilisearch/meilisearch}
+[ -x "$MEILI" ] || die "$MEILI missing: run scripts/install-test-servers.sh first"
+CODENAME=bookworm
+mkdir -p "$CACHE"
+
+# The apt sources: the host's own (main archive, updates, security) plus bookworm-backports on
+# the same mirror, written here so that the build does not depend on the host having enabled it.
+SOURCES=$(mktemp -d "${TMPDIR:-/tmp}/brs-sources.XXXXXX")
+trap 'rm -rf "$SOURCES"' EXIT
+MIRROR=$(debian_mirror)
+cat > "$SOURCES/debian.list" <<EOF
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $CODENAME main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $CODENAME-updates main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $CODENAME-backports main
+EOF
+SECURITY=$(awk '/^URIs:/{u=$2} /^Suites:.*-security/{print u; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+SECURITY=${SECURITY:-${MIRROR%/debian}/debian-security}
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${SECURITY%/} $CODENAME-security main" >> "$SOURCES/debian.list"
+
+BASE_PKGS="python3,python3-venv,patchelf,ca-certificates,postgresql-15,redis-server,etcd-server,etcd-client,valkey-server/$CODENAME-backports,valkey-tools/$CODENAME-backports"
+STOCK_PKGS="redis-server"
+# uid/gid 999 for postgres before postgresql-common creates the account (it keeps an existing one).
+USERS_HOOK='echo "postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/bash" >> "$1/etc/passwd"; echo "postgres:x:999:" >> "$1/etc/group"; echo "postgres:*:19000:0:99999:7:::" >> "$1/etc/shadow"'
+ENTRYPOINT=$HERE/../tests/pods/base/docker-entrypoint.sh
+MEILI_SHA=$(sha256sum "$MEILI" | cut -d' ' -f1)
+ENTRYPOINT_SHA=$(sha256sum "$ENTRYPOINT" | cut -d' ' -f1)
+
+build() {   # build NAME PACKAGES KEY-EXTRA MMDEBSTRAP-ARGS... -> prints NAME=PATH
+    local name=$1 pkgs=$2 extra=$3
+    shift 3
+    local key tar
+    # Not "$@": it names paths of this checkout, and another clone must find the same cache.
+    key=$(printf '%s\n' "v1" "$CODENAME" "$pkgs" "$extra" | sha256sum | cut -c1-16)
+    tar=$CACHE/$name-$key.tar
+    if [ ! -s "$tar" ]; then
+        # mmdebstrap picks the output format from the name: it must end in .tar.
+        step_start "mmdebstrap $name ($pkgs)"
+        nice -n 10 mmdebstrap --quiet --mode=root --variant=minbase --include="$pkgs" \
+            --aptopt='Acquire::Languages "none"' \
+            --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+            --dpkgopt='path-exclude=/usr/share/locale/*' \
+            --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+            "$@" "$CODENAME" "$CACHE/partial-$name-$key.tar" "$SOURCES/debian.list"
+        mv -f "$CACHE/partial-$name-$key.tar" "$tar"
+        step_end "($(du -h "$tar" | cut -f1))"
+        # Older builds of the same image are superseded.
+        find "$CACHE" -maxdepth 1 \( -name "$name-*.tar" -o -name "partial-$name-*.tar" \) ! -name "$name-$key.tar" -delete
+    fi
+    echo "$name=$tar"
+}
+
+build brs-test-base "$BASE_PKGS" "$MEILI_SHA $ENTRYPOINT_SHA $USERS_HOOK" \
+    --essential-hook="$USERS_HOOK" --customize-hook="copy-in $MEILI /usr/local/bin" \
+    --customize-hook="copy-in $ENTRYPOINT /usr/local/bin"
+build brs-test-stock-redis "$STOCK_PKGS" ""
+if [ "${#BRS_STEP_TIMES[@]}" -gt 0 ]; then print_step_times >&2; fi

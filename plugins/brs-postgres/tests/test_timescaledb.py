@@ -28,7 +28,7 @@ from brs_postgres.testing import (
     timescale_snapshot,
     world_tempdir,
 )
-from brs_postgres.timescale import installed_version
+from brs_postgres.timescale import installed_version, preload_libraries
 from brs_postgres.tools import Toolset
 
 KEY = "0123456789abcdefghijklmnopqrstuv"
@@ -130,3 +130,13 @@ def test_upgrades_15_to_16_to_18_keep_the_timescaledb_data(
             upgraded.stop()
     finally:
         cluster.destroy()
+
+
+def test_preload_libraries_are_read_from_the_clusters_own_config_files(clusters: Callable[..., PgCluster]) -> None:
+    """postgresql.auto.conf (ALTER SYSTEM) overrides postgresql.conf, as when the server starts."""
+    cluster = clusters(16, start=False)
+    assert preload_libraries(cluster.tools, cluster.data, cluster.owner) == []
+    preload_timescaledb(cluster)
+    assert preload_libraries(cluster.tools, cluster.data, cluster.owner) == ["timescaledb"]
+    (cluster.data / "postgresql.auto.conf").write_text("shared_preload_libraries = 'pg_stat_statements, \"timescaledb\"'\n")
+    assert preload_libraries(cluster.tools, cluster.data, cluster.owner) == ["pg_stat_statements", "timescaledb"]

@@ -27,6 +27,17 @@ BASE_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin
 WHEEL_PLUGINS = ("brs-postgres", "brs-redis", "brs-localfs", "brs-etcd", "brs-meilisearch")
 
 
+#: Seconds per set-up step and per pod, reported at the end of the run (CI time matters).
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.write_sep("-", "pod test times")
+        for name, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{seconds:7.1f}s  {name}")
+
+
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
     timings[name] = round(time.monotonic() - started, 1)
 
@@ -35,7 +46,7 @@ def _timed(timings: dict[str, float], name: str, started: float) -> None:
 def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     podman = Podman()
     _remove_leftovers(podman)
-    timings: dict[str, float] = {}
+    timings = TIMINGS
     networks_before, links_before = podman.networks(), link_names()
     images_before = podman.image_ids()
     volumes_before = set(podman("volume", "ls", "-q").stdout.split())
@@ -105,8 +116,6 @@ def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         for tag in podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
             if tag.endswith(f":{suffix}"):
                 podman("rmi", "--ignore", tag, check=False)
-        report = ", ".join(f"{k} {v}s" for k, v in timings.items())
-        sys.stderr.write(f"\npod test set-up times: {report}\n")
 
 
 def _remove_leftovers(podman: Podman) -> None:

@@ -289,7 +289,7 @@ def test_pod_backs_up_restores_before_start_and_restores_online(
     # 1. Empty volumes: the sidecar finds nothing to restore, the database starts empty.
     pod.play()
     pod.wait_ready()
-    assert "there are no backups in the storage" in pod.log_text("brs")
+    assert re.search(r"there are no backups .*in the storage: the database starts EMPTY", pod.log_text("brs"))
     # brs runs on the image's interpreter (Debian 12's), or the bundle's copy of it.
     assert pod.exec("brs", PYTHON, "-c", "import sys; print(sys.version.split()[0])").strip() == "3.11.2"
     if database.stock:  # the database image has no Python of its own

@@ -14,6 +14,7 @@ import pytest
 
 from brs.crypto import Keyring, parse_key
 from brs.testing import hostile, make_tree, run_brs, tree_snapshot
+from brs.testing.helpers import expected_failure
 from brs.testing.helpers import brs_executable
 
 
@@ -28,7 +29,7 @@ def backed_up(tmp_path: Path, brs_env: dict[str, str]) -> tuple[dict[str, str], 
 
 
 def _assert_one_line_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert result.returncode == 1, result.stderr
+    assert expected_failure(result.returncode), result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("brs: error:")]
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -163,7 +164,7 @@ def test_killing_a_backup_mid_upload_leaves_no_listed_backup(tmp_path: Path, brs
 
 
 def test_plugins_list_shows_builtins_with_distributions() -> None:
-    rows = json.loads(run_brs("plugins", "list", "--json", check=True).stdout)
+    rows = json.loads(run_brs("plugins", "list", "--check", "--json", check=True).stdout)
     found = {(r["role"], r["name"]): (r["distribution"], r["status"]) for r in rows}
     for role, name, dist in [
         ("database", "localfs", "brs-localfs"),
@@ -175,7 +176,7 @@ def test_plugins_list_shows_builtins_with_distributions() -> None:
     ]:
         assert found[(role, name)] == (dist, "ok")
     assert all(r["version"] for r in rows)
-    table = run_brs("plugins", "list", check=True).stdout
+    table = run_brs("plugins", "list", "--check", check=True).stdout
     assert "brs-localfs" in table and "DISTRIBUTION" in table
 
 

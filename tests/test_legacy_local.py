@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from brs.errors import KeyMissing
 from brs.testing import assert_one_line_error, run_brs, tree_snapshot
 from brs.testing.legacy import SUFFIXES, make_old_backup, old_localfs_dump, set_mtime
 
@@ -89,7 +90,7 @@ def test_wrong_key_is_reported_as_a_wrong_key(tmp_path: Path, brs_env: dict[str,
     env = {**brs_env, "BRS_ENCRYPTION_KEY_FILE": str(tmp_path / "key")}
     for command in (["verify"], ["restore"], ["download", "latest", "-o", str(tmp_path / "out.tar")]):
         result = run_brs(*command, env=env)
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == KeyMissing.exit_code, result.stderr
         message = assert_one_line_error(result, "wrong key", "0.tar.gz.aes")
         assert "decompress" not in message
     assert not Path(env["BRS_DB_DATA_DIRECTORY"]).exists()

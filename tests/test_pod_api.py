@@ -13,6 +13,7 @@ from pathlib import Path
 
 from podsim import Pod, metric_value, wait_for
 
+from brs.errors import ConfigError
 from brs.testing.helpers import brs_executable
 
 
@@ -101,7 +102,7 @@ def test_non_loopback_api_needs_the_token(pods: Callable[..., Pod]) -> None:
 def test_refuses_a_non_loopback_address_without_a_token(tmp_path: Path) -> None:
     pod = Pod(tmp_path)
     result = subprocess.run(pod.sidecar_argv("--bind-addr", "0.0.0.0"), capture_output=True, text=True, env=pod.env, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == ConfigError.exit_code
     assert "--api-token-file" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("brs: error:")
 
 
@@ -109,7 +110,7 @@ def test_refuses_an_invalid_verify_schedule(tmp_path: Path) -> None:
     pod = Pod(tmp_path)
     env = {**pod.env, "BRS_VERIFY_CRON_SCHEDULE": "*/5 * * *"}
     result = subprocess.run(pod.sidecar_argv(), capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == ConfigError.exit_code
     assert "--verify-cron-schedule '*/5 * * *' is not a 5-field cron expression" in result.stderr, result.stderr
 
 

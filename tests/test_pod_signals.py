@@ -12,6 +12,7 @@ from typing import Any
 
 from podsim import Pod, pid_alive, wait_for
 
+from brs.errors import BusyError
 from brs.testing.helpers import brs_executable
 
 
@@ -51,7 +52,12 @@ def test_overlapping_operations_get_busy_and_sigterm_lets_the_backup_finish(pods
     cli = subprocess.run(
         [brs_executable(), "backup", "--server", pod.url], capture_output=True, text=True, env=pod.env, timeout=120
     )
-    assert cli.returncode == 1 and cli.stderr.startswith("brs: error:") and "busy" in cli.stderr and cli.stderr.count("\n") == 1
+    assert (
+        cli.returncode == BusyError.exit_code
+        and cli.stderr.startswith("brs: error:")
+        and "busy" in cli.stderr
+        and cli.stderr.count("\n") == 1
+    )
 
     assert pod.sidecar is not None
     pod.sidecar.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import runpy
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import pytest
 
 from brs import hookspecs
 from brs.cli.app import cli
+from brs.errors import EXIT_CODES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FIRSTRESULT = "firstresult: the call ends at the first implementation that returns a value other than None."
@@ -48,3 +50,16 @@ def test_every_core_option_is_in_the_configuration_reference() -> None:
     text = (DOCS / "configuration.md").read_text()
     missing = sorted(flag for flag in _options(cli) if f"`{flag}`" not in text)
     assert not missing, f"run scripts/options_table.py and update docs/configuration.md: {missing}"
+
+
+def test_the_configuration_reference_table_is_generated_from_the_code() -> None:
+    script = runpy.run_path(str(DOCS.parent / "scripts" / "options_table.py"))
+    text = (DOCS / "configuration.md").read_text()
+    assert script["document_with_table"](text) == text, "run scripts/options_table.py --write"
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/cli.md"])
+def test_every_exit_status_is_documented(document: str) -> None:
+    text = (DOCS.parent / document).read_text()
+    for code, meaning in EXIT_CODES.items():
+        assert f"| {code} | {meaning} |" in text, f"{document} lacks the row of exit status {code}"

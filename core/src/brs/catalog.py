@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from brs import trust
+from brs import retention, trust
 from brs.crypto import Keyring
 from brs.identity import same_database
 from brs.interfaces import StoredObject
@@ -92,6 +92,8 @@ class RetentionPlan:
     delete: list[Manifest]
     orphans: list[StoredObject]
     notes: list[str]
+    #: What the policy decided for the usable backups, with the rules that keep each one.
+    decision: retention.Decision
 
 
 @dataclass
@@ -227,20 +229,20 @@ class Catalog:
         return [e for e in self.entries if e.standing not in (Standing.USABLE, Standing.FUTURE, Standing.OTHER_DATABASE)]
 
     # -- retention ------------------------------------------------------------------------
-    def plan_retention(self, keep: int, protect: str | None, keep_days: int | None = None) -> RetentionPlan:
-        """Keep the newest ``keep`` usable backups (and ``protect``, the backup just taken);
-        delete only older usable ones and data objects of brs's own shape without any manifest
-        file that are older than :data:`ORPHAN_AGE`.
+    def plan_retention(self, rules: retention.Policy, protect: str | None) -> RetentionPlan:
+        """Keep what ``rules`` keep of the usable backups (and ``protect``, the backup just
+        taken); delete only the other usable ones and data objects of brs's own shape without
+        any manifest file that are older than :data:`ORPHAN_AGE`.
 
         Only backups whose manifest file was read are brs's own: the old tool's backups (no
-        manifest) are never counted or deleted. With ``keep_days``, a backup beyond the count
-        is deleted only once it is also older than that many days, as in the old tool's S3
-        lifecycle rule, so the day limit never deletes more than the count alone.
+        manifest) are never counted or deleted, nor are backups dated in the future.
         """
         names = {obj.name for obj in self.objects}
-        delete = [m for m in self.managed()[max(1, keep) :] if m.backup_id != protect]
-        if keep_days is not None:
-            delete = [m for m in delete if m.started < self.policy.now - timedelta(days=keep_days)]
+        managed = self.managed()
+        decision = retention.decide([retention.Snapshot(m.backup_id, m.started) for m in managed], rules, self.policy.now)
+        if protect is not None and protect not in decision.reasons:
+            decision.reasons[protect] = ["just taken"]
+        delete = [m for m in managed if m.backup_id not in decision.reasons]
         cutoff = self.policy.now - ORPHAN_AGE
         orphans = [
             obj
@@ -261,7 +263,7 @@ class Catalog:
             )
         if self.unreadable:
             notes.append(f"retention keeps {len(self.unreadable)} unreadable manifests and their data objects")
-        return RetentionPlan(delete, orphans, notes)
+        return RetentionPlan(delete, orphans, notes, decision)
 
 
 def _days(delta: timedelta) -> str:

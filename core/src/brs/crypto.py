@@ -31,7 +31,7 @@ from typing import Final, TypeAlias
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from brs.errors import ConfigError, DecryptionError
+from brs.errors import ConfigError, DecryptionError, KeyMissing
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -182,7 +182,7 @@ class Keyring:
             return self._keys[key_id]
         except KeyError:
             configured = ", ".join(self._keys) or "none"
-            raise DecryptionError(f"{what} is encrypted with key {key_id}; configured keys: {configured}") from None
+            raise KeyMissing(f"{what} is encrypted with key {key_id}; configured keys: {configured}") from None
 
     def __bool__(self) -> bool:
         return bool(self._keys)

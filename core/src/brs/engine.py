@@ -25,25 +25,25 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir, killpoints, trust
+from brs import datadir, killpoints, retention, trust
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, Standing
+from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, RetentionPlan, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
 from brs.datalock import DataDirLock
 from brs.errors import (
     BackupNotFound,
     BrsError,
-    BusyError,
     ConfigError,
     DatabaseError,
     DecryptionError,
+    DatabaseRunning,
     IntegrityError,
     LocalIOError,
     PluginError,
     StorageError,
 )
 from brs.identity import host_name
-from brs.interfaces import Compression, Database, PluginContext, Role, StoredObject
+from brs.interfaces import Compression, Database, PluginContext, Role, Storage, StoredObject
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidManifest, Manifest
 from brs.manifest import format_time, new_backup_id
@@ -87,6 +87,18 @@ class Settings:
     lock_wait: float = 0.0
     #: Let ``latest`` and the automatic restore pick backups of another database identity.
     allow_other_identity: bool = False
+    #: Apply retention after each backup (``brs backup --no-retention`` turns it off once).
+    retention_after_backup: bool = True
+    #: The retention policy (``--keep-*``); None: ``object_max_keep`` and ``object_days_max_keep``.
+    retention_rules: retention.Policy | None = None
+
+    def retention_policy(self) -> retention.Policy:
+        """The policy in force; the old options map onto ``keep_last`` and ``keep_within``."""
+        if self.retention_rules is not None:
+            return self.retention_rules
+        days = self.object_days_max_keep
+        within = None if days is None else retention.Duration(days=days)
+        return retention.Policy(last=max(1, self.object_max_keep), within=within)
 
 
 @dataclass
@@ -232,13 +244,18 @@ class Engine:
         except BrsError:
             answers = False
         if answers:
-            raise BusyError(
+            raise DatabaseRunning(
                 f"the {self.settings.db} server is running on {data_dir}: a restore under it is ignored or undone by it; "
                 "restore through the sidecar (brs restore --server URL), which stops and restarts it, "
                 "or stop the server first (--ignore-running-server restores anyway)"
             )
 
     # -- listing -----------------------------------------------------------------------------
+    def location(self) -> str:
+        """Where this engine's backups are (the storage's own words)."""
+        storage = self.session.drivers.get(Role.STORAGE)
+        return storage.location() if isinstance(storage, Storage) else self.settings.backup_provider
+
     def identity(self) -> Identity:
         """This database's identity: the host name, and what the database plugin reports."""
         database = None
@@ -379,7 +396,8 @@ class Engine:
         log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, raw, size, duration)
         self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
         try:
-            self.apply_retention(protect=backup_id)
+            if settings.retention_after_backup:
+                self.apply_retention(protect=backup_id)
         except BrsError as error:
             log.error("retention failed (the new backup is kept): %s", error)
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
@@ -482,8 +500,9 @@ class Engine:
 
     # -- retention ---------------------------------------------------------------------------
     def apply_retention(self, keep: int | None = None, protect: str | None = None) -> list[str]:
-        """Keep the newest ``keep`` usable backups (at least one, and always ``protect``, the
-        backup just taken); delete older usable ones and stale orphans of brs's own shape.
+        """Apply the retention policy (:mod:`brs.retention`; with ``keep``: keep the newest
+        ``keep``), always keeping ``protect``, the backup just taken; delete the usable backups
+        the policy does not keep and stale orphans of brs's own shape.
 
         Only backups this run can vouch for count and are deleted (see :mod:`brs.catalog`);
         anything else under the prefix is left alone and reported. A backup is removed
@@ -493,16 +512,28 @@ class Engine:
         with self.locked("retention", writes=False):
             return self._apply_retention(keep, protect)
 
+    def plan_retention(self) -> RetentionPlan:
+        """What the configured policy keeps and deletes now (``brs backups prune --dry-run``)."""
+        return self.catalog().plan_retention(self.settings.retention_policy(), None)
+
+    def prune(self, *, dry_run: bool = False) -> RetentionPlan:
+        """Apply the configured policy now (``brs backups prune``); with ``dry_run`` only plan."""
+        if dry_run:
+            return self.plan_retention()
+        with self.locked("retention", writes=False):
+            return self._retain(self.plan_retention())
+
     def _apply_retention(self, keep: int | None, protect: str | None) -> list[str]:
-        keep = max(1, self.settings.object_max_keep if keep is None else keep)
-        plan = self.catalog().plan_retention(keep, protect, self.settings.object_days_max_keep)
+        rules = self.settings.retention_policy() if keep is None else retention.Policy(last=max(1, keep))
+        plan = self._retain(self.catalog().plan_retention(rules, protect))
+        return [m.backup_id for m in plan.delete]
+
+    def _retain(self, plan: RetentionPlan) -> RetentionPlan:
         for note in plan.notes:
             log.warning("%s", note)
-        removed = []
         for manifest in plan.delete:
             self._storage("brs_storage_delete", name=manifest.manifest_name)
             self._storage("brs_storage_delete", name=manifest.object_name)
-            removed.append(manifest.backup_id)
             log.info("retention removed backup %s", manifest.backup_id)
         for obj in plan.orphans:
             if obj.name.endswith(ENCRYPTED_SUFFIX) and not self._is_own_stream(obj.name):
@@ -510,7 +541,7 @@ class Engine:
                 continue
             self._storage("brs_storage_delete", name=obj.name)
             log.info("removed orphaned object %s (no manifest)", obj.name)
-        return removed
+        return plan
 
     def _is_own_stream(self, name: str) -> bool:
         """Whether ``name`` starts with a brs stream header naming the backup in its name."""

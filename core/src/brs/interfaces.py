@@ -194,6 +194,11 @@ class Storage(Plugin):
 
     role = Role.STORAGE
 
+    def location(self) -> str:
+        """Where the backups are, for messages (``no backups in s3://bucket/prefix``)."""
+        prefix = self.context.object_prefix.strip("/")
+        return f"{self.context.name} storage" + (f", prefix {prefix}" if prefix else "")
+
     @abstractmethod
     def brs_storage_ensure(self) -> None:
         """Make sure the bucket or directory exists and is reachable."""

@@ -9,6 +9,7 @@ which lets other plugins wrap them.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import stevedore
 import stevedore.exception
 
 from brs import hookspecs
-from brs.errors import BrsError, PluginError
+from brs.errors import BrsError, PluginError, UnknownPlugin
 from brs.interfaces import Compression, Database, Plugin, Role, Storage
 
 __all__ = ["HOOKS_GROUP", "PluginInfo", "Session", "distribution_of", "driver_class", "installed_names", "list_plugins"]
@@ -75,6 +76,13 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
     :raises PluginError: one line that lists what is installed when ``name`` is unknown,
         names both distributions when two claim it, or says why it failed to load.
     """
+    installed = installed_names(role)
+    if name not in installed:
+        # Checked before stevedore, which would log its own line about the missing name.
+        close = difflib.get_close_matches(name, installed, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        available = ", ".join(installed) or "none"
+        raise UnknownPlugin(f"no {role.label} plugin named {name!r} is installed (installed: {available}){hint}")
     failures: list[str] = []
 
     def on_failure(_manager: Any, entry_point: metadata.EntryPoint, error: BaseException) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from meili_servers import MeiliServer, assert_matches, load_sample, snapshot
 
 from brs.testing import run_brs
+from brs.testing.helpers import expected_failure
 from brs.testing.legacy import make_old_backup
 
 
@@ -73,7 +74,7 @@ def test_unreachable_server_is_one_line_and_exit_1(meili_binary: Path, tmp_path:
     key_file = tmp_path / "key"
     key_file.write_text("whatever")
     result = run_brs("backup", *_common(server, tmp_path / "backups", key_file, meili_binary))
-    assert result.returncode == 1, result.stderr
+    assert expected_failure(result.returncode), result.stderr
     errors = _error_lines(result.stderr)
     assert len(errors) == 1 and "cannot reach Meilisearch at http://127.0.0.1:1" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
@@ -86,7 +87,7 @@ def test_wrong_api_key_is_one_line_and_exit_1(
     key_file = tmp_path / "key"
     key_file.write_text("not-the-master-key")
     result = run_brs("backup", *_common(server, tmp_path / "backups", key_file, meili_binary))
-    assert result.returncode == 1, result.stderr
+    assert expected_failure(result.returncode), result.stderr
     errors = _error_lines(result.stderr)
     assert len(errors) == 1 and "invalid_api_key" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
@@ -102,7 +103,7 @@ def test_missing_dump_dir_option_is_a_config_error(
     at = args.index("--meilisearch-dump-dir")
     del args[at : at + 2]
     result = run_brs("backup", *args)
-    assert result.returncode == 1
+    assert expected_failure(result.returncode)
     assert "--meilisearch-dump-dir" in _error_lines(result.stderr)[0]
 
 
@@ -115,7 +116,7 @@ def test_dump_dir_not_shared_with_the_server_is_explained(
     args = _common(server, tmp_path / "backups", key_file, meili_binary)
     args[args.index("--meilisearch-dump-dir") + 1] = str(tmp_path / "elsewhere")
     result = run_brs("backup", *args)
-    assert result.returncode == 1
+    assert expected_failure(result.returncode)
     errors = _error_lines(result.stderr)
     assert len(errors) == 1 and "does not exist" in errors[0] and "--meilisearch-dump-dir" in errors[0], result.stderr
     listed = run_brs(

@@ -30,7 +30,7 @@ def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> 
         "backup", "--db", "rethinkdb", "--backup-provider", "local", "--local-provider-backup-path", str(tmp_path / "backups"),
         "--rethinkdb-url", f"127.0.0.1:{port}", "--rethinkdb-passwordfile", str(tmp_path / "pw"),
     )  # fmt: skip
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == DatabaseError.exit_code, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("brs: error:")]
     assert errors == [
         f"brs: error: cannot reach RethinkDB at 127.0.0.1:{port}: "

@@ -53,6 +53,9 @@ class LocalStorage(Storage):
             ),
         )
 
+    def location(self) -> str:
+        return str(self.root)
+
     def _path(self, name: str) -> Path:
         if not name or name.startswith(".") or "/" in name or "\\" in name:
             raise StorageError(f"invalid object name {name!r}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
 import sys
 import threading
 import time
@@ -15,21 +15,22 @@ import click
 
 import brs
 from brs.cli import sidecar as sidecar_cli
+from brs import results
+from brs.cli import output
 from brs.cli.context import (
     BrsCommand,
     build_engine,
+    common_options,
     compression_option,
-    core_options,
-    database_options,
     lock_option,
     restore_options,
+    retention_options,
 )
+from brs.cli.globals import GlobalGroup
 from brs.engine import Engine
-from brs.errors import BrsError
+from brs.errors import BrsError, ConfigError
 from brs.interfaces import Role
-from brs.legacy import FORMAT, LegacyBackup
 from brs.plugins import list_plugins
-from brs.units import format_size
 
 __all__ = ["cli", "main"]
 
@@ -48,7 +49,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
-class _Group(click.Group):
+class _Group(GlobalGroup):
     """The command group, with the verbs of backup-restore-sidecar as hidden aliases."""
 
     ALIASES: ClassVar[dict[str, str]] = {"create-backup": "backup"}
@@ -61,7 +62,8 @@ class _Group(click.Group):
 @click.option(
     "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show core and plugin versions."
 )
-def cli() -> None:
+@common_options
+def cli(**_: Any) -> None:
     """Automatic backup and recovery for databases on Kubernetes."""
 
 
@@ -96,87 +98,100 @@ class _ProgressLine:
 
 
 @cli.command(cls=BrsCommand)
-@core_options
-@database_options
+@common_options
 @compression_option
 @lock_option
-@sidecar_cli.server_options
+@retention_options
+@click.option(
+    "--no-retention", is_flag=True, help="Keep every backup this time: do not apply the retention policy after the backup."
+)
 @click.pass_context
 def backup(ctx: click.Context, /, **_: Any) -> None:
-    """Take one backup now and print its version."""
-    if sidecar_cli.remote(ctx, "backup"):
+    """Take one backup now and print its version (then apply retention, unless --no-retention)."""
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        if ctx.params["no_retention"]:
+            raise ConfigError("--no-retention is not available with --server (the sidecar applies its own policy)")
+        output.emit(ctx, client.backup(), output.human_backup)
         return
     engine, _params = build_engine(ctx, need_db=True)
     engine.session.call(Role.STORAGE, "brs_storage_ensure")
     with _ProgressLine(engine):
         manifest = engine.backup()
-    click.echo(manifest.backup_id)
+    output.emit(ctx, results.backup_row(manifest), output.human_backup)
 
 
-@cli.group()
-def backups() -> None:
-    """Inspect stored backups."""
+@cli.group(cls=GlobalGroup)
+@common_options
+def backups(**_: Any) -> None:
+    """Inspect, delete and prune stored backups."""
 
 
 @backups.command("list", cls=BrsCommand)
-@core_options
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-@sidecar_cli.server_options
+@common_options
 @click.pass_context
-def backups_list(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
+def backups_list(ctx: click.Context, /, **_: Any) -> None:
     """List backups, newest first."""
-    _show_backups(ctx, as_json)
+    _show_backups(ctx)
 
 
-def _show_backups(ctx: click.Context, as_json: bool) -> None:
-    listing = sidecar_cli.remote_backups(ctx)
-    if listing is None:
+def _show_backups(ctx: click.Context) -> None:
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        listing, where = client.list_backups(), client.base_url
+    else:
         engine, _params = build_engine(ctx)
-        catalog = engine.catalog()
-        listing = {"backups": [entry.summary() for entry in catalog.entries], "unreadable_manifests": len(catalog.unreadable)}
-    rows: list[dict[str, Any]] = listing["backups"]
-    for row in rows:
-        if row.get("status") in ("tampered", "unencrypted"):
-            click.echo(f"brs: warning: {row['status_reason']}", err=True)
-    unreadable = int(listing.get("unreadable_manifests") or 0)
-    if unreadable:
-        click.echo(f"brs: warning: {unreadable} manifests could not be read and are not listed (see the log)", err=True)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no backups", err=True)
-        return
-    header = ("VERSION", "CREATED (UTC)", "SIZE", "COMPRESSION", "ENCRYPTED", "DB", "FORMAT", "HOST", "STATUS")
-    table = [header] + [
-        (
-            r["version"],
-            r["created_at"].replace("T", " ")[:19],
-            format_size(r["size"]),
-            r["compression"],
-            "yes" if r["encrypted"] else "no",
-            r["db"],
-            "old" if r.get("format") == FORMAT else "brs",
-            (r.get("identity") or {}).get("host") or "-",
-            r.get("status") or "usable",
-        )
-        for r in rows
-    ]
-    _print_table(table)
-    if any(r.get("format") == FORMAT for r in rows):
-        click.echo(f"old: written by {FORMAT}; no checksum, no integrity proof; retention never deletes them", err=True)
+        listing, where = results.listing(engine.catalog()), engine.location()
+    output.warn_about_listing(listing)
+    output.emit(ctx, listing["backups"], lambda rows: output.human_backups(rows, where))
+
+
+@backups.command("show", cls=BrsCommand)
+@common_options
+@click.argument("version")
+@click.pass_context
+def backups_show(ctx: click.Context, /, **_: Any) -> None:
+    """Everything known about backup VERSION (or 'latest'): its listing and its whole manifest."""
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        document = client.show_backup(ctx.params["version"])
+    else:
+        engine, params = build_engine(ctx)
+        document = results.backup_details(engine.find(params["version"]))
+    output.emit(ctx, document, output.human_details)
 
 
 @backups.command("delete", cls=BrsCommand)
-@core_options
+@common_options
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Also delete the only remaining backup.")
 @click.pass_context
 def backups_delete(ctx: click.Context, /, **_: Any) -> None:
     """Delete backup VERSION (its manifest first, then its data)."""
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        document = client.delete_backup(ctx.params["version"], force=bool(ctx.params["force"]))
+    else:
+        engine, params = build_engine(ctx)
+        document = results.deleted([engine.delete(params["version"], allow_last=params["force"])])
+    output.emit(ctx, document, output.human_deleted)
+
+
+@backups.command("prune", cls=BrsCommand)
+@common_options
+@retention_options
+@lock_option
+@click.option("--dry-run", is_flag=True, help="Only show what the policy keeps and deletes; delete nothing.")
+@click.pass_context
+def backups_prune(ctx: click.Context, /, **_: Any) -> None:
+    """Apply the retention policy now: delete every backup that no --keep-* rule keeps.
+
+    The newest backup is always kept, and so is a backup dated in the future. Old backups of
+    backup-restore-sidecar are never deleted.
+    """
     engine, params = build_engine(ctx)
-    manifest = engine.delete(params["version"], allow_last=params["force"])
-    click.echo(f"deleted {manifest.backup_id}")
+    plan = engine.prune(dry_run=bool(params["dry_run"]))
+    output.emit(ctx, results.pruned(plan, dry_run=bool(params["dry_run"])), output.human_pruned)
 
 
 #: ``restore list-versions`` and ``restore ls`` listed backups in backup-restore-sidecar.
@@ -184,8 +199,7 @@ _OLD_LIST_VERBS = ("list-versions", "ls")
 
 
 @cli.command(cls=BrsCommand)
-@core_options
-@database_options
+@common_options
 @restore_options
 @click.argument("version", required=False, default="latest")
 @click.option(
@@ -197,7 +211,6 @@ _OLD_LIST_VERBS = ("list-versions", "ls")
     help="Restore locally even though the database server answers (it will keep writing to the old files).",
 )
 @lock_option
-@sidecar_cli.server_options
 @click.pass_context
 def restore(ctx: click.Context, /, **_: Any) -> None:
     """Restore VERSION (default: latest) into the data directory.
@@ -208,45 +221,40 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
     restore into a data directory with data refuses while the database server answers.
     """
     if ctx.params.get("version") in _OLD_LIST_VERBS:
-        _show_backups(ctx, as_json=False)
+        _show_backups(ctx)
         return
-    if sidecar_cli.remote(ctx, "restore"):
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        if ctx.params.get("discard_previous"):
+            raise ConfigError("--discard-previous is not available with --server (the sidecar keeps the previous data aside)")
+        output.emit(ctx, client.restore(ctx.params.get("version") or "latest"), output.human_restored)
         return
     engine, params = build_engine(ctx, need_db=True)
     if not params["ignore_running_server"]:
         engine.refuse_running_server()
     with _ProgressLine(engine):
         result = engine.restore(params["version"], keep_previous=not params["discard_previous"])
-    click.echo(result.manifest.backup_id)
-    if result.previous is not None:
-        click.echo(f"previous content kept at {result.previous}", err=True)
+    output.emit(ctx, results.restored(result), output.human_restored)
 
 
 @cli.command(cls=BrsCommand)
-@core_options
+@common_options
 @click.argument("version", required=False, default="latest")
-@sidecar_cli.server_options
 @click.pass_context
 def verify(ctx: click.Context, /, **_: Any) -> None:
     """Download, decrypt, decompress and check VERSION (default: latest) without restoring it."""
-    if sidecar_cli.remote(ctx, "verify"):
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        output.emit(ctx, client.verify(ctx.params.get("version") or "latest"), output.human_verified)
         return
     engine, params = build_engine(ctx)
     with _ProgressLine(engine):
         result = engine.verify(params["version"])
-    click.echo(
-        sidecar_cli.verify_message(
-            result.manifest.backup_id,
-            result.members,
-            result.raw_bytes,
-            result.manifest.sha256,
-            legacy=isinstance(result.manifest, LegacyBackup),
-        )
-    )
+    output.emit(ctx, results.verified(result), output.human_verified)
 
 
 @cli.command(cls=BrsCommand)
-@core_options
+@common_options
 @click.argument("version")
 @click.option(
     "-o",
@@ -259,41 +267,44 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
 def download(ctx: click.Context, /, **_: Any) -> None:
     """Write the decrypted, decompressed tar archive of VERSION (or 'latest') to a file."""
     engine, params = build_engine(ctx)
-    output = None if str(params["output"]) == "-" else Path(params["output"])
+    target = None if str(params["output"]) == "-" else Path(params["output"])
     with _ProgressLine(engine):
-        manifest = engine.download(params["version"], output)
+        manifest = engine.download(params["version"], target)
     # Standard output may be the archive itself: the confirmation goes to stderr then.
-    to_file = output is not None and output.is_file() and not output.is_symlink()
-    click.echo(f"{manifest.backup_id} -> {output or 'standard output'}", err=not to_file)
+    to_file = target is not None and target.is_file() and not target.is_symlink()
+    human = functools.partial(output.human_downloaded, err=not to_file)
+    output.emit(ctx, results.downloaded(manifest, target), human, err=not to_file)
 
 
 sidecar_cli.register(cli)
 
 
-@cli.group()
-def plugins() -> None:
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL (docs/cli.md: where to put it)."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the three choices are click's own
+    click.echo(completer(cli, {}, "brs", "_BRS_COMPLETE").source())
+
+
+@cli.group(cls=GlobalGroup)
+@common_options
+def plugins(**_: Any) -> None:
     """Inspect installed plugins."""
 
 
-@plugins.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-@click.option("--no-check", is_flag=True, help="Do not import the plugins to check that they load.")
-def plugins_list(as_json: bool, no_check: bool) -> None:
-    """Every installed plugin with role, name, distribution, version and load status."""
-    rows = list_plugins(check=not no_check)
-    if as_json:
-        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
-        return
-    header = ("ROLE", "NAME", "DISTRIBUTION", "VERSION", "STATUS")
-    table = [header] + [(r.role, r.name, r.distribution, r.version, r.status + (f": {r.error}" if r.error else "")) for r in rows]
-    _print_table(table)
-
-
-def _print_table(table: Sequence[Sequence[object]]) -> None:
-    """Left-aligned columns, the first row as header."""
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+@plugins.command("list", cls=BrsCommand)
+@common_options
+@click.option("--check", is_flag=True, help="Import every plugin to check that it loads (slower).")
+@click.option("--no-check", is_flag=True, hidden=True, help="The default now; kept for scripts.")
+@click.pass_context
+def plugins_list(ctx: click.Context, /, check: bool, **_: Any) -> None:
+    """Every installed plugin with role, name, distribution and version (--check: and load status)."""
+    rows = [row.__dict__ for row in list_plugins(check=check)]
+    output.emit(ctx, rows, output.human_plugins)
 
 
 _SECRET_WORDS = ("key", "password", "secret", "token", "connection-string")
@@ -330,7 +341,8 @@ def _scrub_process_title(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: expected failures are one line (exit 1), bugs keep their traceback (exit 3)."""
+    """Entry point: expected failures are one line (exit status by kind, brs.errors.EXIT_CODES),
+    bugs keep their traceback (exit 3). With --json, a failure also prints a JSON object on stdout."""
     args = sys.argv[1:] if argv is None else argv
     _scrub_process_title(args)
     try:
@@ -348,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrsError as error:
         message = " ".join(str(error).split())
         click.echo(f"brs: error: {message}", err=True)
-        sys.exit(1)
+        if "--json" in args:
+            click.echo(json.dumps({"error": message, "type": type(error).__name__, "exit_code": error.exit_code}))
+        sys.exit(error.exit_code)
     except Exception:  # noqa: BLE001 - a bug: show everything and exit 3
         traceback.print_exc()
         click.echo("brs: internal error (this is a bug; please report it with the traceback above)", err=True)

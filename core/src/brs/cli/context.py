@@ -8,6 +8,7 @@ the config file. This keeps unselected plugins unimported.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -16,22 +17,23 @@ from typing import Any, TypeVar
 
 import click
 
-from brs import crypto, logs
+from brs import crypto, logs, retention
 from brs.config import load_config
 from brs.engine import Engine, Settings
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
 from brs.legacy.config import WAIT_KEYS, old_environment, translate, warn_deprecated
-from brs.plugins import Session, driver_class
+from brs.plugins import Session, driver_class, installed_names
 
 __all__ = [
     "BrsCommand",
     "build_engine",
+    "common_options",
     "compression_option",
-    "core_options",
-    "database_options",
     "lock_option",
     "restore_options",
+    "retention_options",
+    "selected_plugin_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,9 +68,8 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(f"--{name}", envvar=_env(name), show_envvar=True, **kwargs)
 
 
-def core_options(func: F) -> F:
-    """Options every command that reaches storage understands."""
-    decorators = [
+def _common_option_decorators() -> list[Callable[[F], F]]:
+    return [
         click.option(
             "--config",
             envvar="BRS_CONFIG",
@@ -82,15 +83,12 @@ def core_options(func: F) -> F:
         _option(
             "log-format", default="auto", type=click.Choice(["auto", "json", "text"]), help="auto: text on a terminal, else JSON."
         ),
+        click.option("--json", "as_json", is_flag=True, default=False, help="Print the result as JSON (docs/cli.md: schemas)."),
+        _option("db", default=None, help="Database plugin (brs plugins list)."),
+        # A string, not a Path: Path("") is ".", and an empty setting must not mean the current directory.
+        _option("db-data-directory", default=None, type=click.Path(file_okay=False), help="Data directory."),
         _option("backup-provider", default="local", show_default=True, help="Storage plugin (brs plugins list)."),
         _option("object-prefix", default="", help="Folder for this database's backups inside the storage."),
-        _option("object-max-keep", default=20, show_default=True, type=click.IntRange(min=1), help="Backups to keep."),
-        _option(
-            "object-days-max-keep",
-            default=None,
-            type=click.IntRange(min=1),
-            help="Also keep every backup younger than N days (beyond --object-max-keep), as the old S3 lifecycle rule did.",
-        ),
         _option(
             "allow-unencrypted",
             is_flag=True,
@@ -111,17 +109,77 @@ def core_options(func: F) -> F:
             default=False,
             help="Let latest and the automatic restore pick backups recorded by another database on this prefix (adopt them).",
         ),
+        _option(
+            "server",
+            default=None,
+            metavar="URL",
+            help="Act through the sidecar API at URL (e.g. http://127.0.0.1:8000) instead of locally.",
+        ),
+        _option(
+            "api-token-file",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="File holding the sidecar API's bearer token (brs start requires it for changes, --server sends it).",
+        ),
     ]
-    for decorate in reversed(decorators):
+
+
+def common_options(func: F) -> F:
+    """Options every command accepts, after or before the subcommand (:mod:`brs.cli.globals`)."""
+    for decorate in reversed(_common_option_decorators()):
         func = decorate(func)
     return func
 
 
-def database_options(func: F) -> F:
-    """Options that select and locate the database."""
-    # A string, not a Path: Path("") is ".", and an empty setting must not mean the current directory.
-    func = _option("db-data-directory", default=None, type=click.Path(file_okay=False), help="Data directory.")(func)
-    func = _option("db", default=None, help="Database plugin (brs plugins list).")(func)
+class _DurationType(click.ParamType["retention.Duration"]):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, retention.Duration):
+            return value
+        try:
+            return retention.parse_duration(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+_KEEP_RULES = ("hourly", "daily", "weekly", "monthly", "yearly")
+
+
+def retention_options(func: F) -> F:
+    """Options of the commands that apply retention (restic's ``forget`` rules; docs/retention.md)."""
+    decorators = [
+        _option("keep-last", default=None, type=click.IntRange(min=1), help="Keep the N newest backups."),
+        *(
+            _option(
+                f"keep-{rule}",
+                default=None,
+                type=click.IntRange(min=1),
+                help=f"Keep the newest backup of each of the N newest {unit}s that have one (UTC).",
+            )
+            for rule, unit in zip(_KEEP_RULES, ("hour", "day", "ISO week", "month", "year"), strict=True)
+        ),
+        _option(
+            "keep-within",
+            default=None,
+            type=_DurationType(),
+            help="Keep every backup younger than DURATION (1y5m7d2h: years, months, days, hours) counted from the newest.",
+        ),
+        _option(
+            "object-max-keep",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Old name of --keep-last; without any --keep-* rule, 20 backups are kept.",
+        ),
+        _option(
+            "object-days-max-keep",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Old name of --keep-within Nd: also keep every backup younger than N days, as the old S3 lifecycle rule did.",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
     return func
 
 
@@ -167,6 +225,24 @@ def _keyring(params: dict[str, Any]) -> crypto.Keyring:
     return crypto.Keyring(key, decryption)
 
 
+#: Backups kept when no retention rule is set.
+DEFAULT_KEEP = 20
+
+
+def _policy(params: dict[str, Any]) -> retention.Policy:
+    """The policy from ``--keep-*``; ``--object-max-keep`` and ``--object-days-max-keep`` are the
+    old names of ``--keep-last`` and ``--keep-within Nd`` (the new names win)."""
+    counts = {rule: _optional_int(params.get(f"keep_{rule}")) or 0 for rule in _KEEP_RULES}
+    within = params.get("keep_within")
+    days = _optional_int(params.get("object_days_max_keep"))
+    if within is None and days is not None:
+        within = retention.Duration(days=days)
+    last = _optional_int(params.get("keep_last")) or _optional_int(params.get("object_max_keep"))
+    if last is None and not any(counts.values()) and within is None:
+        last = DEFAULT_KEEP
+    return retention.Policy(last=last or 0, within=within, **counts)
+
+
 def _optional_int(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
 
@@ -201,7 +277,7 @@ class BrsCommand(click.Command):
             if not name:
                 continue
             try:
-                options = driver_class(role, name).options()
+                options = _plugin_options(role, name)
             except BrsError:
                 continue
             records = [record for option in options if (record := option.get_help_record(ctx)) is not None]
@@ -226,7 +302,76 @@ def _peek(args: Sequence[str], flag: str) -> str | None:
     return None
 
 
-def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, Any]:
+def _plugin_options(role: Role, name: str) -> list[click.Option]:
+    options = []
+    for option in driver_class(role, name).options():
+        if option.envvar is None:
+            option.envvar = _env(str(option.name))
+        option.show_envvar = True
+        options.append(option)
+    return options
+
+
+def selected_plugin_options(args: Sequence[str]) -> list[click.Option]:
+    """Options of the plugins that ``args`` select (``--db``, ``--backup-provider``, else ``BRS_*``).
+
+    A selection made only in the config file is seen by the subcommand's second pass.
+    """
+    options: list[click.Option] = []
+    for role, flag, default in ((Role.DATABASE, "--db", None), (Role.STORAGE, "--backup-provider", "local")):
+        name = _peek(args, flag) or os.environ.get(_env(flag[2:])) or default
+        if name:
+            try:
+                options.extend(_plugin_options(role, name))
+            except BrsError:
+                continue  # the subcommand reports an unknown plugin with its own message
+    return options
+
+
+def known_config_keys(ctx: click.Context) -> set[str]:
+    """Every option name of every brs command, and the keys read outside options."""
+    keys = set(WAIT_KEYS)
+    pending: list[click.Command] = [ctx.find_root().command]
+    while pending:
+        command = pending.pop()
+        keys.update(str(p.name) for p in command.params if p.name)
+        if isinstance(command, click.Group):
+            pending.extend(command.commands.values())
+    return keys
+
+
+def _installed_plugin_keys() -> set[str]:
+    """Option names of every installed plugin (imports them all: only on the path to an error)."""
+    keys: set[str] = set()
+    for role in (Role.DATABASE, Role.STORAGE, Role.COMPRESSION):
+        for name in installed_names(role):
+            try:
+                keys.update(str(option.name) for option in driver_class(role, name).options())
+            except BrsError:
+                continue
+    return keys
+
+
+def check_config_keys(ctx: click.Context, config: dict[str, Any], seen: set[str]) -> None:
+    """Refuse a config key that no brs command and no installed plugin knows.
+
+    A key of another command or of a plugin not selected now is fine (a config file is shared by
+    every command); a typo is not, since the setting it meant would silently keep its default.
+    """
+    unknown = [key for key in config if key not in seen and key not in known_config_keys(ctx)]
+    if not unknown:
+        return
+    everything = known_config_keys(ctx) | _installed_plugin_keys()
+    for key in unknown:
+        if key in everything:
+            continue
+        written = key.replace("_", "-")
+        close = difflib.get_close_matches(key, everything, n=1)
+        hint = f"; did you mean {close[0].replace('_', '-')}?" if close else ""
+        raise ConfigError(f"config key {written} is not an option of brs or of any installed plugin{hint}")
+
+
+def _reparse(ctx: click.Context, classes: Sequence[tuple[Role, str]]) -> dict[str, Any]:
     """Second pass: parse the command's arguments again, with the selected plugins' options.
 
     Parsing everything again (not just the leftovers) keeps positional arguments right when a
@@ -234,13 +379,11 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
     """
     params: list[click.Parameter] = list(ctx.command.params)
     seen = {p.name for p in params}
-    for cls in classes:
-        for option in cls.options():
+    for role, name in classes:
+        for option in _plugin_options(role, name):
             if option.name in seen:
                 continue
             seen.add(option.name)
-            if option.envvar is None:
-                option.envvar = _env(str(option.name))
             params.append(option)
     command = click.Command(ctx.info_name or "brs", params=params, add_help_option=False)
     config = ctx.meta.get(_CONFIG_KEY, {})
@@ -255,9 +398,7 @@ def _reparse(ctx: click.Context, classes: Sequence[type[Plugin]]) -> dict[str, A
         raise click.UsageError(error.format_message(), ctx) from None
     if sub.args:
         raise click.UsageError(f"unexpected arguments: {' '.join(sub.args)}", ctx)
-    for key in config:
-        if key not in seen and key not in WAIT_KEYS:
-            logging.getLogger("brs.config").warning("config key %s is not an option of this command or its plugins", key)
+    check_config_keys(ctx, config, {str(name) for name in seen})
     return dict(sub.params)
 
 
@@ -293,7 +434,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     if db:
         classes[Role.DATABASE] = (db, driver_class(Role.DATABASE, db))
     classes[Role.COMPRESSION] = (compression, driver_class(Role.COMPRESSION, compression))
-    params = values = _reparse(ctx, [cls for _, cls in classes.values()])
+    params = values = _reparse(ctx, [(role, name) for role, (name, _cls) in classes.items()])
     data_dir = params.get("db_data_directory")
     prefix = str(params.get("object_prefix") or "").strip("/")
     settings = Settings(
@@ -301,8 +442,9 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         data_dir=_data_directory(data_dir),
         backup_provider=provider,
         object_prefix=prefix,
-        object_max_keep=int(params.get("object_max_keep") or 20),
+        object_max_keep=int(params.get("object_max_keep") or DEFAULT_KEEP),
         object_days_max_keep=_optional_int(params.get("object_days_max_keep")),
+        retention_rules=_policy(params),
         allow_unencrypted=bool(params.get("allow_unencrypted")),
         compression_method=compression,
         keyring=_keyring(params),
@@ -310,6 +452,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         plugin_options=values,
         lock_wait=float(params.get("lock_wait") or 0.0),
         allow_other_identity=bool(params.get("allow_other_identity")),
+        retention_after_backup=not params.get("no_retention"),
     )
     session = Session()
     for role, (name, cls) in classes.items():

@@ -10,41 +10,17 @@ from typing import Any, TypeVar
 import click
 
 from brs import logs
-from brs.cli.context import BrsCommand, build_engine, compression_option, core_options, database_options, restore_options
+from brs.cli.context import BrsCommand, build_engine, common_options, compression_option, restore_options, retention_options
 from brs.config import load_config
-from brs.errors import ConfigError
-from brs.legacy import FORMAT as LEGACY_FORMAT
 from brs.legacy.config import WAIT_KEYS, old_environment, wait_config, warn_deprecated
 from brs.sidecar.exec import run_argv
 from brs.sidecar.client import SidecarClient, read_token
 from brs.sidecar.waiter import Waiter
-from brs.units import format_size
 
-__all__ = ["register", "remote_client", "server_options", "start", "verify_message", "wait"]
+__all__ = ["register", "remote_client", "start", "wait"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_SERVER = "http://127.0.0.1:8000"
-
-
-def server_options(func: F) -> F:
-    """``--server`` and ``--api-token-file``: act through a running sidecar instead of locally."""
-    func = click.option(
-        "--api-token-file",
-        envvar="BRS_API_TOKEN_FILE",
-        show_envvar=True,
-        default=None,
-        type=click.Path(dir_okay=False),
-        help="File holding the sidecar API's bearer token.",
-    )(func)
-    func = click.option(
-        "--server",
-        envvar="BRS_SERVER",
-        show_envvar=True,
-        default=None,
-        metavar="URL",
-        help="Act through the sidecar API at URL (e.g. http://127.0.0.1:8000) instead of locally.",
-    )(func)
-    return func
 
 
 def remote_client(ctx: click.Context) -> SidecarClient | None:
@@ -54,55 +30,6 @@ def remote_client(ctx: click.Context) -> SidecarClient | None:
         return None
     logs.configure(ctx.params.get("log_level") or "info", ctx.params.get("log_format") or "auto")
     return SidecarClient(server, read_token(ctx.params.get("api_token_file")))
-
-
-def remote(ctx: click.Context, action: str) -> bool:
-    """Run ``action`` through the sidecar when ``--server`` is set; True when it did."""
-    client = remote_client(ctx)
-    if client is None:
-        return False
-    params = ctx.params
-    if action == "backup":
-        click.echo(client.backup()["version"])
-    elif action == "restore":
-        if params.get("discard_previous"):
-            raise ConfigError("--discard-previous is not available with --server (the sidecar keeps the previous data aside)")
-        result = client.restore(params.get("version") or "latest")
-        click.echo(result["version"])
-        if result.get("previous"):
-            click.echo(f"previous content kept at {result['previous']}", err=True)
-    elif action == "verify":
-        result = client.verify(params.get("version") or "latest")
-        click.echo(
-            verify_message(
-                result["version"],
-                result["members"],
-                result.get("raw_bytes"),
-                result["sha256"],
-                legacy=result.get("integrity") == "none",
-            )
-        )
-    else:  # pragma: no cover - programming error
-        raise ValueError(action)
-    return True
-
-
-def verify_message(version: str, members: int, raw_bytes: int | None, sha256: str, *, legacy: bool) -> str:
-    """What ``brs verify`` says about a backup that passed (locally or through the sidecar)."""
-    data = "" if raw_bytes is None else f", {format_size(raw_bytes)} of file data"
-    if legacy:
-        return (
-            f"old backup {version} ({LEGACY_FORMAT} format) reads to its end: {members} archive members{data}. "
-            "It carries no integrity proof (no checksum, no authentication): damage that still decompresses would go unnoticed"
-        )
-    return f"backup {version} is intact: {members} archive members{data}, SHA-256 {sha256[:16]}… matches"
-
-
-def remote_backups(ctx: click.Context) -> dict[str, Any] | None:
-    """``brs backups list --server``: the sidecar's listing (``backups``, ``unreadable_manifests``),
-    or None to list locally."""
-    client = remote_client(ctx)
-    return None if client is None else client.list_backups()
 
 
 class _CommandLine(click.types.StringParamType):
@@ -117,21 +44,39 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 @click.command(cls=BrsCommand)
-@core_options
-@database_options
+@common_options
 @restore_options
 @compression_option
+@retention_options
 @_option(
     "pre-exec-cmds",
     multiple=True,
     type=_CommandLine(),
     help="Commands to run before anything else (repeatable; no shell; one per line in the variable).",
 )
-@_option("backup-cron-schedule", default="*/3 * * * *", show_default=True, help="When to take backups (5-field cron).")
+@_option(
+    "backup-cron-schedule",
+    default="*/3 * * * *",
+    show_default=True,
+    help="When to take backups (5-field cron, or @hourly, @daily, @weekly, @monthly, @yearly).",
+)
+@_option(
+    "schedule-jitter",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Delay each scheduled backup and drill by a random 0..N seconds (spreads many pods on one schedule).",
+)
+@_option(
+    "verify-busy-wait",
+    default=900.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a restore drill that meets a running backup or restore waits for it before it is skipped.",
+)
 @_option(
     "verify-cron-schedule",
     default="",
-    help="When to verify the newest backup as a restore drill (5-field cron; default: never).",
+    help="When to verify the newest backup as a restore drill (5-field cron or @daily etc.; default: never).",
 )
 @_option("bind-addr", default="127.0.0.1", show_default=True, help="Address of the HTTP API.")
 @_option("port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port of the HTTP API.")
@@ -142,9 +87,6 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
     is_flag=True,
     default=False,
     help="Also export backup-restore-sidecar's metrics (backup_success, backup_total_backups, backup_errors, backup_size).",
-)
-@_option(
-    "api-token-file", default=None, type=click.Path(dir_okay=False), help="Bearer token required for changes through the API."
 )
 @_option(
     "stop-ack-timeout",
@@ -180,6 +122,8 @@ def start(ctx: click.Context, /, **_: Any) -> None:
         pre_exec_cmds=tuple(commands),
         shutdown_grace=float(params["shutdown_grace"]),
         legacy_metrics=bool(params.get("legacy_metrics")),
+        schedule_jitter=float(params.get("schedule_jitter") or 0.0),
+        verify_busy_wait=float(params.get("verify_busy_wait") or 0.0),
         options=SidecarOptions(
             stop_ack_timeout=float(params["stop_ack_timeout"]), probe_interval=float(params["probe_interval"])
         ),

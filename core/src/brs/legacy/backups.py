@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from brs.crypto import Keyring
-from brs.errors import DecryptionError, IntegrityError
+from brs.errors import DecryptionError, IntegrityError, KeyMissing
 from brs.interfaces import Role, StoredVersion
 from brs.legacy import naming
 from brs.legacy.ctr import HEAD_SIZE, IV_SIZE, CtrDecryptor, starts_like
@@ -118,7 +118,7 @@ class _Head:
             key = self.keyring.find(key_id)
             if starts_like(backup.compression, CtrDecryptor(key, self.iv).update(head)):
                 return CtrDecryptor(key, self.iv)
-        raise DecryptionError(
+        raise KeyMissing(
             f"old backup {backup.backup_id} ({backup.object_name}) cannot be decrypted with the configured "
             f"key{'s' if len(self.keyring.ids) > 1 else ''} ({', '.join(self.keyring.ids)}): wrong key "
             f"(the decrypted data does not start like a {_suffix_of(backup.compression)} archive)"
@@ -149,7 +149,7 @@ def read_legacy(
     what = f"old backup {backup.backup_id} ({backup.object_name})"
     stored = backup.source
     if backup.encrypted and not keyring:
-        raise DecryptionError(f"{what} is encrypted (.aes), but no encryption key is configured")
+        raise KeyMissing(f"{what} is encrypted (.aes), but no encryption key is configured")
     if not backup.encrypted and keyring.encryption_key is not None and not allow_unencrypted:
         # An encryption key means "my backups are encrypted"; a plain object next to them may be
         # planted. The same rule as for brs's own backups.

@@ -28,7 +28,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from brs.errors import BackupNotFound, BrsError, BusyError, ConfigError, IntegrityError
+from brs import results
+from brs.errors import BackupNotFound, BrsError, BusyError, ConfigError, IntegrityError, StorageError
 from brs.sidecar.service import Sidecar
 
 __all__ = ["ApiServer", "is_loopback"]
@@ -37,7 +38,13 @@ log = logging.getLogger("brs.sidecar.api")
 MAX_LONG_POLL = 30.0
 MAX_BODY = 1 << 16
 REQUEST_TIMEOUT = 30.0
-_STATUS: list[tuple[type[BrsError], int]] = [(BusyError, 409), (BackupNotFound, 404), (ConfigError, 400), (IntegrityError, 422)]
+_STATUS: list[tuple[type[BrsError], int]] = [
+    (BusyError, 409),
+    (BackupNotFound, 404),
+    (ConfigError, 400),
+    (IntegrityError, 422),
+    (StorageError, 502),
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -100,13 +107,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     # -- plumbing ---------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/") if p]
         try:
-            if method == "POST":
+            if method != "GET":
                 self._authorize()
                 body = self._body()
             else:
@@ -190,32 +206,22 @@ class _Handler(BaseHTTPRequestHandler):
         if route == ("POST", "v1", "waiter"):
             sidecar.waiter_reported(str(body.get("state")), int(body.get("generation") or 0), body.get("pid"))
             return 200, sidecar.state.snapshot()
+        if route == ("GET", "v1", "status"):
+            return 200, sidecar.report()
         if route == ("GET", "v1", "backups"):
-            catalog = sidecar.catalog()
-            return 200, {"backups": [e.summary() for e in catalog.entries], "unreadable_manifests": len(catalog.unreadable)}
+            return 200, results.listing(sidecar.catalog())
         if route == ("POST", "v1", "backups"):
             manifest = sidecar.backup(trigger="api")
-            return 201, manifest.summary()
+            return 201, results.backup_row(manifest)
+        if len(parts) == 3 and parts[:2] == ["v1", "backups"] and method in ("GET", "DELETE"):
+            if method == "GET":
+                return 200, results.backup_details(sidecar.engine.find(parts[2]))
+            force = query.get("force", "").lower() in ("1", "true", "yes")
+            return 200, results.deleted([sidecar.delete(parts[2], force=force)])
         if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "backups"] and parts[3] == "verify":
-            result = sidecar.verify(parts[2])
-            return 200, {
-                "version": result.manifest.backup_id,
-                "members": result.members,
-                "raw_bytes": result.raw_bytes,
-                "sha256": result.manifest.sha256,
-                # "none" for backups of backup-restore-sidecar: nothing proves them intact.
-                "integrity": result.manifest.summary().get("integrity", "sha256"),
-                "duration": result.duration,
-            }
+            return 200, results.verified(sidecar.verify(parts[2]))
         if route == ("POST", "v1", "restore"):
             version = str(body.get("version") or "latest")
-            restored = sidecar.restore(version)
-            return 200, {
-                "version": restored.manifest.backup_id,
-                "previous": None if restored.previous is None else str(restored.previous),
-                "duration": restored.duration,
-            }
+            return 200, results.restored(sidecar.restore(version))
         known = {"healthz", "readyz", "v1"}
-        raise _HttpError(
-            405 if parts and parts[0] in known and method == "POST" else 404, f"no route {method} /{'/'.join(parts)}"
-        )
+        raise _HttpError(405 if parts and parts[0] in known and method != "GET" else 404, f"no route {method} /{'/'.join(parts)}")

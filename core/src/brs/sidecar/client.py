@@ -10,20 +10,22 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from brs.errors import BackupNotFound, BrsError, BusyError, ConfigError, IntegrityError
+from brs import errors
+from brs.errors import BrsError, BusyError, ConfigError
 
 __all__ = ["SidecarClient", "SidecarUnavailable", "read_token"]
-
-_ERRORS: dict[str, type[BrsError]] = {
-    "BusyError": BusyError,
-    "BackupNotFound": BackupNotFound,
-    "ConfigError": ConfigError,
-    "IntegrityError": IntegrityError,
-}
 
 
 class SidecarUnavailable(BrsError):
     """The sidecar API cannot be reached (not started yet, or gone)."""
+
+    exit_code = 10
+
+
+def _error_class(name: str) -> type[BrsError]:
+    """The error type the sidecar named, so that ``--server`` exits as a local run would."""
+    kind = getattr(errors, name, None)
+    return kind if isinstance(kind, type) and issubclass(kind, BrsError) else BrsError
 
 
 def read_token(path: str | Path | None) -> str | None:
@@ -66,7 +68,7 @@ class SidecarClient:
             except ValueError:
                 document = {}
             message = document.get("error") or f"HTTP {error.code} {error.reason}"
-            kind = _ERRORS.get(str(document.get("type")), BrsError)
+            kind = _error_class(str(document.get("type")))
             if error.code == 409:
                 kind = BusyError
             raise kind(f"sidecar at {self.base_url}: {message}") from None
@@ -88,6 +90,17 @@ class SidecarClient:
     def list_backups(self) -> dict[str, Any]:
         """``{"backups": [...], "unreadable_manifests": N}``."""
         return self.request("GET", "/v1/backups")  # type: ignore[no-any-return]
+
+    def show_backup(self, version: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/backups/{urllib.parse.quote(version, safe='')}")  # type: ignore[no-any-return]
+
+    def delete_backup(self, version: str, force: bool = False) -> dict[str, Any]:
+        query = "?force=true" if force else ""
+        path = f"/v1/backups/{urllib.parse.quote(version, safe='')}{query}"
+        return self.request("DELETE", path)  # type: ignore[no-any-return]
+
+    def status(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/status")  # type: ignore[no-any-return]
 
     def backup(self) -> dict[str, Any]:
         return self.request("POST", "/v1/backups", {})  # type: ignore[no-any-return]

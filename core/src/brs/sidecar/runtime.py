@@ -45,6 +45,10 @@ class RuntimeConfig:
     #: Also export backup-restore-sidecar's metric names (``backup_success``, ...).
     legacy_metrics: bool = False
     options: SidecarOptions = field(default_factory=SidecarOptions)
+    #: Up to this many seconds of random delay after each scheduled tick.
+    schedule_jitter: float = 0.0
+    #: How long a restore drill that meets a running backup or restore waits for it.
+    verify_busy_wait: float = 900.0
 
 
 class SidecarRuntime:
@@ -123,7 +127,13 @@ class SidecarRuntime:
                 self._first_backup()
             self.sidecar.refresh_listing_metrics()
             self._start_drills()
-            CronScheduler(self.schedule, lambda: self.sidecar.backup("schedule"), self.sidecar.stopping).run()
+            CronScheduler(
+                self.schedule,
+                lambda: self.sidecar.backup("schedule"),
+                self.sidecar.stopping,
+                next_runs=self.sidecar.next_runs,
+                jitter=self.config.schedule_jitter,
+            ).run()
         except Stopped:
             pass
         except BaseException as error:
@@ -149,17 +159,20 @@ class SidecarRuntime:
     def drill_scheduler(self, clock: Clock | None = None) -> CronScheduler | None:
         """Restore drills on ``--verify-cron-schedule`` (None when it is not set).
 
-        Each tick takes the same path as ``POST /v1/backups/latest/verify``: the same lock (so
-        a busy tick is skipped, never queued behind a backup or restore) and the same metrics.
+        Each tick takes the same path as ``POST /v1/backups/latest/verify``: the same lock and
+        the same metrics. A tick that meets a running backup or restore waits for it (at most
+        ``verify_busy_wait`` seconds) rather than being dropped.
         """
         if self.verify_schedule is None:
             return None
         return CronScheduler(
             self.verify_schedule,
-            lambda: self.sidecar.verify("latest", trigger="schedule"),
+            lambda: self.sidecar.verify_when_idle("latest", "schedule", self.config.verify_busy_wait),
             self.sidecar.stopping,
             name="verify",
             clock=clock,
+            next_runs=self.sidecar.next_runs,
+            jitter=self.config.schedule_jitter,
         )
 
     def _start_drills(self) -> None:

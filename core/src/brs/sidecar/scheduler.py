@@ -7,9 +7,10 @@ verify the newest backup (``--verify-cron-schedule``).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from croniter import croniter
@@ -21,6 +22,8 @@ __all__ = ["Clock", "CronSchedule", "CronScheduler", "SystemClock"]
 log = logging.getLogger("brs.sidecar.scheduler")
 #: Longest single wait between two looks at the clock, in seconds.
 MAX_WAIT = 30.0
+#: crontab(5)'s shorthands (croniter understands them).
+DESCRIPTORS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 
 
 class CronSchedule:
@@ -30,8 +33,14 @@ class CronSchedule:
         text = " ".join(expression.split())
         # Seconds fields and "@every"-style extensions are not standard cron; refusing them
         # keeps the schedule readable by anyone who knows crontab(5).
-        if len(text.split(" ")) != 5 or not croniter.is_valid(text):
-            raise ConfigError(f"{option} {expression!r} is not a 5-field cron expression such as '*/3 * * * *'")
+        descriptor = text.lower() in DESCRIPTORS
+        if not descriptor and (len(text.split(" ")) != 5 or not croniter.is_valid(text)):
+            raise ConfigError(
+                f"{option} {expression!r} is not a 5-field cron expression such as '*/3 * * * *' "
+                f"nor one of {', '.join(sorted(DESCRIPTORS))}"
+            )
+        if descriptor:
+            text = text.lower()
         self.expression = text
 
     def next_after(self, moment: datetime) -> datetime:
@@ -77,12 +86,19 @@ class CronScheduler:
         stopping: threading.Event,
         name: str = "backup",
         clock: Clock | None = None,
+        next_runs: dict[str, datetime] | None = None,
+        jitter: float = 0.0,
     ) -> None:
         self.schedule = schedule
         self.job = job
         self.stopping = stopping
         self.name = name
         self.clock: Clock = clock or SystemClock()
+        #: Where the next run is published (the status route and the metrics read it).
+        self.next_runs = next_runs if next_runs is not None else {}
+        #: Up to this many seconds of random delay after each tick, so that many pods on one
+        #: schedule do not all hit the storage in the same second.
+        self.jitter = max(0.0, jitter)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -101,6 +117,9 @@ class CronScheduler:
     def _wait_for_tick(self) -> bool:
         """Wait until the next tick; False when ``stopping`` was set first."""
         due = self.schedule.next_after(self.clock.now())
+        if self.jitter:
+            due += timedelta(seconds=random.uniform(0, self.jitter))
+        self.next_runs[self.name] = due
         log.info("next %s at %s", self.name, due.isoformat(timespec="seconds"), extra={f"next_{self.name}": due.isoformat()})
         while not self.stopping.is_set():
             remaining = (due - self.clock.now()).total_seconds()

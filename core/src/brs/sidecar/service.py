@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from brs.catalog import Catalog
@@ -47,6 +48,52 @@ class Sidecar:
         self.stopping = threading.Event()
         self._probe_thread: threading.Thread | None = None
         self._probe_generation = -1
+        #: Outcome of the last backup, verify and restore (``GET /v1/status``).
+        self.last: dict[str, dict[str, Any]] = {}
+        #: Next scheduled run of each job (``backup``, ``verify``), filled by the schedulers.
+        self.next_runs: dict[str, datetime] = {}
+
+    def report(self) -> dict[str, Any]:
+        """What ``GET /v1/status`` answers: state, running operation, last results, next runs."""
+        state = self.state
+        return {
+            "state": state.status.value,
+            "message": state.message,
+            "database_ready": state.database_ready,
+            "operation": state.operation,
+            "last": dict(self.last),
+            "next_runs": {name: moment.isoformat() for name, moment in sorted(self.next_runs.items())},
+        }
+
+    def _record(self, operation: str, version: str | None, error: BaseException | None = None) -> None:
+        self.last[operation] = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "ok": error is None,
+            "version": version,
+            "error": None if error is None else " ".join(str(error).split()),
+            "type": None if error is None else type(error).__name__,
+        }
+
+    def delete(self, version: str, force: bool = False) -> Manifest:
+        """Delete one backup (``DELETE /v1/backups/<version>``), never while another operation runs."""
+        with self.lock.hold("delete"):
+            manifest = self.engine.delete(version, allow_last=force)
+        self.refresh_listing_metrics()
+        return manifest
+
+    def verify_when_idle(self, version: str | None, trigger: str, timeout: float) -> VerifyResult | None:
+        """A restore drill: wait (at most ``timeout`` seconds) for a running backup or restore
+        instead of skipping the drill; None when it still runs then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.verify(version, trigger=trigger)
+            except BusyError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.stopping.is_set():
+                    raise
+                log.info("restore drill waits up to %.0fs for the running %s", remaining, self.lock.current)
+                self.lock.wait_idle(remaining)
 
     # -- backups ----------------------------------------------------------------------------
     def backup(self, trigger: str) -> Manifest:
@@ -59,8 +106,12 @@ class Sidecar:
                 log.info("backup started (%s)", trigger)
                 self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
                 manifest = self.engine.backup()
+            except BrsError as error:
+                self._record("backup", None, error)
+                raise
             finally:
                 self.state.set_operation(None)
+        self._record("backup", manifest.backup_id)
         self.refresh_listing_metrics()
         return manifest
 
@@ -78,7 +129,13 @@ class Sidecar:
         with self.lock.hold("verify"):
             self.state.set_operation("verify")
             try:
-                return self._verify_locked(version, trigger)
+                result = self._verify_locked(version, trigger)
+            except BrsError as error:
+                self._record("verify", version, error)
+                raise
+            else:
+                self._record("verify", result.manifest.backup_id)
+                return result
             finally:
                 self.state.set_operation(None)
 
@@ -209,8 +266,10 @@ class Sidecar:
                 self.state.set_status(InitStatus.UPGRADING, "upgrading the data directory if needed")
                 self.upgrade()
                 message = f"restored backup {manifest.backup_id}"
+                self._record("restore", manifest.backup_id)
                 return result
             except BrsError as error:
+                self._record("restore", manifest.backup_id, error)
                 message = f"restore of {manifest.backup_id} failed, the database runs on its previous data: {error}"
                 log.error("%s", message)
                 raise

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from brs.errors import EXIT_CODES
+
 if TYPE_CHECKING:
     from brs.archive import ArchiveReader
 
@@ -48,6 +50,17 @@ def run_brs(
     return result
 
 
+#: The documented script that drives a backup cycle through ``--json`` and exit statuses.
+BACKUP_CYCLE_SCRIPT = Path(__file__).resolve().parents[4] / "docs" / "examples" / "backup-cycle.sh"
+
+
+def run_backup_cycle(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run docs/examples/backup-cycle.sh with this environment's ``brs`` first on PATH."""
+    path = f"{Path(brs_executable()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    full_env = {**os.environ, **env, "PATH": path}
+    return subprocess.run(["sh", str(BACKUP_CYCLE_SCRIPT)], env=full_env, capture_output=True, text=True, timeout=600)
+
+
 def archive_of(members: Mapping[str, bytes]) -> ArchiveReader:
     """An in-memory archive holding ``members`` (name -> content), ready to read, as a
     database plugin's restore receives it."""
@@ -68,20 +81,30 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """Assert that ``brs`` exited 1 with exactly one line on stderr, and return that line."""
-    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+def expected_failure(returncode: int) -> bool:
+    """A documented failure status (:data:`brs.errors.EXIT_CODES`), not success nor a bug's 3."""
+    return returncode in EXIT_CODES and returncode not in (0, 3)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int | None = None) -> str:
+    """Assert that ``brs`` failed as expected (``exit_code``, or any documented failure status but
+    3, the status of a bug) with exactly one line on stderr, and return that line."""
+    expected = exit_code in (None, result.returncode) and expected_failure(result.returncode)
+    assert expected, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str, secrets: tuple[str, ...] = ()) -> str:
-    """The CLI failed the way a user should see it: exit 1 and one ``brs: error:`` line.
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], *needles: str, secrets: tuple[str, ...] = (), exit_code: int | None = None
+) -> str:
+    """The CLI failed the way a user should see it: a failure status (``exit_code`` if given) and
+    one ``brs: error:`` line.
 
     The line must contain every one of ``needles``; no output may contain any of ``secrets``.
     """
-    line = one_line_error(result)
+    line = one_line_error(result, exit_code)
     assert line.startswith("brs: error: "), result.stderr
     for needle in needles:
         assert needle in line, line

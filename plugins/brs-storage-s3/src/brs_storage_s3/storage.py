@@ -59,6 +59,9 @@ class S3Storage(Storage):
             self.log.warning("TLS certificate verification of %s is disabled", self.settings.endpoint or "S3")
         self._client: Any = None
 
+    def location(self) -> str:
+        return f"s3://{self.settings.bucket}/{self.prefix}".rstrip("/")
+
     @classmethod
     def options(cls) -> Sequence[click.Option]:
         return options()

@@ -124,5 +124,6 @@ def test_old_config_file_alone_runs_the_pod_and_brs_wait_takes_post_exec_cmds(po
         path.unlink()
     start()
     assert pod.wait_started(2)["lines"] == ["from-the-old-tool", "written-after-the-switch"], pod.logs()
-    listed = run_brs("backups", "list", "--json", "--local-provider-backup-path", str(pod.backups), env={"HOME": str(home)})
+    # The config names the test database plugin's option: list where that plugin is installed.
+    listed = run_brs("backups", "list", "--json", "--local-provider-backup-path", str(pod.backups), env=env)
     assert version in [row["version"] for row in json.loads(listed.stdout)]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from brs.errors import ConfigError
 from brs.testing import run_brs, tree_snapshot
 from brs.testing.helpers import brs_executable
 
@@ -184,7 +185,7 @@ def test_an_empty_data_directory_setting_is_refused(tmp_path: Path, brs_env: dic
     work.mkdir()
     (work / "precious").write_bytes(b"not data\n")
     result = run_brs(command, "--db-data-directory", "", env=brs_env, cwd=work)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == ConfigError.exit_code, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("brs: error:")]
     assert len(errors) == 1 and "--db-data-directory is empty" in errors[0], result.stderr
     assert sorted(os.listdir(work)) == ["precious"] and (work / "precious").read_bytes() == b"not data\n"

@@ -35,9 +35,9 @@ from brs.errors import (
     BrsError,
     ConfigError,
     DatabaseError,
-    DecryptionError,
     DatabaseRunning,
     IntegrityError,
+    KeyMissing,
     LocalIOError,
     PluginError,
     StorageError,
@@ -346,7 +346,7 @@ class Engine:
         if entry.standing is Standing.UNENCRYPTED:
             return ConfigError(entry.reason + more)
         if entry.standing is Standing.UNKNOWN_KEY:
-            return DecryptionError(entry.reason + more)
+            return KeyMissing(entry.reason + more)
         return IntegrityError(entry.reason + more)
 
     # -- backup ------------------------------------------------------------------------------

@@ -64,8 +64,9 @@ test-fast: dev
 test-deploy: dev deploy-tools
 	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
-## bench: pipeline throughput and memory against the shell pipeline; a PostgreSQL base backup against pg_basebackup
+## bench: CLI start-up against python -c pass; pipeline throughput and memory against the shell pipeline; a PostgreSQL base backup against pg_basebackup
 bench: dev
+	$(PY) bench/startup.py
 	$(PY) bench/pipeline.py
 	. scripts/test-servers.env && $(PY) bench/postgres.py
 

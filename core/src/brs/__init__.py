@@ -7,17 +7,24 @@ The public surface for plugin authors is :mod:`brs.interfaces` (driver base clas
 
 from __future__ import annotations
 
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from brs.hookspecs import hookimpl
+if TYPE_CHECKING:
+    from brs.hookspecs import hookimpl
 
 __all__ = ["__version__", "hookimpl"]
 
 
 def __getattr__(name: str) -> Any:
-    # Resolved lazily from the installed metadata so that the version lives in one place.
+    # Both are resolved on first use: importing pluggy and the package metadata costs more
+    # than the rest of ``brs --help``.
+    if name == "hookimpl":
+        from brs.hookspecs import hookimpl
+
+        return hookimpl
     if name == "__version__":
+        from importlib import metadata
+
         try:
             return metadata.version("brs")
         except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout

@@ -1,8 +1,8 @@
 """Finding, selecting and wiring plugins.
 
-stevedore finds entry points and imports only the driver a run selects per role (so an
-installed but unused cloud SDK is never imported, and a broken unrelated plugin never stops a
-run). The selected driver instances, plus every lifecycle plugin from the ``brs.hooks`` group,
+Entry points are read once per process, and only the driver a run selects per role is imported
+(so an installed but unused cloud SDK is never imported, and a broken unrelated plugin never
+stops a run). The selected driver instances, plus every lifecycle plugin from the ``brs.hooks`` group,
 are registered in one pluggy :class:`PluginManager`; core calls operations through its hooks,
 which lets other plugins wrap them.
 """
@@ -10,16 +10,15 @@ which lets other plugins wrap them.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import pluggy
-import stevedore
-import stevedore.exception
 
 from brs import hookspecs
 from brs.errors import BrsError, PluginError, UnknownPlugin
@@ -53,8 +52,17 @@ class BrsPluginManager(pluggy.PluginManager):
         return opts
 
 
+@functools.cache
+def _all_entry_points() -> metadata.EntryPoints:
+    # Scanning every installed distribution costs tens of milliseconds; the set of installed
+    # plugins does not change while a command runs.
+    # Python 3.11 answers a deprecated per-group mapping; select() without criteria is every
+    # entry point on every version.
+    return cast(metadata.EntryPoints, metadata.entry_points().select())
+
+
 def _entry_points(group: str) -> list[metadata.EntryPoint]:
-    return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
+    return sorted(_all_entry_points().select(group=group), key=lambda ep: ep.name)
 
 
 def installed_names(role: Role) -> list[str]:
@@ -70,6 +78,7 @@ def distribution_of(group: str, name: str) -> tuple[str, str]:
     return "unknown", "unknown"
 
 
+@functools.cache
 def driver_class(role: Role, name: str) -> type[Plugin]:
     """Import and return the class registered as ``name`` for ``role``.
 
@@ -78,42 +87,25 @@ def driver_class(role: Role, name: str) -> type[Plugin]:
     """
     installed = installed_names(role)
     if name not in installed:
-        # Checked before stevedore, which would log its own line about the missing name.
         close = difflib.get_close_matches(name, installed, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         available = ", ".join(installed) or "none"
         raise UnknownPlugin(f"no {role.label} plugin named {name!r} is installed (installed: {available}){hint}")
-    failures: list[str] = []
-
-    def on_failure(_manager: Any, entry_point: metadata.EntryPoint, error: BaseException) -> None:
-        origin = " ".join(distribution_of(role.value, entry_point.name))
-        failures.append(f"{role.label} plugin {name!r} ({origin}) failed to load: {type(error).__name__}: {error}")
-
+    # Loaded directly rather than through stevedore's DriverManager, which scans every entry
+    # point again on each call: the entry points read above already name the one to import.
+    claimants = [ep for ep in _entry_points(role.value) if ep.name == name]
+    if len(claimants) > 1:
+        dists = ", ".join(ep.dist.name if ep.dist else "?" for ep in claimants)
+        raise PluginError(f"{role.label} plugin {name!r} is provided twice ({dists}); uninstall one")
     try:
-        manager = stevedore.DriverManager(
-            namespace=role.value,
-            name=name,
-            invoke_on_load=False,
-            on_load_failure_callback=on_failure,
-            on_missing_entrypoints_callback=_quiet,
-        )
-    except stevedore.exception.MultipleMatches as error:
-        claimants = [f"{ep.dist.name if ep.dist else '?'}" for ep in _entry_points(role.value) if ep.name == name]
-        raise PluginError(f"{role.label} plugin {name!r} is provided twice ({', '.join(claimants)}); uninstall one") from error
-    except stevedore.exception.NoMatches as error:
-        if failures:
-            raise PluginError(failures[0]) from error
-        available = ", ".join(installed_names(role)) or "none"
-        raise PluginError(f"no {role.label} plugin named {name!r} is installed (installed: {available})") from error
-    cls = manager.driver
+        cls = claimants[0].load()
+    except Exception as error:
+        origin = " ".join(distribution_of(role.value, name))
+        raise PluginError(f"{role.label} plugin {name!r} ({origin}) failed to load: {type(error).__name__}: {error}") from error
     base = _BASES[role]
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise PluginError(f"{role.label} plugin {name!r} is not a subclass of brs.interfaces.{base.__name__}")
     return cls
-
-
-def _quiet(_names: Any) -> None:
-    """A missing name is reported by :func:`driver_class` itself, as one line."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +152,8 @@ class Session:
             # A broken notification plugin must never stop backups; say so once and go on.
             origin = " ".join(distribution_of(HOOKS_GROUP, entry_point.name))
             log.warning("hook plugin %s (%s) failed to load: %s", entry_point.name, origin, error)
+
+        import stevedore  # only sessions load hook plugins; listing and selection do not need it
 
         manager: stevedore.ExtensionManager[Any] = stevedore.ExtensionManager(
             namespace=HOOKS_GROUP, invoke_on_load=False, on_load_failure_callback=on_failure

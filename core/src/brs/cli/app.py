@@ -9,13 +9,12 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
 import brs
 from brs.cli import sidecar as sidecar_cli
-from brs import results
 from brs.cli import output
 from brs.cli.context import (
     BrsCommand,
@@ -27,15 +26,18 @@ from brs.cli.context import (
     retention_options,
 )
 from brs.cli.globals import GlobalGroup
-from brs.engine import Engine
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Role
-from brs.plugins import list_plugins
+
+if TYPE_CHECKING:
+    from brs.engine import Engine
 
 __all__ = ["cli", "main"]
 
 
 def _version_message() -> str:
+    from brs.plugins import list_plugins
+
     lines = [f"brs {brs.__version__}"]
     for row in list_plugins(check=False):
         lines.append(f"  {row.role}/{row.name}: {row.distribution} {row.version}")
@@ -108,6 +110,8 @@ class _ProgressLine:
 @click.pass_context
 def backup(ctx: click.Context, /, **_: Any) -> None:
     """Take one backup now and print its version (then apply retention, unless --no-retention)."""
+    from brs import results
+
     client = sidecar_cli.remote_client(ctx)
     if client is not None:
         if ctx.params["no_retention"]:
@@ -136,6 +140,8 @@ def backups_list(ctx: click.Context, /, **_: Any) -> None:
 
 
 def _show_backups(ctx: click.Context) -> None:
+    from brs import results
+
     client = sidecar_cli.remote_client(ctx)
     if client is not None:
         listing, where = client.list_backups(), client.base_url
@@ -152,6 +158,8 @@ def _show_backups(ctx: click.Context) -> None:
 @click.pass_context
 def backups_show(ctx: click.Context, /, **_: Any) -> None:
     """Everything known about backup VERSION (or 'latest'): its listing and its whole manifest."""
+    from brs import results
+
     client = sidecar_cli.remote_client(ctx)
     if client is not None:
         document = client.show_backup(ctx.params["version"])
@@ -168,6 +176,8 @@ def backups_show(ctx: click.Context, /, **_: Any) -> None:
 @click.pass_context
 def backups_delete(ctx: click.Context, /, **_: Any) -> None:
     """Delete backup VERSION (its manifest first, then its data)."""
+    from brs import results
+
     client = sidecar_cli.remote_client(ctx)
     if client is not None:
         document = client.delete_backup(ctx.params["version"], force=bool(ctx.params["force"]))
@@ -189,6 +199,8 @@ def backups_prune(ctx: click.Context, /, **_: Any) -> None:
     The newest backup is always kept, and so is a backup dated in the future. Old backups of
     backup-restore-sidecar are never deleted.
     """
+    from brs import results
+
     engine, params = build_engine(ctx)
     plan = engine.prune(dry_run=bool(params["dry_run"]))
     output.emit(ctx, results.pruned(plan, dry_run=bool(params["dry_run"])), output.human_pruned)
@@ -220,6 +232,8 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
     database (through brs wait) for the restore and starts it again. Without --server, a
     restore into a data directory with data refuses while the database server answers.
     """
+    from brs import results
+
     if ctx.params.get("version") in _OLD_LIST_VERBS:
         _show_backups(ctx)
         return
@@ -243,6 +257,8 @@ def restore(ctx: click.Context, /, **_: Any) -> None:
 @click.pass_context
 def verify(ctx: click.Context, /, **_: Any) -> None:
     """Download, decrypt, decompress and check VERSION (default: latest) without restoring it."""
+    from brs import results
+
     client = sidecar_cli.remote_client(ctx)
     if client is not None:
         output.emit(ctx, client.verify(ctx.params.get("version") or "latest"), output.human_verified)
@@ -266,6 +282,8 @@ def verify(ctx: click.Context, /, **_: Any) -> None:
 @click.pass_context
 def download(ctx: click.Context, /, **_: Any) -> None:
     """Write the decrypted, decompressed tar archive of VERSION (or 'latest') to a file."""
+    from brs import results
+
     engine, params = build_engine(ctx)
     target = None if str(params["output"]) == "-" else Path(params["output"])
     with _ProgressLine(engine):
@@ -303,6 +321,8 @@ def plugins(**_: Any) -> None:
 @click.pass_context
 def plugins_list(ctx: click.Context, /, check: bool, **_: Any) -> None:
     """Every installed plugin with role, name, distribution and version (--check: and load status)."""
+    from brs.plugins import list_plugins
+
     rows = [row.__dict__ for row in list_plugins(check=check)]
     output.emit(ctx, rows, output.human_plugins)
 

@@ -13,17 +13,20 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from brs import crypto, logs, retention
-from brs.config import load_config
-from brs.engine import Engine, Settings
+from brs import logs, retention
 from brs.errors import BrsError, ConfigError
 from brs.interfaces import Plugin, PluginContext, Role
-from brs.legacy.config import WAIT_KEYS, old_environment, translate, warn_deprecated
-from brs.plugins import Session, driver_class, installed_names
+
+if TYPE_CHECKING:
+    from brs import crypto
+    from brs.engine import Engine
+
+# The engine, the plugin machinery and the config reader are imported where they are used:
+# ``brs --help`` and the command tree need none of them (docs/performance.md: start-up).
 
 __all__ = [
     "BrsCommand",
@@ -51,6 +54,9 @@ def _env(name: str) -> str:
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from brs.config import load_config
+    from brs.legacy.config import old_environment, translate
+
     config = load_config(value)
     old_env = translate(old_environment())
     for name in _MULTIPLE:
@@ -210,6 +216,8 @@ def lock_option(func: F) -> F:
 
 
 def _keyring(params: dict[str, Any]) -> crypto.Keyring:
+    from brs import crypto
+
     key_text, key_file = params.get("encryption_key"), params.get("encryption_key_file")
     if key_text and key_file:
         raise ConfigError("--encryption-key and --encryption-key-file are both set; use one")
@@ -303,6 +311,8 @@ def _peek(args: Sequence[str], flag: str) -> str | None:
 
 
 def _plugin_options(role: Role, name: str) -> list[click.Option]:
+    from brs.plugins import driver_class
+
     options = []
     for option in driver_class(role, name).options():
         if option.envvar is None:
@@ -330,6 +340,8 @@ def selected_plugin_options(args: Sequence[str]) -> list[click.Option]:
 
 def known_config_keys(ctx: click.Context) -> set[str]:
     """Every option name of every brs command, and the keys read outside options."""
+    from brs.legacy.config import WAIT_KEYS
+
     keys = set(WAIT_KEYS)
     pending: list[click.Command] = [ctx.find_root().command]
     while pending:
@@ -342,6 +354,8 @@ def known_config_keys(ctx: click.Context) -> set[str]:
 
 def _installed_plugin_keys() -> set[str]:
     """Option names of every installed plugin (imports them all: only on the path to an error)."""
+    from brs.plugins import driver_class, installed_names
+
     keys: set[str] = set()
     for role in (Role.DATABASE, Role.STORAGE, Role.COMPRESSION):
         for name in installed_names(role):
@@ -422,6 +436,10 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
 
     :returns: the engine and every option value of the command (core's and the plugins').
     """
+    from brs.engine import Engine, Settings
+    from brs.legacy.config import warn_deprecated
+    from brs.plugins import Session, driver_class
+
     params = dict(ctx.params)
     logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
     warn_deprecated(ctx.meta.get(_OLD_ENV_KEY) or {})

@@ -43,6 +43,21 @@ def _split(ctx: click.Context, tokens: list[str]) -> list[list[str]]:
     return groups
 
 
+def _foreign_option_before_subcommand(params: list[click.Parameter], args: list[str]) -> bool:
+    """Whether an option that none of ``params`` declares comes before the first positional
+    argument (the subcommand's name)."""
+    options = {opt: p for p in params if isinstance(p, click.Option) for opt in (*p.opts, *p.secondary_opts)}
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        name = args[index].split("=", 1)[0]
+        option = options.get(name)
+        if option is None:
+            return True
+        takes_value = not option.is_flag and option.nargs != 0 and not option.count and "=" not in args[index]
+        index += 2 if takes_value else 1
+    return False
+
+
 def _accepts_plugin_options(command: click.Command) -> bool:
     return bool(command.context_settings.get("ignore_unknown_options", command.ignore_unknown_options))
 
@@ -54,9 +69,8 @@ class GlobalGroup(click.Group):
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         params = super().get_params(ctx)
         args = ctx.meta.get(_ARGS, [])
-        static = {opt for p in params for opt in getattr(p, "opts", ())}
         # Plugins are imported only when an option that is not core's stands before the subcommand.
-        if not any(arg.startswith("--") and arg.split("=", 1)[0] not in static for arg in args):
+        if not _foreign_option_before_subcommand(params, args):
             return params
         known = {p.name for p in params}
         return params + [p for p in selected_plugin_options(args) if p.name not in known]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from brs import logs
 from brs.cli.context import BrsCommand, build_engine, common_options, compression_option, restore_options, retention_options
-from brs.config import load_config
-from brs.legacy.config import WAIT_KEYS, old_environment, wait_config, warn_deprecated
-from brs.sidecar.exec import run_argv
-from brs.sidecar.client import SidecarClient, read_token
-from brs.sidecar.waiter import Waiter
+
+if TYPE_CHECKING:
+    from brs.sidecar.client import SidecarClient
 
 __all__ = ["register", "remote_client", "start", "wait"]
 
@@ -28,6 +26,8 @@ def remote_client(ctx: click.Context) -> SidecarClient | None:
     server = ctx.params.get("server")
     if not server:
         return None
+    from brs.sidecar.client import SidecarClient, read_token
+
     logs.configure(ctx.params.get("log_level") or "info", ctx.params.get("log_format") or "auto")
     return SidecarClient(server, read_token(ctx.params.get("api_token_file")))
 
@@ -104,6 +104,7 @@ def start(ctx: click.Context, /, **_: Any) -> None:
     """Run the sidecar: restore if needed, let the database start, then back it up on schedule."""
     # Imported here: the runtime pulls in croniter and prometheus-client, which every other
     # command would otherwise pay for at start (croniter even spawns a process on import).
+    from brs.sidecar.client import read_token
     from brs.sidecar.runtime import RuntimeConfig, SidecarRuntime
     from brs.sidecar.service import SidecarOptions
 
@@ -177,6 +178,12 @@ def wait(
     Without COMMAND, the config file's post-exec-cmds and initializer-endpoint are used, as
     backup-restore-sidecar did (every command but the last runs to completion first).
     """
+    from brs.config import load_config
+    from brs.legacy.config import WAIT_KEYS, old_environment, wait_config, warn_deprecated
+    from brs.sidecar.client import SidecarClient, read_token
+    from brs.sidecar.exec import run_argv
+    from brs.sidecar.waiter import Waiter
+
     logs.configure(log_level, log_format)
     argv = list(command)
     if not argv:

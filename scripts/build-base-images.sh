@@ -4,7 +4,9 @@
 #
 #   $BRS_IMAGE_CACHE/brs-test-base-<hash>.tar   bookworm minbase + python3 + python3-venv +
 #        postgresql-15 + redis-server + valkey-server 8 (bookworm-backports) + etcd 3.4 +
-#        meilisearch (the binary scripts/install-test-servers.sh installs) + patchelf.
+#        meilisearch (the binary scripts/install-test-servers.sh installs) + patchelf +
+#        rethinkdb 2.4.4 (the same script's build, with its runtime libraries) + TimescaleDB
+#        2.28.3 for PostgreSQL 15 (unpacked from the shared folder, sha256-checked).
 #        The user postgres has uid/gid 999 and PostgreSQL's programs are on PATH, as in the
 #        official postgres image, whose docker-entrypoint.sh is stood in for by
 #        tests/pods/base/docker-entrypoint.sh.
@@ -12,7 +14,7 @@
 #        nothing else (no Python): stands in for an unmodified database image.
 #
 # <hash> is a digest of everything that goes into the tar (package lists, hooks, the
-# Meilisearch binary), so a change rebuilds and an unchanged list reuses the cached file.
+# Meilisearch and RethinkDB binaries, the TimescaleDB tarball), so a change rebuilds and an unchanged list reuses the cached file.
 # BRS_IMAGE_CACHE defaults to /var/cache/brs-test/images; delete it to force a rebuild.
 # Prints one line per image: NAME=PATH. About 4 minutes cold, nothing when cached.
 set -euo pipefail
@@ -25,6 +27,13 @@ command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/install
 CACHE=${BRS_IMAGE_CACHE:-/var/cache/brs-test/images}
 MEILI=${BRS_MEILISEARCH_BINARY:-$BRS_TEST_ROOT/meilisearch/meilisearch}
 [ -x "$MEILI" ] || die "$MEILI missing: run scripts/install-test-servers.sh first"
+RETHINKDB=${BRS_RETHINKDB_BINARY:-$BRS_TEST_ROOT/rethinkdb-2.4.4/bin/rethinkdb}
+[ -x "$RETHINKDB" ] || die "$RETHINKDB missing: run scripts/install-test-servers.sh first"
+SERVERS=${BRS_SHARED_DIR:-$HERE/../../shared}/servers
+TIMESCALEDB=timescaledb/timescaledb-2.28.3-pg15-debian-bookworm-amd64.tar.gz
+TIMESCALEDB_SHA=$(awk -v f="$TIMESCALEDB" '$2==f {print $1}' "$SERVERS/SHA256SUMS" 2>/dev/null || true)
+[ -n "$TIMESCALEDB_SHA" ] && echo "$TIMESCALEDB_SHA  $SERVERS/$TIMESCALEDB" | sha256sum -c --status ||
+    die "$SERVERS/$TIMESCALEDB missing or not as $SERVERS/SHA256SUMS says (set BRS_SHARED_DIR)"
 CODENAME=bookworm
 mkdir -p "$CACHE"
 
@@ -42,13 +51,15 @@ SECURITY=$(awk '/^URIs:/{u=$2} /^Suites:.*-security/{print u; exit}' /etc/apt/so
 SECURITY=${SECURITY:-${MIRROR%/debian}/debian-security}
 echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${SECURITY%/} $CODENAME-security main" >> "$SOURCES/debian.list"
 
-BASE_PKGS="python3,python3-venv,patchelf,ca-certificates,postgresql-15,redis-server,etcd-server,etcd-client,valkey-server/$CODENAME-backports,valkey-tools/$CODENAME-backports"
+BASE_PKGS="python3,python3-venv,patchelf,ca-certificates,postgresql-15,redis-server,etcd-server,etcd-client,valkey-server/$CODENAME-backports,valkey-tools/$CODENAME-backports,libre2-9,libprotobuf32,libcurl4,libssl3,zlib1g"
 STOCK_PKGS="redis-server"
 # uid/gid 999 for postgres before postgresql-common creates the account (it keeps an existing one).
 USERS_HOOK='echo "postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/bash" >> "$1/etc/passwd"; echo "postgres:x:999:" >> "$1/etc/group"; echo "postgres:*:19000:0:99999:7:::" >> "$1/etc/shadow"'
 ENTRYPOINT=$HERE/../tests/pods/base/docker-entrypoint.sh
 MEILI_SHA=$(sha256sum "$MEILI" | cut -d' ' -f1)
 ENTRYPOINT_SHA=$(sha256sum "$ENTRYPOINT" | cut -d' ' -f1)
+RETHINKDB_SHA=$(sha256sum "$RETHINKDB" | cut -d' ' -f1)
+TIMESCALEDB_HOOK="tar -C \"\$1\" -xzf $SERVERS/$TIMESCALEDB --no-same-owner --no-overwrite-dir"
 
 build() {   # build NAME PACKAGES KEY-EXTRA MMDEBSTRAP-ARGS... -> prints NAME=PATH
     local name=$1 pkgs=$2 extra=$3
@@ -74,8 +85,9 @@ build() {   # build NAME PACKAGES KEY-EXTRA MMDEBSTRAP-ARGS... -> prints NAME=PA
     echo "$name=$tar"
 }
 
-build brs-test-base "$BASE_PKGS" "$MEILI_SHA $ENTRYPOINT_SHA $USERS_HOOK" \
+build brs-test-base "$BASE_PKGS" "$MEILI_SHA $ENTRYPOINT_SHA $USERS_HOOK $RETHINKDB_SHA $TIMESCALEDB_SHA" \
     --essential-hook="$USERS_HOOK" --customize-hook="copy-in $MEILI /usr/local/bin" \
+    --customize-hook="copy-in $RETHINKDB /usr/local/bin" --customize-hook="$TIMESCALEDB_HOOK" \
     --customize-hook="copy-in $ENTRYPOINT /usr/local/bin"
 build brs-test-stock-redis "$STOCK_PKGS" ""
 if [ "${#BRS_STEP_TIMES[@]}" -gt 0 ]; then print_step_times >&2; fi

@@ -24,7 +24,7 @@ from pod_harness import REPO, Images, Podman, Session, link_names
 
 #: Where the base images import to: PostgreSQL's programs on PATH, as in the official image.
 BASE_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-WHEEL_PLUGINS = ("brs-postgres", "brs-redis", "brs-localfs", "brs-etcd", "brs-meilisearch")
+WHEEL_PLUGINS = ("brs-postgres", "brs-redis", "brs-localfs", "brs-etcd", "brs-meilisearch", "brs-rethinkdb")
 
 
 #: Seconds per set-up step and per pod, reported at the end of the run (CI time matters).
@@ -101,6 +101,10 @@ def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         images.meilisearch = f"localhost/brs-test-meilisearch:{suffix}"
         podman.build(build / "meilisearch" / "Containerfile", images.meilisearch, REPO, {"BASE": base, "MEILISEARCH_IMAGE": base})
         _timed(timings, "build meilisearch image", t)
+        t = time.monotonic()
+        images.rethinkdb = f"localhost/brs-test-rethinkdb:{suffix}"
+        podman.build(build / "rethinkdb" / "Containerfile", images.rethinkdb, REPO, {"BASE": base})
+        _timed(timings, "build rethinkdb image", t)
         t = time.monotonic()
         images.provision = f"localhost/brs-test-provision:{suffix}"
         podman.build(build / "provision" / "Containerfile", images.provision, REPO, {"BASE": base})

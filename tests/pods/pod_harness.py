@@ -77,6 +77,7 @@ class Images:
     etcd: str
     meilisearch: str
     provision: str
+    rethinkdb: str = ""
 
 
 @dataclass

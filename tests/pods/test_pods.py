@@ -22,6 +22,7 @@ import pytest
 
 from kube_to_podman import convert
 from pod_harness import REPO, Images, LogLine, Pod, Session, link_names, manifest, secret
+from pod_queries import RETHINKDB_PASSWORD, rethinkdb_read, rethinkdb_write, timescaledb_read, timescaledb_write
 
 DEPLOY = REPO / "deploy"
 #: brs and its Python in every pod: the image's venv, or the provisioned bundle in the emptyDir.
@@ -172,6 +173,15 @@ def _stock_redis(built: Images) -> dict[str, str]:
     return {"registry.example.com/brs-provision": built.provision, "docker.io/library/redis": built.stock_redis}
 
 
+def _with_timescaledb(documents: list[dict[str, Any]]) -> None:
+    """deploy/postgres-local.yaml with TimescaleDB preloaded, as its server's command line."""
+    for document in documents:
+        if document["kind"] == "StatefulSet":
+            document["metadata"]["name"] = "timescaledb"
+            container = document["spec"]["template"]["spec"]["containers"][0]
+            container["command"] += ["-c", "shared_preload_libraries=timescaledb"]
+
+
 _redis_write, _redis_read = _cli("redis-cli")
 _valkey_write, _valkey_read = _cli("valkey-cli")
 
@@ -243,11 +253,37 @@ DATABASES = [
         shut_down=r"sh exited with 0",
         secrets=lambda key: [secret("localfs-brs", **{"encryption-key": key})],
     ),
+    Database(
+        "rethinkdb",
+        "rethinkdb-local.yaml",
+        lambda images: {"registry.example.com/brs-rethinkdb": images.rethinkdb},
+        rethinkdb_write,
+        rethinkdb_read,
+        started=r"Running rethinkdb 2\.4\.4",
+        shut_down=r"Storage engine shut down\.",
+        secrets=lambda key: [
+            secret("rethinkdb-brs", **{"encryption-key": key}),
+            secret("rethinkdb", password=RETHINKDB_PASSWORD),
+        ],
+    ),
     # The unmodified redis image; brs comes from the provisioning image's init container.
     dataclasses.replace(
         REDIS, name="redis-provisioned", manifest="redis-provision.yaml", images=_stock_redis, container="redis", stock=True
     ),
 ]
+
+# TimescaleDB in the postgres pod: compressed hypertable chunks survive the physical backup and
+# both restores.
+DATABASES.append(
+    dataclasses.replace(
+        next(d for d in DATABASES if d.name == "postgres"),
+        name="timescaledb",
+        write=timescaledb_write,
+        read=timescaledb_read,
+        adapt=_with_timescaledb,
+        container="postgres",
+    )
+)
 
 
 @pytest.fixture

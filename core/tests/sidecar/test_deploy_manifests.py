@@ -68,7 +68,7 @@ def test_sidecar_config_uses_known_options() -> None:
 
     config_maps = [d for _, d in _documents() if d["kind"] == "ConfigMap"]
     known = {opt.lstrip("-") for p in start.params for opt in getattr(p, "opts", [])}
-    plugin_prefixes = ("postgres-", "redis-", "etcd-", "meilisearch-", "local-provider-")
+    plugin_prefixes = ("postgres-", "redis-", "etcd-", "meilisearch-", "rethinkdb-", "local-provider-")
     for config_map in config_maps:
         config = yaml.safe_load(config_map["data"]["config.yaml"])
         for key in config:

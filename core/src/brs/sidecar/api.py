@@ -31,6 +31,7 @@ from typing import Any
 from brs import results
 from brs.errors import BackupNotFound, BrsError, BusyError, ConfigError, IntegrityError, StorageError
 from brs.sidecar.service import Sidecar
+from brs.sidecar.state import InitStatus, SidecarState
 
 __all__ = ["ApiServer", "is_loopback"]
 
@@ -55,6 +56,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _readiness(state: SidecarState) -> str:
+    """The current reason for /readyz: once the initializer is done, whether the database answers
+    now (not the initializer's last message, which says nothing after the database stopped)."""
+    if state.status is not InitStatus.DONE:
+        return state.message
+    if state.database_ready:
+        return "the database answers its probe"
+    return "the database does not answer its probe (starting, stopped for a restore, or down)"
 
 
 class _HttpError(Exception):
@@ -194,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             return (200 if ready else 503), {
                 "ready": ready,
                 "status": sidecar.state.status.value,
-                "message": sidecar.state.message,
+                "message": _readiness(sidecar.state),
             }
         if route == ("GET", "v1", "initializer"):
             try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, disable_created_metrics, start_http_server
 
 import brs
 from brs.errors import BackupSkipped, BrsError, IntegrityError
@@ -33,6 +34,9 @@ class Metrics:
     """The sidecar's series (all prefixed ``brs_``) and the hook implementations that set them."""
 
     def __init__(self, db: str, storage: str) -> None:
+        # The *_created series (one per counter and histogram) duplicate what the process start
+        # time says, and one of them would be a timestamp named like a count: not exported.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         r = self.registry
         self.info = Info("brs", "brs version, database and storage plugin", registry=r)
@@ -104,6 +108,9 @@ class Metrics:
             "brs_initializer_state", "Phase of the sidecar initializer", states=[s.value for s in InitStatus], registry=r
         )
         self.ready = Gauge("brs_database_ready", "1 while the database may run and answered the probe", registry=r)
+        self.next_run = Gauge(
+            "brs_next_run_timestamp_seconds", "Unix time of the next scheduled run by job (backup, verify)", ["job"], registry=r
+        )
         self.size.labels("raw")
         self.size.labels("stored")
         for result in ("success", "failure", "skipped"):
@@ -121,6 +128,15 @@ class Metrics:
         self.damaged.set(0)
         self.trigger = "manual"
         self._server: Any = None
+
+    def watch_next_runs(self, next_runs: Mapping[str, datetime]) -> None:
+        """Export the schedulers' next runs (read at each scrape; 0 until a job is scheduled)."""
+
+        def reader(job: str) -> Callable[[], float]:
+            return lambda: next_runs[job].timestamp() if job in next_runs else 0.0
+
+        for job in ("backup", "verify"):
+            self.next_run.labels(job).set_function(reader(job))
 
     # -- state ------------------------------------------------------------------------------
     def observe_state(self, state: SidecarState) -> None:

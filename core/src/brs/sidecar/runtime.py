@@ -69,6 +69,7 @@ class SidecarRuntime:
         self.state.add_listener(self.metrics.observe_state)
         self.metrics.observe_state(self.state)
         self.sidecar = Sidecar(engine, self.state, self.metrics, config.options)
+        self.metrics.watch_next_runs(self.sidecar.next_runs)
         self.api: ApiServer | None = None
         self._init_failed: BaseException | None = None
         self._done = threading.Event()

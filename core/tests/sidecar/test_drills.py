@@ -89,13 +89,16 @@ def _value(metrics: Metrics, name: str, **labels: str) -> float:
     return value
 
 
-def _runtime_with_backups(tmp_path: Path, make_engine: Callable[..., Engine]) -> tuple[SidecarRuntime, list[str]]:
+def _runtime_with_backups(
+    tmp_path: Path, make_engine: Callable[..., Engine], busy_wait: float = 0.0
+) -> tuple[SidecarRuntime, list[str]]:
     data = tmp_path / "data"
     (data / "sub").mkdir(parents=True)
     (data / "sub" / "file.txt").write_text("precious")
     engine = make_engine(data)
     versions = [engine.backup().backup_id for _ in range(2)]
-    return SidecarRuntime(engine, RuntimeConfig(verify_schedule="0 3 * * *")), versions
+    config = RuntimeConfig(verify_schedule="0 3 * * *", verify_busy_wait=busy_wait)
+    return SidecarRuntime(engine, config), versions
 
 
 def _drill_once(runtime: SidecarRuntime) -> None:
@@ -152,8 +155,26 @@ def test_a_drill_that_cannot_reach_the_data_counts_an_error_not_damage(
     assert _value(metrics, "brs_last_verified_timestamp_seconds") == 0.0
 
 
-def test_a_drill_during_another_operation_is_skipped(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
-    runtime, _ = _runtime_with_backups(tmp_path, make_engine)
+def test_a_drill_that_meets_a_backup_waits_for_it_then_runs(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
+    runtime, _ = _runtime_with_backups(tmp_path, make_engine, busy_wait=60)
+    held, release = threading.Event(), threading.Event()
+
+    def backup() -> None:
+        with runtime.sidecar.lock.hold("backup"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=backup)
+    thread.start()
+    held.wait(10)
+    threading.Timer(0.5, release.set).start()
+    _drill_once(runtime)
+    thread.join()
+    assert _value(runtime.metrics, "brs_verifications_total", result="ok") == 1.0
+
+
+def test_a_drill_blocked_longer_than_its_wait_is_skipped(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
+    runtime, _ = _runtime_with_backups(tmp_path, make_engine, busy_wait=0.3)
     with runtime.sidecar.lock.hold("backup"):
         _drill_once(runtime)
     metrics = runtime.metrics

@@ -6,7 +6,6 @@ import functools
 import json
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -70,33 +69,46 @@ def cli(**_: Any) -> None:
 
 
 class _ProgressLine:
-    """A live progress line on a terminal; silent when stderr is not a terminal (logs)."""
+    """A progress bar on a terminal (bytes, rate, and percentage and ETA when the size is known);
+    nothing when stderr is not a terminal (logs and pipes get the log lines only).
+
+    tqdm draws the bar; log records are written above it (``logging_redirect_tqdm``), never
+    on the bar's line.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._redirect: Any = None
 
     def __enter__(self) -> _ProgressLine:
         if sys.stderr.isatty():
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            self._redirect = logging_redirect_tqdm()
+            self._redirect.__enter__()
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            p = self._engine.progress
-            elapsed = max(time.monotonic() - p.started, 1e-6)
-            total = f" of {p.total / 2**20:,.0f} MiB" if p.total else ""
-            sys.stderr.write(f"\r{p.phase}: {p.done / 2**20:,.0f} MiB{total} ({p.done / 2**20 / elapsed:,.0f} MiB/s)  ")
-            sys.stderr.flush()
+        from tqdm import tqdm
+
+        with tqdm(unit="iB", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+            while not self._stop.wait(0.25):
+                progress = self._engine.progress
+                bar.set_description_str(progress.phase, refresh=False)
+                bar.total = progress.total
+                bar.n = progress.done
+                bar.refresh()
 
     def __exit__(self, *_exc: Any) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
 
 
 @cli.command(cls=BrsCommand)

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 DIST ?= dist
 WHEEL_PLUGINS ?= $(PLUGINS)
 
-.PHONY: dev system-deps test-servers deploy-tools container-tools wheels demo test test-fast test-deploy test-pods bench lint clean
+.PHONY: dev system-deps test-servers deploy-tools container-tools wheels demo docs man test test-fast test-deploy test-pods bench lint clean
 
 $(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ container-tools:
 wheels: $(STAMP)
 	rm -rf $(DIST)
 	$(PY) -m pip wheel -q --wheel-dir $(DIST) ./core $(foreach p,$(WHEEL_PLUGINS),./$(p)) 'psycopg[binary]>=3.1'
+
+## docs: the documentation site in build/site (mkdocs, Material theme), built offline with --strict
+docs: dev
+	$(PY) scripts/reference_docs.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+## man: manual pages of brs and every subcommand in build/man (click-man, from the same option declarations as --help)
+man: dev
+	$(VENV)/bin/pip install -q click-man
+	$(VENV)/bin/click-man brs --target build/man
 
 ## demo: back up a directory, wipe it, restore it, and prove the data came back
 demo: dev
@@ -80,4 +90,4 @@ lint: dev
 	$(VENV)/bin/mypy --strict --ignore-missing-imports $(foreach p,$(PACKAGES),-p $(p))
 
 clean:
-	rm -rf $(VENV) .pytest_cache $(DIST)
+	rm -rf $(VENV) .pytest_cache $(DIST) build/man build/site

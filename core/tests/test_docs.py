@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -63,3 +66,25 @@ def test_every_exit_status_is_documented(document: str) -> None:
     text = (DOCS.parent / document).read_text()
     for code, meaning in EXIT_CODES.items():
         assert f"| {code} | {meaning} |" in text, f"{document} lacks the row of exit status {code}"
+
+
+def test_the_generated_reference_pages_are_current() -> None:
+    script = runpy.run_path(str(DOCS.parent / "scripts" / "reference_docs.py"))
+    for name, render in script["PAGES"].items():
+        assert (DOCS / "reference" / name).read_text() == render(), "run scripts/reference_docs.py"
+
+
+def test_the_site_builds_offline_with_strict(tmp_path: Path) -> None:
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    assert mkdocs.exists(), "mkdocs is missing: make dev installs it (core[test])"
+    result = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=DOCS.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
+    assert "--keep-within" in (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()

@@ -147,3 +147,11 @@ def test_backups_show_prints_the_whole_manifest(brs_env: dict[str, str]) -> None
     assert shown["method"] == "localfs" and isinstance(shown["duration"], float)
     human = run_brs("backups", "show", str(row["version"]), env=brs_env, check=True).stdout
     assert "version:" in human and str(row["version"]) in human and "sha256:" in human
+
+
+def test_shell_completion_scripts_and_answers() -> None:
+    for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files --command brs")):
+        assert marker in run_brs("completion", shell, check=True).stdout
+    env = {"_BRS_COMPLETE": "bash_complete", "COMP_WORDS": "brs backups p", "COMP_CWORD": "2"}
+    answer = run_brs(env=env, check=True).stdout
+    assert "plain,prune" in answer.replace("\n", ",")

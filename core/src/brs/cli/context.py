@@ -352,13 +352,17 @@ def known_config_keys(ctx: click.Context) -> set[str]:
     return keys
 
 
-def _installed_plugin_keys() -> set[str]:
-    """Option names of every installed plugin (imports them all: only on the path to an error)."""
+def _installed_plugin_keys(prefix_of: str | None = None) -> set[str]:
+    """Option names of the installed plugins; with ``prefix_of``, only of those whose name starts
+    that key (``s3`` for ``s3_region``): plugins name their options after themselves, and
+    importing every plugin (cloud SDKs included) would cost seconds on every command."""
     from brs.plugins import driver_class, installed_names
 
     keys: set[str] = set()
     for role in (Role.DATABASE, Role.STORAGE, Role.COMPRESSION):
         for name in installed_names(role):
+            if prefix_of is not None and not prefix_of.startswith(name.replace("-", "_") + "_"):
+                continue
             try:
                 keys.update(str(option.name) for option in driver_class(role, name).options())
             except BrsError:
@@ -372,10 +376,11 @@ def check_config_keys(ctx: click.Context, config: dict[str, Any], seen: set[str]
     A key of another command or of a plugin not selected now is fine (a config file is shared by
     every command); a typo is not, since the setting it meant would silently keep its default.
     """
-    unknown = [key for key in config if key not in seen and key not in known_config_keys(ctx)]
+    known = known_config_keys(ctx)
+    unknown = [key for key in config if key not in seen and key not in known and key not in _installed_plugin_keys(key)]
     if not unknown:
         return
-    everything = known_config_keys(ctx) | _installed_plugin_keys()
+    everything = known | _installed_plugin_keys()
     for key in unknown:
         if key in everything:
             continue

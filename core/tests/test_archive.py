@@ -114,3 +114,25 @@ def test_a_cut_archive_raises_archive_error(tmp_path: Path) -> None:
 def test_not_a_tar_stream_raises_archive_error() -> None:
     with pytest.raises(ArchiveError):
         list(ArchiveReader(io.BytesIO(b"\x01" * 5000)))
+
+
+def test_a_stream_through_the_pipeline_channel_keeps_every_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts are handed to the sink as views of one reused buffer: the channel must get copies."""
+    import threading
+
+    from brs.pipeline import Channel, ChannelWriter
+
+    monkeypatch.setattr(archive_module, "STREAM_PART_SIZE", 3000)
+    payload = os.urandom(20_000)
+    channel = Channel(threading.Event(), depth=1000)
+    sink = ChannelWriter(channel, piece_size=1024)
+    writer = ArchiveWriter(sink)  # type: ignore[arg-type]
+    writer.add_stream("dump.sql", io.BytesIO(payload))
+    writer.close()
+    sink.finish()
+    data = b"".join(iter(channel))
+    seen = {}
+    for entry in ArchiveReader(io.BytesIO(data)):
+        with entry.open() as handle:
+            seen[entry.name] = handle.read()
+    assert seen == {"dump.sql": payload}

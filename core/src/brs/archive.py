@@ -32,14 +32,29 @@ _PART_KEY = "BRS.part"
 
 
 class _Content(Protocol):
-    def read(self, size: int, /) -> bytes: ...
+    def read(self, size: int, /) -> bytes | memoryview: ...
+
+
+class _ViewReader:
+    """Reads a part of a dump stream out of the reused part buffer as views, without copying;
+    the sink copies what it keeps (a part was copied twice more on its way to the channel)."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._offset = 0
+
+    def read(self, size: int, /) -> memoryview:
+        piece = self._view[self._offset : self._offset + size]
+        self._offset += len(piece)
+        return piece
 
 
 class ArchiveWriter:
     """Adds files, trees, bytes and streams to the tar stream of a backup.
 
     Headers come from :func:`brs.tarheader.member_header`, which writes what :mod:`tarfile` writes in
-    pax format; content goes from the file straight to ``sink`` in pieces of up to 1 MiB.
+    pax format; content goes from the file straight to ``sink`` in pieces of up to 1 MiB. ``sink.write``
+    must copy what it keeps: a piece may be a view of a buffer that is reused for the next one.
     """
 
     def __init__(self, sink: BinaryIO) -> None:
@@ -106,7 +121,7 @@ class ArchiveWriter:
                 info.mode = mode
                 info.mtime = int(time.time())
                 info.pax_headers = {_STREAM_KEY: arcname, _PART_KEY: str(part)}
-                self._add(info, io.BytesIO(view[:filled]))
+                self._add(info, _ViewReader(view[:filled]))
                 total += filled
                 part += 1
             if last:

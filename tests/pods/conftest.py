@@ -8,6 +8,7 @@ session created is removed at its end.
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 import time
@@ -80,35 +81,32 @@ def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         t = time.monotonic()
         assert wheels.wait(900) == 0, f"make wheels failed:\n{wheels_log.read_text()[-4000:]}"
         _timed(timings, "make wheels (after the import)", t)
-        images = Images(base, stock, "", "", "", "")
-        t = time.monotonic()
-        build = REPO / "deploy" / "images"
-        images.database = f"localhost/brs-test-database:{suffix}"
-        podman.build(
-            build / "database" / "Containerfile",
-            images.database,
-            REPO,
-            {"BASE": base, "PLUGINS": "brs-postgres brs-redis brs-localfs"},
+        images = Images(
+            base,
+            stock,
+            database=f"localhost/brs-test-database:{suffix}",
+            etcd=f"localhost/brs-test-etcd:{suffix}",
+            meilisearch=f"localhost/brs-test-meilisearch:{suffix}",
+            provision=f"localhost/brs-test-provision:{suffix}",
+            rethinkdb=f"localhost/brs-test-rethinkdb:{suffix}",
         )
-        _timed(timings, "build database image", t)
+        builds = [  # (Containerfile directory, tag, build arguments)
+            ("database", images.database, {"BASE": base, "PLUGINS": "brs-postgres brs-redis brs-localfs"}),
+            ("etcd", images.etcd, {"BASE": base, "ETCD_IMAGE": base, "ETCD_BIN": "/usr/bin"}),  # Debian's etcd
+            ("meilisearch", images.meilisearch, {"BASE": base, "MEILISEARCH_IMAGE": base}),
+            ("provision", images.provision, {"BASE": base}),
+            ("rethinkdb", images.rethinkdb, {"BASE": base}),
+        ]
         t = time.monotonic()
-        images.etcd = f"localhost/brs-test-etcd:{suffix}"
-        podman.build(
-            build / "etcd" / "Containerfile", images.etcd, REPO, {"BASE": base, "ETCD_IMAGE": base, "ETCD_BIN": "/usr/bin"}
-        )
-        _timed(timings, "build etcd image", t)
-        t = time.monotonic()
-        images.meilisearch = f"localhost/brs-test-meilisearch:{suffix}"
-        podman.build(build / "meilisearch" / "Containerfile", images.meilisearch, REPO, {"BASE": base, "MEILISEARCH_IMAGE": base})
-        _timed(timings, "build meilisearch image", t)
-        t = time.monotonic()
-        images.rethinkdb = f"localhost/brs-test-rethinkdb:{suffix}"
-        podman.build(build / "rethinkdb" / "Containerfile", images.rethinkdb, REPO, {"BASE": base})
-        _timed(timings, "build rethinkdb image", t)
-        t = time.monotonic()
-        images.provision = f"localhost/brs-test-provision:{suffix}"
-        podman.build(build / "provision" / "Containerfile", images.provision, REPO, {"BASE": base})
-        _timed(timings, "build provision image", t)
+        # Two at a time: each build is a pip install, half waiting for the disk.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [
+                pool.submit(podman.build, REPO / "deploy" / "images" / name / "Containerfile", tag, REPO, arguments)
+                for name, tag, arguments in builds
+            ]
+            for future in done:
+                future.result()
+        _timed(timings, "build the images of deploy/images (2 at a time)", t)
         _timed(timings, "session set-up", started)
         session = Session(podman, images, suffix, networks_before, links_before, timings, played)
         yield session

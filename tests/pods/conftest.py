@@ -7,6 +7,7 @@ session created is removed at its end.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pod_harness import REPO, Images, Podman, Session, link_names
+from pod_harness import PODS_ROOT, REPO, Images, Podman, Session, link_names
 
 #: Where the base images import to: PostgreSQL's programs on PATH, as in the official image.
 BASE_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -46,6 +47,9 @@ def _timed(timings: dict[str, float], name: str, started: float) -> None:
 @pytest.fixture(scope="session")
 def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     podman = Podman()
+    # One session at a time per storage: another one's pods and images are not leftovers.
+    lock = (PODS_ROOT / "session.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     _remove_leftovers(podman)
     timings = TIMINGS
     networks_before, links_before = podman.networks(), link_names()
@@ -118,6 +122,7 @@ def pods_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         for tag in podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
             if tag.endswith(f":{suffix}"):
                 podman("rmi", "--ignore", tag, check=False)
+        lock.close()
 
 
 def _remove_leftovers(podman: Podman) -> None:

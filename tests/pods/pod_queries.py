@@ -66,13 +66,13 @@ def _psql(pod: Pod, sql: str) -> str:
 
 
 def timescaledb_write(pod: Pod, value: str) -> None:
-    """A hypertable of daily rows in 7-day chunks, every chunk compressed."""
+    """A hypertable of daily rows in 30-day chunks (7 or 8), every chunk compressed."""
     _psql(
         pod,
         "CREATE EXTENSION IF NOT EXISTS timescaledb;"
         " DROP TABLE IF EXISTS metrics;"
         " CREATE TABLE metrics (time timestamptz NOT NULL, device int, value text);"
-        " SELECT create_hypertable('metrics', 'time', chunk_time_interval => interval '7 days');"
+        " SELECT create_hypertable('metrics', 'time', chunk_time_interval => interval '30 days');"
         f" INSERT INTO metrics SELECT timestamptz '2026-01-01' + n * interval '1 day', n % 4, '{value}'"
         f"   FROM generate_series(1, {ROWS}) n;"
         " ALTER TABLE metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device');"

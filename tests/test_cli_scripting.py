@@ -149,6 +149,25 @@ def test_backups_show_prints_the_whole_manifest(brs_env: dict[str, str]) -> None
     assert "version:" in human and str(row["version"]) in human and "sha256:" in human
 
 
+def test_a_successful_verify_is_recorded_and_listed(tmp_path: Path, brs_env: dict[str, str]) -> None:
+    version = str(_backup(brs_env, "one")["version"])
+    assert json.loads(run_brs("backups", "list", "--json", env=brs_env, check=True).stdout)[0]["verified_at"] is None
+    store = tmp_path / "store"
+    manifest_before = next(store.glob("*.manifest.json")).read_bytes()
+    run_brs("verify", version, env=brs_env, check=True)
+    listed = json.loads(run_brs("backups", "list", "--json", env=brs_env, check=True).stdout)[0]
+    shown = json.loads(run_brs("backups", "show", version, "--json", env=brs_env, check=True).stdout)
+    assert listed["verified_at"] and shown["verified_at"] == listed["verified_at"]
+    assert next(store.glob("*.manifest.json")).read_bytes() == manifest_before  # the manifest is never rewritten
+    record = next(store.glob("*.verified.json"))
+    # A record that is not one brs wrote is skipped, never fatal, never trusted.
+    record.write_text('{"backup_id": "20200101T000000Z-000000", "verified_at": "2020-01-01T00:00:00Z"}')
+    assert json.loads(run_brs("backups", "list", "--json", env=brs_env, check=True).stdout)[0]["verified_at"] is None
+    # Deleting the backup deletes its record too.
+    run_brs("backups", "delete", version, "--force", env=brs_env, check=True)
+    assert sorted(p.name for p in store.iterdir() if not p.name.startswith(".")) == []
+
+
 def test_shell_completion_scripts_and_answers() -> None:
     for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files --command brs")):
         assert marker in run_brs("completion", shell, check=True).stdout

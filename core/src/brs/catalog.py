@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from brs import retention, trust
+from brs import retention, trust, verification
 from brs.crypto import Keyring
 from brs.identity import same_database
 from brs.interfaces import StoredObject
@@ -82,6 +82,8 @@ class Entry:
     manifest: Manifest
     standing: Standing
     reason: str = ""
+    #: When a ``brs verify`` of it last succeeded (:mod:`brs.verification`), if recorded.
+    verified_at: str | None = None
 
     def summary(self) -> dict[str, Any]:
         return {**self.manifest.summary(), "status": self.standing.value, "status_reason": self.reason or None}
@@ -107,14 +109,16 @@ class Catalog:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def judge(cls, policy: Policy, objects: list[StoredObject], manifests: Iterable[Manifest]) -> Catalog:
+    def judge(
+        cls, policy: Policy, objects: list[StoredObject], manifests: Iterable[Manifest], verified: dict[str, str] | None = None
+    ) -> Catalog:
         catalog = cls(policy, objects)
         ordered = sorted(manifests, key=lambda m: (m.started, m.backup_id), reverse=True)
         authenticated = [m.started for m in ordered if m.format_version >= 2 and m.encrypted and trust.verify(m, policy.keyring)]
         oldest_authenticated = min(authenticated) if authenticated else None
         for manifest in ordered:
             standing, reason = catalog._standing(manifest, oldest_authenticated)
-            catalog.entries.append(Entry(manifest, standing, reason))
+            catalog.entries.append(Entry(manifest, standing, reason, (verified or {}).get(manifest.backup_id)))
         return catalog
 
     def _standing(self, manifest: Manifest, oldest_authenticated: datetime | None) -> tuple[Standing, str]:
@@ -247,7 +251,7 @@ class Catalog:
         orphans = [
             obj
             for obj in self.objects
-            if is_own_data_object(obj.name) and obj.name + MANIFEST_SUFFIX not in names and obj.modified < cutoff
+            if _owner_object(obj.name) and _owner_object(obj.name) + MANIFEST_SUFFIX not in names and obj.modified < cutoff
         ]
         notes = [e.reason + "; retention neither counts nor deletes it" for e in self.entries if e.standing is Standing.FUTURE]
         others = [e for e in self.entries if e.standing is Standing.OTHER_DATABASE]
@@ -264,6 +268,12 @@ class Catalog:
         if self.unreadable:
             notes.append(f"retention keeps {len(self.unreadable)} unreadable manifests and their data objects")
         return RetentionPlan(delete, orphans, notes, decision)
+
+
+def _owner_object(name: str) -> str:
+    """The data object ``name`` is or belongs to (a verification record), if brs wrote it; else ``""``."""
+    owner = verification.backup_object_of(name) or name
+    return owner if is_own_data_object(owner) else ""
 
 
 def _days(delta: timedelta) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir, killpoints, retention, trust
+from brs import datadir, killpoints, retention, trust, verification
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, RetentionPlan, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
@@ -292,9 +292,30 @@ class Engine:
                 log.warning("%s; skipped", error, extra={"manifest": obj.name})
                 unreadable.append((obj.name, str(error)))
         legacy: list[Manifest] = list(list_legacy(self.session, settings.db))
-        catalog = Catalog.judge(policy, objects, manifests + legacy)
+        catalog = Catalog.judge(policy, objects, manifests + legacy, self._verifications(objects, manifests))
         catalog.unreadable = unreadable
         return catalog
+
+    def _verifications(self, objects: list[StoredObject], manifests: list[Manifest]) -> dict[str, str]:
+        """``backup id -> verified_at`` from the verification records present (see
+        :mod:`brs.verification`); a bad record is skipped with a warning, never fatal."""
+        records = {obj.name: obj for obj in objects if verification.backup_object_of(obj.name)}
+        found: dict[str, str] = {}
+        for manifest in manifests:
+            obj = records.get(manifest.object_name + verification.VERIFIED_SUFFIX)
+            if obj is None:
+                continue
+            try:
+                if obj.size > verification.MAX_RECORD_SIZE:
+                    raise InvalidManifest(f"verification record {obj.name} is {obj.size} bytes")
+                with self._storage("brs_storage_download", name=obj.name) as handle:
+                    data = FullReader(handle).read(verification.MAX_RECORD_SIZE + 1)
+                found[manifest.backup_id] = verification.decode(data, obj.name, manifest.backup_id).verified_at
+            except BackupNotFound:
+                continue  # deleted between list and read
+            except InvalidManifest as error:
+                log.warning("%s; skipped", error)
+        return found
 
     def _read_manifest(self, obj: StoredObject) -> Manifest:
         """Read one manifest object, never more than :data:`MAX_MANIFEST_SIZE` bytes of it."""
@@ -315,7 +336,15 @@ class Engine:
         ``latest`` is the newest usable backup; a named one is refused only when it cannot be
         trusted (altered manifest, unencrypted while a key is configured, unknown key).
         """
+        return self._find(self.catalog(), version)
+
+    def describe(self, version: str | None) -> Entry:
+        """The backup :meth:`find` picks, with its standing and last verification (``backups show``)."""
         catalog = self.catalog()
+        manifest = self._find(catalog, version)
+        return catalog.lookup(manifest.backup_id) or Entry(manifest, Standing.USABLE)
+
+    def _find(self, catalog: Catalog, version: str | None) -> Manifest:
         if version in (None, "", "latest"):
             restorable = catalog.restorable()
             skipped = catalog.passed_over()
@@ -480,8 +509,16 @@ class Engine:
             sha256=stored.sha256,
             members=stored.members,
             identity=identity,
+            extra=self._method_record(),
         )
         return manifest if key is None else trust.sign(manifest, key)
+
+    def _method_record(self) -> dict[str, Any]:
+        """``{"method": ...}`` when the database plugin has more than one way to back up."""
+        database = self.session.drivers[Role.DATABASE]
+        assert isinstance(database, Database)
+        method = database.backup_method()
+        return {} if method is None else {"method": method}
 
     def _server_version(self) -> str | None:
         try:
@@ -534,6 +571,7 @@ class Engine:
         for manifest in plan.delete:
             self._storage("brs_storage_delete", name=manifest.manifest_name)
             self._storage("brs_storage_delete", name=manifest.object_name)
+            self._storage("brs_storage_delete", name=manifest.object_name + verification.VERIFIED_SUFFIX)
             log.info("retention removed backup %s", manifest.backup_id)
         for obj in plan.orphans:
             if obj.name.endswith(ENCRYPTED_SUFFIX) and not self._is_own_stream(obj.name):
@@ -585,6 +623,7 @@ class Engine:
             )
         self._storage("brs_storage_delete", name=manifest.manifest_name)
         self._storage("brs_storage_delete", name=manifest.object_name)
+        self._storage("brs_storage_delete", name=manifest.object_name + verification.VERIFIED_SUFFIX)
         log.info("deleted backup %s", manifest.backup_id)
         return manifest
 
@@ -757,7 +796,18 @@ class Engine:
             members = archive.members
 
         self._read_archive(manifest, consume, "verify")
+        if not isinstance(manifest, LegacyBackup):
+            self._record_verification(manifest)
         return VerifyResult(manifest, members, raw, time.monotonic() - started)
+
+    def _record_verification(self, manifest: Manifest) -> None:
+        """Store when ``manifest``'s backup last verified; the verification stands without it."""
+        name = manifest.object_name + verification.VERIFIED_SUFFIX
+        record = verification.encode(manifest.backup_id, datetime.now(UTC))
+        try:
+            self._storage("brs_storage_upload", name=name, source=BytesIO(record))
+        except BrsError as error:
+            log.warning("backup %s verified, but the time could not be recorded: %s", manifest.backup_id, error)
 
     # -- download ----------------------------------------------------------------------------
     def download(self, version: str | None, output: Path | None) -> Manifest:

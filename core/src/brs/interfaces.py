@@ -164,6 +164,12 @@ class Database(Plugin):
     def brs_database_dump(self, archive: ArchiveWriter) -> None:
         """Write a consistent backup of the running database into ``archive``."""
 
+    def backup_method(self) -> str | None:
+        """The way :meth:`brs_database_dump` backs up under the current options (PostgreSQL:
+        ``basebackup`` or ``dumpall``), recorded in the manifest as ``extra["method"]`` and
+        shown by ``brs backups list``; None for an engine with one way (listed as its name)."""
+        return None
+
     @abstractmethod
     def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
         """Turn the archive of one backup into a complete data directory at ``target``."""

@@ -28,9 +28,10 @@ def backup_row(item: Manifest | Entry) -> dict[str, Any]:
     judged by a catalog) plus derived fields."""
     row = item.summary()  # "format" only for backups of backup-restore-sidecar
     manifest = item if isinstance(item, Manifest) else item.manifest
-    row["method"] = manifest.extra.get("method") or manifest.db
+    method = manifest.extra.get("method")
+    row["method"] = method if isinstance(method, str) and 0 < len(method) <= 64 else manifest.db
     row["duration"] = _duration(manifest)
-    row["verified_at"] = manifest.extra.get("verified_at")
+    row["verified_at"] = item.verified_at if isinstance(item, Entry) else None
     return row
 
 

@@ -51,7 +51,7 @@ def test_backup_wipe_restore_through_the_cli(method: str, clusters: Callable[...
     backup_id = backup.stdout.strip()
     listed = _listed(storage, cluster.data)
     assert [row["version"] for row in listed] == [backup_id]
-    assert listed[0]["encrypted"]
+    assert listed[0]["encrypted"] and listed[0]["method"] == method
     # The programs were saved next to (not inside) the data directory, for later upgrades.
     assert (cluster.data.parent / "pg-bin-v15" / "brs-binaries.json").exists()
     assert not any(p.name.startswith("pg-bin") for p in cluster.data.iterdir())

@@ -177,7 +177,7 @@ def backups_show(ctx: click.Context, /, **_: Any) -> None:
         document = client.show_backup(ctx.params["version"])
     else:
         engine, params = build_engine(ctx)
-        document = results.backup_details(engine.find(params["version"]))
+        document = results.backup_details(engine.describe(params["version"]))
     output.emit(ctx, document, output.human_details)
 
 

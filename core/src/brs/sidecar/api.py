@@ -226,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 201, results.backup_row(manifest)
         if len(parts) == 3 and parts[:2] == ["v1", "backups"] and method in ("GET", "DELETE"):
             if method == "GET":
-                return 200, results.backup_details(sidecar.engine.find(parts[2]))
+                return 200, results.backup_details(sidecar.engine.describe(parts[2]))
             force = query.get("force", "").lower() in ("1", "true", "yes")
             return 200, results.deleted([sidecar.delete(parts[2], force=force)])
         if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "backups"] and parts[3] == "verify":

@@ -61,6 +61,9 @@ class Postgres(Database):
             raise ConfigError(f"--postgres-binaries-store {store} must not be inside the data directory {data}")
         return store
 
+    def backup_method(self) -> str:
+        return self.settings.method
+
     # -- hooks ---------------------------------------------------------------------------------
     def brs_database_check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir, self.tools)

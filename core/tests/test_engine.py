@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from brs import failures
 from brs.crypto import Keyring
 from brs.engine import Engine
 from brs.errors import BackupNotFound, DecryptionError, IntegrityError
@@ -119,4 +120,23 @@ def test_a_failing_dump_leaves_nothing_listed(tmp_path: Path, make_engine: Calla
     with pytest.raises(Exception, match="does not exist"):
         engine.backup()
     assert engine.list_backups() == []
-    assert [p.name for p in (tmp_path / "store").iterdir()] == []
+    (record,) = engine.failures()  # only the record of the failure is stored
+    assert record.stage == "dump" and "does not exist" in record.error
+    assert [p.name for p in (tmp_path / "store").iterdir()] == [record.backup_id + ".failed.json"]
+
+
+def test_failure_records_are_bounded_and_retention_never_counts_them(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
+    data = _data(tmp_path)
+    good = make_engine(data).backup()
+    failing = make_engine(tmp_path / "missing-data-dir")
+    for _ in range(failures.KEEP + 2):
+        with pytest.raises(Exception, match="does not exist"):
+            failing.backup()
+    recorded = failing.failures()
+    assert len(recorded) == failures.KEEP and recorded == sorted(recorded, key=lambda r: r.backup_id, reverse=True)
+    records = sorted(p.name for p in (tmp_path / "store").glob("*.failed.json"))
+    assert records == sorted(r.backup_id + ".failed.json" for r in recorded)
+    plan = make_engine(data).prune()
+    assert plan.delete == [] and plan.orphans == []
+    assert [m.backup_id for m in make_engine(data).list_backups()] == [good.backup_id]
+    assert sorted(p.name for p in (tmp_path / "store").glob("*.failed.json")) == records

@@ -6,6 +6,7 @@ one line and nothing stored (an unreadable file, an empty data-directory setting
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -135,8 +136,15 @@ def test_an_unreadable_file_refuses_the_backup_and_stores_nothing(tmp_path: Path
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("brs: error:")]
     assert len(errors) == 1 and f"cannot back up {data / 'secret.db'}: Permission denied" in errors[0], result.stderr
-    assert _stored(tmp_path) == before
+    # Nothing but the record of the failure is stored, and that record is listed as one.
+    (record,) = [name for name in _stored(tmp_path) if name not in before]
+    assert record.endswith(".failed.json")
     assert len(run_brs("backups", "list", "--json", env=brs_env, check=True).stdout.split('"version"')) == 2
+    (failure,) = json.loads(run_brs("backups", "failures", "--json", env=brs_env, check=True).stdout)
+    assert failure["stage"] == "dump" and failure["backup_id"] + ".failed.json" == record
+    assert failure["error"] in errors[0] and "Permission denied" in failure["error"]
+    human = run_brs("backups", "failures", env=brs_env, check=True).stdout
+    assert "STAGE" in human and failure["backup_id"] in human
 
 
 def _deep(root: Path, parts: list[str]) -> Iterator[int]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir, killpoints, retention, trust, verification
+from brs import datadir, failures, killpoints, retention, trust, verification
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, RetentionPlan, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
@@ -419,6 +419,8 @@ class Engine:
                 raise
         except BaseException as error:
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
+            if isinstance(error, Exception):
+                self._record_failure(backup_id, stage, error)
             raise
         duration = time.monotonic() - started
         raw, size = format_size(stored.raw), format_size(stored.size)
@@ -430,6 +432,7 @@ class Engine:
         except BrsError as error:
             log.error("retention failed (the new backup is kept): %s", error)
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
+            self._record_failure(backup_id, "retention", error)
         return manifest
 
     def _store(self, object_name: str, backup_id: str, key: bytes | None) -> _Stored:
@@ -519,6 +522,34 @@ class Engine:
         assert isinstance(database, Database)
         method = database.backup_method()
         return {} if method is None else {"method": method}
+
+    def _record_failure(self, backup_id: str, stage: str, error: Exception) -> None:
+        """Best effort: store a :mod:`brs.failures` record and keep only the newest ones."""
+        try:
+            record = failures.encode(backup_id, datetime.now(UTC), stage, error)
+            self._storage("brs_storage_upload", name=backup_id + failures.FAILED_SUFFIX, source=BytesIO(record))
+            names = sorted(o.name for o in self._storage("brs_storage_list") if failures.is_record(o.name))
+            for name in names[: -failures.KEEP]:
+                self._storage("brs_storage_delete", name=name)
+        except Exception as failure:  # noqa: BLE001 - the backup's own error is what the user needs
+            log.debug("the failure of backup %s could not be recorded: %s", backup_id, failure)
+
+    def failures(self) -> list[failures.Failure]:
+        """The recorded failed backups (:mod:`brs.failures`), newest first."""
+        found = []
+        for obj in sorted(self._storage("brs_storage_list"), key=lambda o: o.name, reverse=True):
+            if not failures.is_record(obj.name):
+                continue
+            try:
+                if obj.size > failures.MAX_RECORD_SIZE:
+                    raise InvalidManifest(f"failure record {obj.name} is {obj.size} bytes")
+                with self._storage("brs_storage_download", name=obj.name) as handle:
+                    found.append(failures.decode(FullReader(handle).read(failures.MAX_RECORD_SIZE + 1), obj.name))
+            except BackupNotFound:
+                continue
+            except InvalidManifest as error:
+                log.warning("%s; skipped", error)
+        return found
 
     def _server_version(self) -> str | None:
         try:

@@ -11,13 +11,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from brs.catalog import Catalog, Entry, RetentionPlan
 from brs.manifest import Manifest, parse_time
 
 if TYPE_CHECKING:
+    from brs.failures import Failure
     from brs.engine import RestoreResult, VerifyResult
 
-__all__ = ["backup_details", "backup_row", "deleted", "downloaded", "listing", "pruned", "restored", "verified"]
+__all__ = ["backup_details", "backup_row", "deleted", "downloaded", "failed", "listing", "pruned", "restored", "verified"]
 
 #: ``format`` of brs's own backups in verify results (old ones say ``backup-restore-sidecar``).
 OWN_FORMAT = "brs"
@@ -89,6 +92,11 @@ def pruned(plan: RetentionPlan, *, dry_run: bool) -> dict[str, Any]:
         "deleted": [m.backup_id for m in plan.delete],
         "notes": plan.notes,
     }
+
+
+def failed(records: list[Failure]) -> list[dict[str, Any]]:
+    """``backups failures``: the recorded failed backups, newest first."""
+    return [msgspec.structs.asdict(record) for record in records]
 
 
 def _duration(manifest: Manifest) -> float | None:

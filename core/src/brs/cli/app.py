@@ -181,6 +181,17 @@ def backups_show(ctx: click.Context, /, **_: Any) -> None:
     output.emit(ctx, document, output.human_details)
 
 
+@backups.command("failures", cls=BrsCommand)
+@common_options
+@click.pass_context
+def backups_failures(ctx: click.Context, /, **_: Any) -> None:
+    """List recent failed backups, newest first: when, in which stage, and the error."""
+    from brs import results
+
+    engine, _params = build_engine(ctx)
+    output.emit(ctx, results.failed(engine.failures()), lambda rows: output.human_failures(rows, engine.location()))
+
+
 @backups.command("delete", cls=BrsCommand)
 @common_options
 @click.argument("version")

@@ -85,6 +85,14 @@ def human_backups(rows: list[dict[str, Any]], where: str) -> None:
         click.echo(f"old: written by {_OLD_FORMAT}; no checksum, no integrity proof; retention never deletes them", err=True)
 
 
+def human_failures(rows: list[dict[str, Any]], where: str) -> None:
+    if not rows:
+        click.echo(f"no failed backups recorded in {where}", err=True)
+        return
+    rows_out = [[_when(r["failed_at"]), r["backup_id"], r["stage"], r["error"]] for r in rows]
+    print_table([["FAILED (UTC)", "VERSION", "STAGE", "ERROR"], *rows_out])
+
+
 def human_details(document: dict[str, Any]) -> None:
     manifest = dict(document.get("manifest") or {})
     extra = manifest.pop("extra", {}) or {}

@@ -98,10 +98,14 @@ def pod_container(pod: Pod) -> str:
 
 
 def _as_valkey(documents: list[dict[str, Any]]) -> None:
-    """deploy/redis-local.yaml serves Valkey with valkey-server and ``db: valkey`` (as its header says)."""
+    """deploy/redis-local.yaml serves Valkey with valkey-server and ``db: valkey`` (as its header says).
+
+    The Valkey pod also stores plain tar, so that the pods restore every compression method.
+    """
     for document in documents:
         if document["kind"] == "ConfigMap":
-            document["data"]["config.yaml"] = document["data"]["config.yaml"].replace("db: redis", "db: valkey")
+            config = document["data"]["config.yaml"].replace("db: redis", "db: valkey")
+            document["data"]["config.yaml"] = config.replace("compression-method: tarlz4", "compression-method: tar")
         if document["kind"] == "StatefulSet":
             container = document["spec"]["template"]["spec"]["containers"][0]
             container["command"] = [a.replace("redis-server", "valkey-server") for a in container["command"]]
@@ -373,6 +377,10 @@ def test_pod_backs_up_restores_before_start_and_restores_online(
     assert "intact" in verified or "verified" in verified.lower(), verified
     listed = json.loads(pod.exec("brs", BRS, "backups", "list", "--json"))
     assert {b["version"] for b in listed} >= {older, newer}
+    (config,) = [d["data"]["config.yaml"] for d in pod.documents if "config.yaml" in d.get("data", {})]
+    method = re.search(r"compression-method: (\S+)", config)
+    assert method and {b["compression"] for b in listed} == {method.group(1)}, listed
+    assert all(b["encrypted"] for b in listed)
     pods_session.timings[f"pod {database.name}"] = round(time.monotonic() - started, 1)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from brs import results
 from brs.engine import Engine
 from brs.errors import BusyError, ConfigError, StorageError
 from brs.sidecar.metrics import Metrics
@@ -116,6 +117,9 @@ def test_a_drill_of_a_good_backup_sets_the_last_verified_time(tmp_path: Path, ma
     assert _value(metrics, "brs_verifications_total", result="ok") == 1.0
     assert _value(metrics, "brs_last_verified_timestamp_seconds") > 0.0
     assert runtime.sidecar.lock.current is None
+    # The drill's verification is recorded next to the backup and listed with it.
+    newest, older = results.listing(runtime.engine.catalog())["backups"]
+    assert newest["verified_at"] is not None and older["verified_at"] is None
 
 
 def test_a_damaged_newest_backup_is_recorded_and_the_data_directory_untouched(
@@ -141,6 +145,7 @@ def test_a_damaged_newest_backup_is_recorded_and_the_data_directory_untouched(
     assert _value(metrics, "brs_last_verified_timestamp_seconds") == 0.0
     assert tree_snapshot(data) == before and (data / "sub" / "file.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == siblings  # nothing moved aside or staged
+    assert not list((tmp_path / "store").glob("*.verified.json"))  # a failed drill records nothing
 
 
 def test_a_drill_that_cannot_reach_the_data_counts_an_error_not_damage(

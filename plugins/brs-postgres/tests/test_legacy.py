@@ -18,7 +18,7 @@ import pytest
 from brs.testing import run_brs
 from brs.testing.legacy import SUFFIXES, make_old_backup, set_mtime
 
-from brs_postgres.testing import PgCluster, bindir_for, old_format_dump, served_rows, world_tempdir
+from brs_postgres.testing import bindir_for, old_format_versions, served_rows
 
 KEY = "0123456789abcdefghijklmnopqrstuv"
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
@@ -35,22 +35,10 @@ class OldDumps:
 
 @pytest.fixture(scope="module")
 def old_dumps() -> Iterator[OldDumps]:
-    root = world_tempdir("brs-pg-legacy-")
-    cluster = PgCluster(bindir_for(15), root / "cluster")
-    try:
-        cluster.init().start()
-        with cluster.connect() as conn:
-            conn.execute("CREATE TABLE backuprestore (data text)")
-            conn.execute("INSERT INTO backuprestore VALUES ('I am precious')")
-        older = old_format_dump(cluster, root / "older")
-        with cluster.connect() as conn:
-            conn.execute("INSERT INTO backuprestore VALUES ('idx-1')")
-        newer = old_format_dump(cluster, root / "newer")
+    bindir = bindir_for(15)
+    with old_format_versions(bindir) as (older, newer):
         assert {p.name for p in (newer / "files").iterdir()} == {"base.tar.gz", "pg_wal.tar.gz", "backup_manifest"}
-        yield OldDumps(older, newer, cluster.tools.bindir)
-    finally:
-        cluster.destroy()
-        shutil.rmtree(root, ignore_errors=True)
+        yield OldDumps(older, newer, bindir)
 
 
 def _rows(data: Path, bindir: Path) -> list[str]:

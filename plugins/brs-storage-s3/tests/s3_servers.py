@@ -124,6 +124,25 @@ def unique_bucket(tag: str = "brs") -> str:
     return f"{tag}-{uuid.uuid4().hex[:12]}"
 
 
+def versioned_bucket(request: pytest.FixtureRequest, tag: str) -> tuple[S3Target, Any, str]:
+    """For a fixture parametrized with ``"moto"`` or ``"ceph"``: that server, a boto3 client to it
+    and a new versioned bucket, made directly (not through brs) as the old tool's users had it."""
+    import boto3
+
+    target = moto_target(request.getfixturevalue("moto")) if request.param == "moto" else request.getfixturevalue("ceph_rgw")
+    client = boto3.client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name=target.region,
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+    )
+    bucket = unique_bucket(tag)
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return target, client, bucket
+
+
 @pytest.fixture
 def storage_on() -> Callable[[S3Target, str, str], S3Storage]:
     """Build a driver in-process for ``target``/``bucket``/``prefix``."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from brs.crypto import Keyring
 from brs.legacy import FORMAT, LegacyBackup
@@ -22,7 +21,7 @@ from brs.testing import assert_one_line_error, listed_backups, tree_snapshot
 from brs.testing.legacy import SUFFIXES, make_old_backup, old_localfs_dump
 from brs.testing.storage import backup_small
 
-from s3_servers import KEY, Moto, Pki, S3Target, engine_for, moto_target, unique_bucket
+from s3_servers import KEY, Moto, Pki, S3Target, engine_for, moto_target, unique_bucket, versioned_bucket
 
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
 
@@ -43,17 +42,7 @@ def _prefix(compression: str, encrypted: bool) -> str:
 @pytest.fixture(scope="module", params=["moto", "ceph"])
 def old_bucket(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OldBucket]:
     """One versioned bucket per server with three old backups for every compression and encryption."""
-    target = moto_target(request.getfixturevalue("moto")) if request.param == "moto" else request.getfixturevalue("ceph_rgw")
-    client = boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-    )
-    bucket = unique_bucket("legacy")
-    client.create_bucket(Bucket=bucket)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    target, client, bucket = versioned_bucket(request, "legacy")
     root = tmp_path_factory.mktemp("old-s3")
     uploads = {generation: old_localfs_dump(root, generation) for generation in (1, 2, 3)}
     for generation, upload in uploads.items():

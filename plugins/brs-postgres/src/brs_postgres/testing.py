@@ -10,6 +10,8 @@ import os
 import stat
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "free_port",
     "load_sample",
     "old_format_dump",
+    "old_format_versions",
     "sample_snapshot",
     "served_rows",
     "world_tempdir",
@@ -251,6 +254,28 @@ def old_format_dump(cluster: PgCluster, upload: Path) -> Path:
         "pg_basebackup", [*args, "--wal-method=stream", "--checkpoint=fast", "-z", "--format=t"], owner=cluster.owner
     )
     return upload
+
+
+@contextmanager
+def old_format_versions(bindir: Path) -> Iterator[tuple[Path, Path]]:
+    """Two :func:`old_format_dump` uploads of one cluster, removed on exit: the older one's
+    ``backuprestore`` table holds the row ``I am precious``, the newer one also ``idx-1``.
+    """
+    root = world_tempdir("brs-pg-old-")
+    cluster = PgCluster(bindir, root / "cluster")
+    try:
+        cluster.init().start()
+        with cluster.connect() as conn:
+            conn.execute("CREATE TABLE backuprestore (data text)")
+            conn.execute("INSERT INTO backuprestore VALUES ('I am precious')")
+        older = old_format_dump(cluster, root / "older")
+        with cluster.connect() as conn:
+            conn.execute("INSERT INTO backuprestore VALUES ('idx-1')")
+        newer = old_format_dump(cluster, root / "newer")
+        yield older, newer
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def served_rows(data: Path, bindir: Path, query: str) -> list[Any]:

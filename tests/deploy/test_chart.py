@@ -95,7 +95,7 @@ def test_every_container_is_restricted(good_renders: list[Render]) -> None:
         claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
         assert set(mounts_by_path.values()) <= set(volumes) | claims, r.name
         if r.db == "postgres":
-            assert volumes[mounts_by_path["/var/run/postgresql"]]["emptyDir"] == {}
+            assert volumes[mounts_by_path["/run/postgresql"]]["emptyDir"] == {}
 
 
 def test_secrets_are_files_never_environment(good_renders: list[Render]) -> None:

@@ -15,7 +15,7 @@ postgres:
   command: [docker-entrypoint.sh, postgres]
   auth: true
   username: postgres
-  scratch: [/var/run/postgresql]
+  scratch: [/run/postgresql]
 redis:
   image: docker.io/library/redis
   tag: "7.2"

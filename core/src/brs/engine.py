@@ -32,6 +32,7 @@ from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamE
 from brs.datalock import DataDirLock
 from brs.errors import (
     BackupNotFound,
+    BackupSkipped,
     BrsError,
     ConfigError,
     DatabaseError,
@@ -419,7 +420,8 @@ class Engine:
                 raise
         except BaseException as error:
             self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
-            if isinstance(error, Exception):
+            # A skipped backup (a replica) is neither a success nor a failure: nothing is recorded.
+            if isinstance(error, Exception) and not isinstance(error, BackupSkipped):
                 self._record_failure(backup_id, stage, error)
             raise
         duration = time.monotonic() - started

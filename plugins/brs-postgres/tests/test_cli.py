@@ -101,7 +101,12 @@ def _fails_cleanly(result: Any, storage: Path, data: Path, before: list[str], *f
     for fragment in fragments:
         assert fragment in lines[0]
     assert PASSWORD not in result.stderr and "wrong-password" not in result.stderr
-    assert _files(storage) == before
+    # Nothing was stored but the record of the failed attempt, which repeats the printed line.
+    added = sorted(set(_files(storage)) - set(before))
+    assert set(before) <= set(_files(storage)) and len(added) == 1 and added[0].endswith(".failed.json"), added
+    record = json.loads((storage / added[0]).read_text())
+    assert " ".join(record["error"].split()) in lines[0]  # the printed line folds white space
+    assert PASSWORD not in record["error"] and "wrong-password" not in record["error"]
     assert (data / "keep-me").read_text() == "precious"
     assert len(_listed(storage, data)) == 1
 

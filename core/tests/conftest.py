@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from brs.assembly import assemble
 from brs.crypto import Keyring
 from brs.engine import Engine, Settings
-from brs.interfaces import PluginContext, Role
-from brs.plugins import Session, driver_class
 
 
 @pytest.fixture
@@ -28,7 +26,6 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
     ) -> Engine:
         data_dir = data_dir or tmp_path / "data"
         store = store or tmp_path / "store"
-        options = {"local_provider_backup_path": str(store)}
         settings = Settings(
             db="localfs",
             data_dir=data_dir,
@@ -36,15 +33,9 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
             object_max_keep=max_keep,
             compression_method=compression,
             keyring=keyring if keyring is not None else Keyring(),
-            plugin_options=options,
         )
-        session = Session(load_hook_plugins=False)
-        for role, name in ((Role.DATABASE, "localfs"), (Role.STORAGE, "local"), (Role.COMPRESSION, compression)):
-            context = PluginContext(
-                name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name)
-            )
-            session.use(role, name, driver_class(role, name)(context))
-        session.call(Role.STORAGE, "brs_storage_ensure")
-        return Engine(session, settings)
+        engine = assemble(settings, {"local_provider_backup_path": str(store)}, load_hooks=False)
+        engine.ensure_storage()
+        return engine
 
     return make

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from brs.builtins.compression import Gzip, Lz4, PlainTar, Zstd
-from brs.builtins.local_storage import LocalStorage
-from brs.interfaces import Compression, PluginContext, Storage
+from brs.assembly import storage
+from brs.interfaces import Compression, NoOptions, PluginContext, Storage
 from brs.testing import CompressionContract, StorageContract
 
 
@@ -18,13 +17,7 @@ class TestLocalStorage(StorageContract):
     @pytest.fixture
     def storage_factory(self, tmp_path: Path) -> Callable[[str], Storage]:
         def make(prefix: str) -> Storage:
-            context = PluginContext(
-                name="local",
-                options={"local_provider_backup_path": str(tmp_path / "bucket")},
-                object_prefix=prefix,
-                log=logging.getLogger("t"),
-            )
-            return LocalStorage(context)
+            return storage("local", {"local_provider_backup_path": str(tmp_path / "bucket")}, object_prefix=prefix)
 
         return make
 
@@ -37,7 +30,7 @@ def _compression_class(request: pytest.FixtureRequest) -> type[Compression]:
 class TestBuiltinCompression(CompressionContract):
     @pytest.fixture
     def compression(self, _compression_class: type[Compression]) -> Compression:
-        return _compression_class(PluginContext(name=_compression_class.__name__))
+        return _compression_class(PluginContext(name=_compression_class.__name__, settings=NoOptions()))
 
 
 def test_local_storage_never_lists_an_unfinished_upload(tmp_path: Path) -> None:
@@ -45,12 +38,12 @@ def test_local_storage_never_lists_an_unfinished_upload(tmp_path: Path) -> None:
     import os
     import time
 
-    storage = LocalStorage(PluginContext(name="local", options={"local_provider_backup_path": str(tmp_path)}))
-    storage.brs_storage_ensure()
+    local = storage("local", {"local_provider_backup_path": str(tmp_path)})
+    local.ensure()
     leftover = tmp_path / ".brs-upload-x.tar-1234"
     leftover.write_bytes(b"partial")
-    assert storage.brs_storage_list() == []
+    assert local.list() == []
     old = time.time() - 7200
     os.utime(leftover, (old, old))
-    storage.brs_storage_ensure()
+    local.ensure()
     assert not leftover.exists()

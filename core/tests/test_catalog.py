@@ -10,7 +10,6 @@ from typing import BinaryIO
 from brs.builtins.local_storage import LocalStorage
 from brs.crypto import Keyring
 from brs.engine import Engine
-from brs.interfaces import PluginContext, Role
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -33,8 +32,8 @@ class _Trickle(io.RawIOBase):
 
 
 class _TricklingStorage(LocalStorage):
-    def brs_storage_download(self, name: str) -> BinaryIO:
-        return _Trickle(super().brs_storage_download(name))  # type: ignore[return-value]
+    def download(self, name: str) -> BinaryIO:
+        return _Trickle(super().download(name))  # type: ignore[return-value]
 
 
 def test_manifests_and_stream_headers_are_gathered_from_short_reads(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
@@ -42,8 +41,7 @@ def test_manifests_and_stream_headers_are_gathered_from_short_reads(tmp_path: Pa
     (tmp_path / "data" / "f").write_text("x")
     engine = make_engine(keyring=Keyring(KEY))
     manifest = engine.backup()
-    context = PluginContext(name="local", options={"local_provider_backup_path": str(tmp_path / "store")})
-    engine.session.use(Role.STORAGE, "local", _TricklingStorage(context))
+    engine.drivers.storage = _TricklingStorage(engine.storage.context)
     catalog = engine.catalog()
     assert [e.manifest.backup_id for e in catalog.entries] == [manifest.backup_id]
     assert catalog.unreadable == [] and catalog.restorable() == [manifest]

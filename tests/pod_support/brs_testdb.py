@@ -1,7 +1,7 @@
 """Test-only database plugin ``journaldb``: localfs plus what a real engine plugin can see.
 
 localfs cannot tell a damaged directory from a good one. journaldb's "database" (fakedb.py)
-keeps ``data.txt`` next to ``data.txt.sha256``, so :meth:`brs_database_check` can report
+keeps ``data.txt`` next to ``data.txt.sha256``, so :meth:`check` can report
 CORRUPT honestly, as a real plugin does from its engine's own checks. It also probes a ready
 file the database writes while it serves, and can slow its dump down so that tests can
 signal the sidecar during a backup.
@@ -37,8 +37,8 @@ class JournalDb(LocalFs):
             click.Option(["--journaldb-dump-delay"], default=0.0, type=float, help="Seconds to sleep inside each dump."),
         )
 
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
-        state = super().brs_database_check(data_dir)
+    def check(self, data_dir: Path) -> DataDirState:
+        state = super().check(data_dir)
         if state.status is not DataDirStatus.HEALTHY:
             return state
         data, checksum = data_dir / "data.txt", data_dir / "data.txt.sha256"
@@ -48,12 +48,12 @@ class JournalDb(LocalFs):
             return DataDirState(DataDirStatus.CORRUPT, "data.txt does not match its checksum")
         return state
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         ready = self.option("journaldb_ready_file")
         return True if not ready else Path(ready).exists()
 
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         delay = float(self.option("journaldb_dump_delay", 0.0))
         if delay:
             time.sleep(delay)
-        super().brs_database_dump(archive)
+        super().dump(archive)

@@ -44,12 +44,14 @@ from brs.errors import (
     StorageError,
 )
 from brs.identity import host_name
-from brs.interfaces import Compression, Database, PluginContext, Role, Storage, StoredObject
+from brs.plugins import distribution_of
+from brs.interfaces import Compression, Database, DataDirState, Role, Storage, StoredObject
+from brs.lifecycle import Lifecycle
+from brs.assembly import Drivers
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidManifest, Manifest
 from brs.manifest import format_time, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
-from brs.plugins import Session, distribution_of, driver_class
 from brs.streams import FullReader
 from brs.units import format_size
 
@@ -83,7 +85,6 @@ class Settings:
     #: Use unencrypted backups although a key is configured (refused by default: anyone who
     #: can write to the storage can plant one).
     allow_unencrypted: bool = False
-    plugin_options: dict[str, Any] = field(default_factory=dict)
     #: Seconds to wait for another process's backup, restore or retention (0: fail at once).
     lock_wait: float = 0.0
     #: Let ``latest`` and the automatic restore pick backups of another database identity.
@@ -180,29 +181,50 @@ class _HashingReader:
 
 
 class Engine:
-    """Runs brs operations with the drivers selected in ``session``."""
+    """Runs brs operations with the drivers chosen by :func:`brs.assembly.assemble`.
 
-    def __init__(self, session: Session, settings: Settings) -> None:
-        self.session = session
+    The engine is the only caller of drivers: the CLI and the sidecar ask it to check, probe,
+    upgrade or ensure, and it calls the typed driver methods directly.
+    """
+
+    def __init__(self, drivers: Drivers, settings: Settings, lifecycle: Lifecycle | None = None) -> None:
+        self.drivers = drivers
+        self.lifecycle = lifecycle or Lifecycle()
         self.settings = settings
         self.progress = Progress()
         self._lock = None if settings.data_dir is None else DataDirLock(settings.data_dir)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _storage(self, hook: str, **kwargs: Any) -> Any:
-        return self.session.call(Role.STORAGE, hook, **kwargs)
+    @property
+    def storage(self) -> Storage[Any]:
+        return self.drivers.storage
 
-    def _database(self, hook: str, **kwargs: Any) -> Any:
-        return self.session.call(Role.DATABASE, hook, **kwargs)
+    @property
+    def compression(self) -> Compression:
+        return self.drivers.compression
 
-    def _compression(self, hook: str, **kwargs: Any) -> Any:
-        return self.session.call(Role.COMPRESSION, hook, **kwargs)
+    @property
+    def database(self) -> Database[Any]:
+        if self.drivers.database is None:
+            raise ConfigError("no database plugin selected (--db)")
+        return self.drivers.database
 
-    def _use_compression(self, name: str) -> None:
-        if self.session.names.get(Role.COMPRESSION) == name:
-            return
-        cls = driver_class(Role.COMPRESSION, name)
-        self.session.use(Role.COMPRESSION, name, cls(PluginContext(name=name, log=logging.getLogger(f"brs.compression.{name}"))))
+    # -- what the sidecar asks of the drivers -------------------------------------------------
+    def ensure_storage(self) -> None:
+        """Create the bucket or directory if needed and check that it is reachable."""
+        self.storage.ensure()
+
+    def check_data_dir(self, data_dir: Path) -> DataDirState:
+        """Whether ``data_dir`` is empty, healthy or corrupt, in the database plugin's judgement."""
+        return self.database.check(data_dir)
+
+    def probe_database(self) -> bool:
+        """Whether the database server answers requests."""
+        return bool(self.database.probe())
+
+    def upgrade_data_dir(self, data_dir: Path) -> None:
+        """Upgrade ``data_dir`` to the installed server version (a no-op when nothing is to do)."""
+        self.database.upgrade(data_dir)
 
     def _require_data_dir(self) -> Path:
         if self.settings.data_dir is None:
@@ -237,11 +259,11 @@ class Engine:
         server's (a fresh target), so the probe, which may reach another server, is not asked.
         """
         data_dir = self._require_data_dir()
-        database = self.session.drivers.get(Role.DATABASE)
-        if not isinstance(database, Database) or not database.has_server or datadir.is_empty(data_dir):
+        database = self.drivers.database
+        if database is None or not database.has_server or datadir.is_empty(data_dir):
             return
         try:
-            answers = bool(self._database("brs_database_probe"))
+            answers = bool(database.probe())
         except BrsError:
             answers = False
         if answers:
@@ -254,15 +276,14 @@ class Engine:
     # -- listing -----------------------------------------------------------------------------
     def location(self) -> str:
         """Where this engine's backups are (the storage's own words)."""
-        storage = self.session.drivers.get(Role.STORAGE)
-        return storage.location() if isinstance(storage, Storage) else self.settings.backup_provider
+        return self.storage.location()
 
     def identity(self) -> Identity:
         """This database's identity: the host name, and what the database plugin reports."""
         database = None
-        if Role.DATABASE in self.session.drivers:
+        if self.drivers.database is not None:
             try:
-                reported = self._database("brs_database_identity")
+                reported = self.drivers.database.identity()
                 database = None if reported is None else str(reported)[:255]
             except BrsError as error:
                 log.debug("database identity unknown: %s", error)
@@ -280,7 +301,7 @@ class Engine:
             allow_unencrypted=settings.allow_unencrypted,
             allow_other_identity=settings.allow_other_identity,
         )
-        objects: list[StoredObject] = self._storage("brs_storage_list")
+        objects = list(self.storage.list())
         manifests, unreadable = [], []
         for obj in objects:
             if not obj.name.endswith(MANIFEST_SUFFIX):
@@ -292,7 +313,7 @@ class Engine:
             except InvalidManifest as error:
                 log.warning("%s; skipped", error, extra={"manifest": obj.name})
                 unreadable.append((obj.name, str(error)))
-        legacy: list[Manifest] = list(list_legacy(self.session, settings.db))
+        legacy: list[Manifest] = list(list_legacy(self.storage, settings.db))
         catalog = Catalog.judge(policy, objects, manifests + legacy, self._verifications(objects, manifests))
         catalog.unreadable = unreadable
         return catalog
@@ -309,7 +330,7 @@ class Engine:
             try:
                 if obj.size > verification.MAX_RECORD_SIZE:
                     raise InvalidManifest(f"verification record {obj.name} is {obj.size} bytes")
-                with self._storage("brs_storage_download", name=obj.name) as handle:
+                with self.storage.download(name=obj.name) as handle:
                     data = FullReader(handle).read(verification.MAX_RECORD_SIZE + 1)
                 found[manifest.backup_id] = verification.decode(data, obj.name, manifest.backup_id).verified_at
             except BackupNotFound:
@@ -322,7 +343,7 @@ class Engine:
         """Read one manifest object, never more than :data:`MAX_MANIFEST_SIZE` bytes of it."""
         if obj.size > MAX_MANIFEST_SIZE:
             raise InvalidManifest(f"manifest {obj.name} is {obj.size} bytes, more than a manifest can be ({MAX_MANIFEST_SIZE})")
-        with self._storage("brs_storage_download", name=obj.name) as handle:
+        with self.storage.download(name=obj.name) as handle:
             # A network read may return less than asked: gather up to the bound.
             data = FullReader(handle).read(MAX_MANIFEST_SIZE + 1)
         return Manifest.from_json(data, obj.name)
@@ -391,16 +412,14 @@ class Engine:
         settings = self.settings
         if settings.db is None:
             raise ConfigError("no database plugin selected (--db)")
-        self._use_compression(settings.compression_method)
-        compression = self.session.drivers[Role.COMPRESSION]
-        assert isinstance(compression, Compression)
+        compression = self.compression
         key = settings.keyring.encryption_key
         backup_id = new_backup_id()
         object_name = backup_id + type(compression).suffix + (ENCRYPTED_SUFFIX if key else "")
         started_at = datetime.now(UTC)
         started = time.monotonic()
         self.progress = Progress(phase="backup")
-        self.session.notify("brs_backup_started", backup_id=backup_id, db=settings.db)
+        self.lifecycle.notify("brs_backup_started", backup_id=backup_id, db=settings.db)
         stage = "dump"
         try:
             server_version = self._server_version()
@@ -414,12 +433,12 @@ class Engine:
             stage = "manifest"
             manifest = self._manifest(backup_id, object_name, started_at, server_version, identity, stored)
             try:
-                self._storage("brs_storage_upload", name=manifest.manifest_name, source=BytesIO(manifest.to_json()))
+                self.storage.upload(manifest.manifest_name, BytesIO(manifest.to_json()))
             except BaseException:
                 self._forget(object_name)
                 raise
         except BaseException as error:
-            self.session.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
+            self.lifecycle.notify("brs_backup_failed", backup_id=backup_id, stage=stage, error=error)
             # A skipped backup (a replica) is neither a success nor a failure: nothing is recorded.
             if isinstance(error, Exception) and not isinstance(error, BackupSkipped):
                 self._record_failure(backup_id, stage, error)
@@ -427,13 +446,13 @@ class Engine:
         duration = time.monotonic() - started
         raw, size = format_size(stored.raw), format_size(stored.size)
         log.info("backup %s stored: %s raw, %s stored in %.1fs", backup_id, raw, size, duration)
-        self.session.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
+        self.lifecycle.notify("brs_backup_succeeded", manifest=manifest, duration=duration)
         try:
             if settings.retention_after_backup:
                 self.apply_retention(protect=backup_id)
         except BrsError as error:
             log.error("retention failed (the new backup is kept): %s", error)
-            self.session.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
+            self.lifecycle.notify("brs_backup_failed", backup_id=backup_id, stage="retention", error=error)
             self._record_failure(backup_id, "retention", error)
         return manifest
 
@@ -447,13 +466,13 @@ class Engine:
         def dump() -> None:
             sink = ChannelWriter(tar_out)
             archive = ArchiveWriter(cast(BinaryIO, sink))
-            self._database("brs_database_dump", archive=archive)
+            self.database.dump(archive=archive)
             archive.close()
             counts["raw"], counts["members"] = sink.tell(), archive.members
             sink.finish()
 
         def compress() -> None:
-            compressor = self._compression("brs_compression_compressor")
+            compressor = self.compression.compressor()
             for piece in tar_out:
                 compressed.put(compressor.compress(piece))
             compressed.put(compressor.flush())
@@ -470,7 +489,7 @@ class Engine:
         reader = _HashingReader(ChannelReader(sealed), self.progress)
 
         def upload() -> None:
-            self._storage("brs_storage_upload", name=object_name, source=reader)
+            self.storage.upload(object_name, cast(BinaryIO, reader))  # reads like a file: read(n) and readinto
             if not reader.at_end:
                 raise StorageError(f"storage plugin {self.settings.backup_provider} stopped reading before the end")
 
@@ -520,32 +539,30 @@ class Engine:
 
     def _method_record(self) -> dict[str, Any]:
         """``{"method": ...}`` when the database plugin has more than one way to back up."""
-        database = self.session.drivers[Role.DATABASE]
-        assert isinstance(database, Database)
-        method = database.backup_method()
+        method = self.database.backup_method()
         return {} if method is None else {"method": method}
 
     def _record_failure(self, backup_id: str, stage: str, error: Exception) -> None:
         """Best effort: store a :mod:`brs.failures` record and keep only the newest ones."""
         try:
             record = failures.encode(backup_id, datetime.now(UTC), stage, error)
-            self._storage("brs_storage_upload", name=backup_id + failures.FAILED_SUFFIX, source=BytesIO(record))
-            names = sorted(o.name for o in self._storage("brs_storage_list") if failures.is_record(o.name))
+            self.storage.upload(name=backup_id + failures.FAILED_SUFFIX, source=BytesIO(record))
+            names = sorted(o.name for o in self.storage.list() if failures.is_record(o.name))
             for name in names[: -failures.KEEP]:
-                self._storage("brs_storage_delete", name=name)
+                self.storage.delete(name=name)
         except Exception as failure:  # noqa: BLE001 - the backup's own error is what the user needs
             log.debug("the failure of backup %s could not be recorded: %s", backup_id, failure)
 
     def failures(self) -> list[failures.Failure]:
         """The recorded failed backups (:mod:`brs.failures`), newest first."""
         found = []
-        for obj in sorted(self._storage("brs_storage_list"), key=lambda o: o.name, reverse=True):
+        for obj in sorted(self.storage.list(), key=lambda o: o.name, reverse=True):
             if not failures.is_record(obj.name):
                 continue
             try:
                 if obj.size > failures.MAX_RECORD_SIZE:
                     raise InvalidManifest(f"failure record {obj.name} is {obj.size} bytes")
-                with self._storage("brs_storage_download", name=obj.name) as handle:
+                with self.storage.download(name=obj.name) as handle:
                     found.append(failures.decode(FullReader(handle).read(failures.MAX_RECORD_SIZE + 1), obj.name))
             except BackupNotFound:
                 continue
@@ -555,7 +572,7 @@ class Engine:
 
     def _server_version(self) -> str | None:
         try:
-            version = self._database("brs_database_version")
+            version = self.database.version()
             return None if version is None else str(version)
         except BrsError as error:
             log.debug("server version unknown: %s", error)
@@ -564,7 +581,7 @@ class Engine:
     def _forget(self, object_name: str) -> None:
         """Best-effort removal of a data object whose backup failed (it is unlisted anyway)."""
         try:
-            self._storage("brs_storage_delete", name=object_name)
+            self.storage.delete(name=object_name)
         except Exception as error:  # noqa: BLE001 - the original failure matters more
             log.debug("could not remove %s after a failed backup: %s", object_name, error)
 
@@ -602,15 +619,15 @@ class Engine:
         for note in plan.notes:
             log.warning("%s", note)
         for manifest in plan.delete:
-            self._storage("brs_storage_delete", name=manifest.manifest_name)
-            self._storage("brs_storage_delete", name=manifest.object_name)
-            self._storage("brs_storage_delete", name=manifest.object_name + verification.VERIFIED_SUFFIX)
+            self.storage.delete(name=manifest.manifest_name)
+            self.storage.delete(name=manifest.object_name)
+            self.storage.delete(name=manifest.object_name + verification.VERIFIED_SUFFIX)
             log.info("retention removed backup %s", manifest.backup_id)
         for obj in plan.orphans:
             if obj.name.endswith(ENCRYPTED_SUFFIX) and not self._is_own_stream(obj.name):
                 log.warning("left %s alone: it has no manifest, but it is not an object brs encrypted", obj.name)
                 continue
-            self._storage("brs_storage_delete", name=obj.name)
+            self.storage.delete(name=obj.name)
             log.info("removed orphaned object %s (no manifest)", obj.name)
         return plan
 
@@ -618,7 +635,7 @@ class Engine:
         """Whether ``name`` starts with a brs stream header naming the backup in its name."""
         backup_id = name.split(".", 1)[0]
         try:
-            with self._storage("brs_storage_download", name=name) as handle:
+            with self.storage.download(name=name) as handle:
                 head = FullReader(handle).read(64 + len(backup_id))
         except BrsError:
             return False
@@ -633,7 +650,7 @@ class Engine:
             raise ConfigError(
                 f"backup {backup.backup_id} is the only backup a restore could use; add --force to delete it anyway"
             )
-        self._storage("brs_storage_legacy_delete", version=backup.source)
+        self.storage.legacy_delete(version=backup.source)
         log.info("deleted old backup %s (%s)", backup.backup_id, backup.object_name)
         return backup
 
@@ -654,9 +671,9 @@ class Engine:
             raise ConfigError(
                 f"backup {manifest.backup_id} is the only backup a restore could use; add --force to delete it anyway"
             )
-        self._storage("brs_storage_delete", name=manifest.manifest_name)
-        self._storage("brs_storage_delete", name=manifest.object_name)
-        self._storage("brs_storage_delete", name=manifest.object_name + verification.VERIFIED_SUFFIX)
+        self.storage.delete(name=manifest.manifest_name)
+        self.storage.delete(name=manifest.object_name)
+        self.storage.delete(name=manifest.object_name + verification.VERIFIED_SUFFIX)
         log.info("deleted backup %s", manifest.backup_id)
         return manifest
 
@@ -667,15 +684,16 @@ class Engine:
         Returns ``consume``'s result only if the stored object matched the manifest's size and
         SHA-256 and every layer ended cleanly.
         """
+        compression = self.drivers.compression_for(manifest.compression)
         if isinstance(manifest, LegacyBackup):
-            self._use_compression(manifest.compression)
             self.progress = Progress(phase=phase, total=manifest.stored_size)
 
             def advance(done: int) -> None:
                 self.progress.done = done
 
             return read_legacy(
-                self.session,
+                self.storage,
+                compression,
                 self.settings.keyring,
                 manifest,
                 consume,
@@ -685,7 +703,6 @@ class Engine:
             )
         if manifest.encrypted:
             self.settings.keyring.find(str(manifest.key_id), what=f"backup {manifest.backup_id}")
-        self._use_compression(manifest.compression)
         self.progress = Progress(phase=phase, total=manifest.stored_size)
         pipe = Pipeline(phase)
         fetched, plain, tar_in = pipe.channel(), pipe.channel(), pipe.channel()
@@ -695,7 +712,7 @@ class Engine:
         def download() -> None:
             digest, size = hashlib.sha256(), 0
             try:
-                with self._storage("brs_storage_download", name=manifest.object_name) as handle:
+                with self.storage.download(name=manifest.object_name) as handle:
                     while piece := handle.read(CHUNK):
                         digest.update(piece)
                         size += len(piece)
@@ -725,7 +742,7 @@ class Engine:
             plain.close()
 
         def decompress() -> None:
-            reader = self._compression("brs_compression_decompress", source=ChannelReader(plain))
+            reader = compression.decompress(cast(BinaryIO, ChannelReader(plain)))
             while piece := reader.read(CHUNK):
                 tar_in.put(piece)
             tar_in.close()
@@ -757,7 +774,7 @@ class Engine:
         if selected is None or backup_db == selected:
             return True
         try:
-            return driver_class(Role.DATABASE, backup_db) is type(self.session.drivers[Role.DATABASE])
+            return self.drivers.database_is(backup_db)
         except PluginError:
             return False
 
@@ -779,14 +796,15 @@ class Engine:
         if not self._restorable_here(manifest.db):
             raise ConfigError(f"backup {manifest.backup_id} is a {manifest.db} backup, but --db is {self.settings.db}")
         started = time.monotonic()
-        self.session.notify("brs_restore_started", manifest=manifest)
+        self.lifecycle.notify("brs_restore_started", manifest=manifest)
         try:
             staging = datadir.prepare_staging(data_dir, manifest.backup_id)
         except OSError as error:
             raise LocalIOError(f"cannot create a staging directory next to {data_dir}: {error.strerror or error}") from error
-        hook = "brs_database_restore_legacy" if isinstance(manifest, LegacyBackup) else "brs_database_restore"
+        database = self.database
+        restore = database.restore_legacy if isinstance(manifest, LegacyBackup) else database.restore
         try:
-            self._read_archive(manifest, lambda archive: self._database(hook, archive=archive, target=staging), "restore")
+            self._read_archive(manifest, lambda archive: restore(archive, staging), "restore")
             killpoints.reached("restore-staged")
             previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
         except BaseException as error:
@@ -797,7 +815,7 @@ class Engine:
                     f"cannot restore backup {manifest.backup_id} into {data_dir}: {local}; "
                     "the data directory was left as it was (this is a problem of this machine, not of the backup)"
                 )
-            self.session.notify("brs_restore_failed", manifest=manifest, error=error)
+            self.lifecycle.notify("brs_restore_failed", manifest=manifest, error=error)
             if local is not None:
                 raise error from None
             raise
@@ -805,7 +823,7 @@ class Engine:
         if previous is not None:
             log.info("previous content of %s kept at %s", data_dir, previous)
         log.info("restored backup %s into %s in %.1fs", manifest.backup_id, data_dir, duration)
-        self.session.notify("brs_restore_succeeded", manifest=manifest, duration=duration)
+        self.lifecycle.notify("brs_restore_succeeded", manifest=manifest, duration=duration)
         return RestoreResult(manifest, data_dir, previous, duration)
 
     # -- verify ------------------------------------------------------------------------------
@@ -838,7 +856,7 @@ class Engine:
         name = manifest.object_name + verification.VERIFIED_SUFFIX
         record = verification.encode(manifest.backup_id, datetime.now(UTC))
         try:
-            self._storage("brs_storage_upload", name=name, source=BytesIO(record))
+            self.storage.upload(name=name, source=BytesIO(record))
         except BrsError as error:
             log.warning("backup %s verified, but the time could not be recorded: %s", manifest.backup_id, error)
 

@@ -2,7 +2,7 @@
 
 A StatefulSet scaled past one pod with a shared configuration puts ``db-0`` and ``db-1`` on one
 prefix. Each backup records an :class:`~brs.manifest.Identity`: the pod or host name, and what
-the database plugin can tell about the data itself (``brs_database_identity``, e.g. the
+the database plugin can tell about the data itself (``identity``, e.g. the
 PostgreSQL system identifier). A backup is *ours* when the host names match, or when both sides
 know a database identity and they match. The host name is what decides for a restore into an
 empty volume (an empty data directory has no database identity): pod ``db-0`` finds its own

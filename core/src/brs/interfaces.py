@@ -1,14 +1,13 @@
 """The driver contract: what a database, storage or compression plugin implements.
 
 A plugin is a class registered under one of the entry-point groups ``brs.database``,
-``brs.storage`` or ``brs.compression``. brs imports only the classes a run selects by name,
-instantiates each with a :class:`PluginContext`, and registers the instance with its pluggy
-plugin manager. Every method whose name starts with ``brs_`` is a hook implementation of the
-hookspec of the same name in :mod:`brs.hookspecs`; the base classes below declare them so that
-type checkers and readers see the whole contract in one place.
+``brs.storage`` or ``brs.compression``. brs imports only the classes a run selects by name and
+instantiates each with a :class:`PluginContext` that carries the plugin's own options (declared
+once, as a :class:`~brs.options.PluginOptions` dataclass named by :attr:`Plugin.Options`).
 
-Exactly one driver per role is registered at a time, so each operation hook has exactly one
-implementation. Other plugins may only *wrap* them (``@hookimpl(wrapper=True)``).
+These base classes are the whole driver contract: one driver per role, and the engine calls its
+methods directly (mypy checks every call). What is really one-to-many, such as notifications
+about backups and restores, is a pluggy hook in :mod:`brs.hookspecs` instead.
 """
 
 from __future__ import annotations
@@ -16,17 +15,17 @@ from __future__ import annotations
 import enum
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol
+import functools
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, Protocol, TypeVar
 
-from brs.errors import DatabaseError, StorageError
+from brs.errors import BrsError, DatabaseError, StorageError
+from brs.options import NoOptions, PluginOptions
 
 if TYPE_CHECKING:
-    import click
-
     from brs.archive import ArchiveReader, ArchiveWriter
 
 __all__ = [
@@ -35,8 +34,10 @@ __all__ = [
     "DataDirState",
     "DataDirStatus",
     "Database",
+    "NoOptions",
     "Plugin",
     "PluginContext",
+    "PluginOptions",
     "Role",
     "Storage",
     "StoredObject",
@@ -66,7 +67,7 @@ class DataDirStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class DataDirState:
-    """Result of :meth:`Database.brs_database_check`."""
+    """Result of :meth:`Database.check`."""
 
     status: DataDirStatus
     reason: str = ""
@@ -100,103 +101,147 @@ class StoredVersion:
     modified: datetime
 
 
+OptionsT = TypeVar("OptionsT", bound=PluginOptions)
+
+
 @dataclass(frozen=True)
-class PluginContext:
+class PluginContext(Generic[OptionsT]):
     """Everything a driver receives when brs instantiates it.
 
     :param name: the entry-point name it was selected by (one class may serve several names,
         e.g. ``redis`` and ``valkey``).
-    :param options: values of the options the class declared in :meth:`Plugin.options`, keyed by
-        the click parameter name (``postgres_host``), after flags, ``BRS_*`` variables and the
-        config file were merged.
+    :param settings: the plugin's own options, validated (flags, ``BRS_*`` variables and the
+        config file merged). A driver sees nothing else: no other plugin's options, no key.
     :param data_dir: the database data directory (``--db-data-directory``), if set.
     :param object_prefix: the storage folder (``--object-prefix``), without slashes at the ends.
     :param log: a logger named after the plugin.
     """
 
     name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    settings: OptionsT
     data_dir: Path | None = None
     object_prefix: str = ""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("brs.plugin"))
 
 
-class Plugin(ABC):
-    """Base of every driver class."""
+#: Every operation of the contract; a bug (not a :class:`~brs.errors.BrsError`) escaping one is
+#: annotated with the plugin that raised it.
+CONTRACT_METHODS = frozenset(
+    {
+        "check", "dump", "restore", "restore_legacy", "version", "identity", "probe", "upgrade", "backup_method",
+        "ensure", "upload", "download", "list", "delete", "legacy_list", "legacy_open", "legacy_delete", "location",
+        "compressor", "decompress",
+    }
+)  # fmt: skip
+
+
+def _blamed(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(self: Plugin[Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BrsError:
+            raise
+        except Exception as error:
+            if not any(note.startswith("raised by ") for note in getattr(error, "__notes__", ())):
+                from brs.plugins import distribution_of  # the contract does not need discovery otherwise
+
+                dist, version = distribution_of(self.role.value, self.context.name)
+                label = self.role.label
+                error.add_note(f"raised by {label} plugin {self.context.name!r} ({dist} {version}) in {method.__name__}")
+            raise
+
+    call.__brs_blamed__ = True  # type: ignore[attr-defined]
+    return call
+
+
+class Plugin(ABC, Generic[OptionsT]):
+    """Base of every driver class.
+
+    Subclass one of :class:`Database`, :class:`Storage` or :class:`Compression`, parametrised
+    with the options class (``class Postgres(Database[PostgresOptions])``), and set
+    :attr:`Options` to the same class so that brs can derive the command-line options from it.
+    """
 
     #: The role the class plays; set by the role base classes below.
     role: ClassVar[Role]
+    #: The plugin's options (:mod:`brs.options`); :class:`~brs.options.NoOptions` when it has none.
+    Options: ClassVar[type[PluginOptions]] = NoOptions
 
-    def __init__(self, context: PluginContext) -> None:
+    def __init__(self, context: PluginContext[OptionsT]) -> None:
         self.context = context
+        #: The plugin's own validated options.
+        self.settings: OptionsT = context.settings
         self.log = context.log
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        """Command-line options the driver understands, as click options.
-
-        brs adds them to every command once the driver is selected; each one may also be set as
-        ``BRS_<NAME>`` in the environment and as ``<name>`` in the config file. Use
-        :func:`brs.options.secret_option` for passwords so that a ``--<name>-file`` twin exists.
-        """
-        return ()
-
-    def option(self, name: str, default: Any = None) -> Any:
-        """The value of one of :meth:`options` (``None``-valued options fall back to ``default``)."""
-        value = self.context.options.get(name)
-        return default if value is None else value
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in CONTRACT_METHODS & set(vars(cls)):
+            method = vars(cls)[name]
+            if callable(method) and not getattr(method, "__brs_blamed__", False):
+                setattr(cls, name, _blamed(method))
 
 
-class Database(Plugin):
+class Database(Plugin[OptionsT]):
     """A database engine: dump it into an archive and restore an archive into a data directory."""
 
     role = Role.DATABASE
-    #: Whether the engine runs a server that :meth:`brs_database_probe` reaches. A local
-    #: ``brs restore`` refuses while that server answers (it would keep writing to the old
-    #: files, or undo the restore at its next save); a plain directory has none.
+    #: Whether the engine runs a server that :meth:`probe` reaches. A local ``brs restore``
+    #: refuses while that server answers (it would keep writing to the old files, or undo the
+    #: restore at its next save); a plain directory has none.
     has_server: ClassVar[bool] = True
 
     @abstractmethod
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         """Decide whether ``data_dir`` is empty, healthy or corrupt (never modifies it)."""
 
     @abstractmethod
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
-        """Write a consistent backup of the running database into ``archive``."""
+    def dump(self, archive: ArchiveWriter) -> None:
+        """Write a consistent backup of the running database into ``archive``.
+
+        Memory must stay bounded whatever the database's size: stream into ``archive``.
+        """
 
     def backup_method(self) -> str | None:
-        """The way :meth:`brs_database_dump` backs up under the current options (PostgreSQL:
-        ``basebackup`` or ``dumpall``), recorded in the manifest as ``extra["method"]`` and
-        shown by ``brs backups list``; None for an engine with one way (listed as its name)."""
+        """The way :meth:`dump` backs up under the current options (PostgreSQL: ``basebackup``
+        or ``dumpall``), recorded in the manifest as ``extra["method"]`` and shown by
+        ``brs backups list``; None for an engine with one way (listed as its name)."""
         return None
 
     @abstractmethod
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
-        """Turn the archive of one backup into a complete data directory at ``target``."""
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
+        """Turn the archive of one backup into a complete data directory at ``target``.
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+        ``target`` is an empty staging directory; brs swaps it into place only afterwards.
+        """
+
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         """Turn a backup of backup-restore-sidecar (members ``files/...``) into a data directory."""
         raise DatabaseError(f"the {self.context.name} plugin cannot restore backups of backup-restore-sidecar")
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         """The running server's version for the manifest, or ``None`` when not applicable."""
         return None
 
-    def brs_database_identity(self) -> str | None:
+    def identity(self) -> str | None:
         """What identifies the database's data (e.g. ``postgres:<system identifier>``), or ``None``."""
         return None
 
-    def brs_database_probe(self) -> bool:
-        """Return ``True`` once the database answers requests."""
+    def probe(self) -> bool:
+        """Return ``True`` once the database answers requests, ``False`` while it does not."""
         return True
 
-    def brs_database_upgrade(self, data_dir: Path) -> None:
+    def upgrade(self, data_dir: Path) -> None:
         """Upgrade the data files in ``data_dir`` to the installed server version, if needed."""
         return None
 
 
-class Storage(Plugin):
-    """A place that stores objects under the configured prefix."""
+class Storage(Plugin[OptionsT]):
+    """A place that stores objects under the configured prefix.
+
+    Object names are single path components (:func:`brs.kit.check_object_name`); the driver
+    puts them below :attr:`PluginContext.object_prefix`.
+    """
 
     role = Role.STORAGE
 
@@ -206,47 +251,50 @@ class Storage(Plugin):
         return f"{self.context.name} storage" + (f", prefix {prefix}" if prefix else "")
 
     @abstractmethod
-    def brs_storage_ensure(self) -> None:
+    def ensure(self) -> None:
         """Make sure the bucket or directory exists and is reachable."""
 
     @abstractmethod
-    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
-        """Store everything ``source`` yields as object ``name``, atomically."""
+    def upload(self, name: str, source: BinaryIO) -> int:
+        """Store everything ``source`` yields as object ``name``, atomically; return its size.
+
+        Read ``source`` in bounded pieces: a backup may be larger than memory.
+        """
 
     @abstractmethod
-    def brs_storage_download(self, name: str) -> BinaryIO:
-        """Open object ``name`` for streaming reads."""
+    def download(self, name: str) -> BinaryIO:
+        """Open object ``name`` for streaming reads (:class:`~brs.errors.BackupNotFound` if missing)."""
 
     @abstractmethod
-    def brs_storage_list(self) -> list[StoredObject]:
+    def list(self) -> Sequence[StoredObject]:
         """List every object under the prefix."""
 
     @abstractmethod
-    def brs_storage_delete(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         """Delete object ``name``; deleting a missing object is not an error."""
 
-    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> Sequence[StoredVersion]:
         """Every backup version backup-restore-sidecar wrote where it kept them (none by default)."""
         return []
 
-    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+    def legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
         """Open one listed old version for reading from byte ``offset``."""
         raise StorageError(f"the {self.context.name} storage plugin cannot read backups of backup-restore-sidecar")
 
-    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+    def legacy_delete(self, version: StoredVersion) -> None:
         """Delete one listed old version (only when a user names it)."""
         raise StorageError(f"the {self.context.name} storage plugin cannot delete backups of backup-restore-sidecar")
 
 
 class Compressor(Protocol):
-    """Incremental compressor returned by :meth:`Compression.brs_compression_compressor`."""
+    """Incremental compressor returned by :meth:`Compression.compressor`."""
 
     def compress(self, data: bytes | memoryview) -> bytes: ...
 
     def flush(self) -> bytes: ...
 
 
-class Compression(Plugin):
+class Compression(Plugin[NoOptions]):
     """A compression method for the tar stream."""
 
     role = Role.COMPRESSION
@@ -255,9 +303,9 @@ class Compression(Plugin):
     suffix: ClassVar[str]
 
     @abstractmethod
-    def brs_compression_compressor(self) -> Compressor:
+    def compressor(self) -> Compressor:
         """Return a fresh incremental compressor."""
 
     @abstractmethod
-    def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
+    def decompress(self, source: BinaryIO) -> BinaryIO:
         """Wrap ``source`` (compressed bytes) in a reader that yields the plain bytes."""

@@ -226,38 +226,38 @@ def test_the_snapshot_hash_is_verified_while_streaming() -> None:
 # --- data directory checks ------------------------------------------------------------------------
 def test_check_reports_empty_healthy_and_corrupt(start_member: StartMember, tmp_path: Path) -> None:
     driver = Etcd(PluginContext(name="etcd", options={}))
-    assert driver.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+    assert driver.check(tmp_path / "missing").status is DataDirStatus.EMPTY
     data = tmp_path / "data"
     member = start_member("3.4", data)
     load_sample(member)
     member.stop()
-    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert driver.check(data).status is DataDirStatus.HEALTHY
     db = data / "member" / "snap" / "db"
     original = db.read_bytes()
     db.write_bytes(b"\0" * 100)
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT and "bbolt" in state.reason
     db.write_bytes(original)
     for wal in (data / "member" / "wal").glob("*.wal"):
         wal.unlink()
-    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+    assert driver.check(data).status is DataDirStatus.CORRUPT
     shutil.rmtree(data / "member")
     (data / "stray").write_text("x")
-    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+    assert driver.check(data).status is DataDirStatus.CORRUPT
 
 
 def test_probe_and_version(start_member: StartMember, tmp_path: Path) -> None:
     member = start_member("3.5", tmp_path / "data")
     driver = Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint, "etcd_dial_timeout": 2}))
-    assert driver.brs_database_probe() is True
-    assert str(driver.brs_database_version()).startswith("3.5.")
-    identity = str(driver.brs_database_identity())
+    assert driver.probe() is True
+    assert str(driver.version()).startswith("3.5.")
+    identity = str(driver.identity())
     assert identity.startswith("etcd:") and int(identity[5:], 16) > 0
     member.stop()
-    assert driver.brs_database_probe() is False
-    assert driver.brs_database_identity() is None
+    assert driver.probe() is False
+    assert driver.identity() is None
     with pytest.raises(DatabaseError, match="unreachable"):
-        driver.brs_database_version()
+        driver.version()
 
 
 # --- the shared contract ----------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
     path = tmp_path / "dump.tar"
     with open(path, "wb") as sink:
         writer = ArchiveWriter(sink)
-        Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint})).brs_database_dump(writer)
+        Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint})).dump(writer)
         writer.close()
     with open(path, "rb") as source:
         names = []

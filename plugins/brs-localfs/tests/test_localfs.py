@@ -43,7 +43,7 @@ class TestLocalFsContract(DatabaseContract):
 def _dump(driver: LocalFs) -> bytes:
     sink = io.BytesIO()
     writer = ArchiveWriter(sink)  # type: ignore[arg-type]
-    driver.brs_database_dump(writer)
+    driver.dump(writer)
     writer.close()
     return sink.getvalue()
 
@@ -60,12 +60,12 @@ def test_brs_folders_and_lost_found_are_not_backed_up(tmp_path: Path) -> None:
 
 def test_check_reports_empty_healthy_and_not_a_directory(tmp_path: Path) -> None:
     driver = _driver(tmp_path / "data")
-    assert driver.brs_database_check(tmp_path / "data").status is DataDirStatus.EMPTY
+    assert driver.check(tmp_path / "data").status is DataDirStatus.EMPTY
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f").write_text("x")
-    assert driver.brs_database_check(tmp_path / "data").status is DataDirStatus.HEALTHY
+    assert driver.check(tmp_path / "data").status is DataDirStatus.HEALTHY
     (tmp_path / "file").write_text("x")
-    assert driver.brs_database_check(tmp_path / "file").status is DataDirStatus.CORRUPT
+    assert driver.check(tmp_path / "file").status is DataDirStatus.CORRUPT
 
 
 def test_dump_of_a_missing_directory_is_a_database_error(tmp_path: Path) -> None:

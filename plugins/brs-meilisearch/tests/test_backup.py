@@ -24,7 +24,7 @@ def _backup(sample_server: SampleServer, binary: Path, previous: Path, tmp_path:
     }
     with open(tmp_path / "backup.tar", "wb") as sink:
         writer = ArchiveWriter(sink)
-        Meilisearch(PluginContext(name="meilisearch", options=options, data_dir=server.db_path)).brs_database_dump(writer)
+        Meilisearch(PluginContext(name="meilisearch", options=options, data_dir=server.db_path)).dump(writer)
         writer.close()
     with open(tmp_path / "backup.tar", "rb") as source:
         return [entry.name for entry in ArchiveReader(source)]
@@ -61,6 +61,6 @@ def test_a_restore_as_root_gives_the_files_the_data_directory_owner(
     os.chown(target, 4321, 4321)  # what core does when the data directory belongs to the database user
     driver = Meilisearch(PluginContext(name="meilisearch", options={"meilisearch_binary": str(meili_binary)}))
     with open(tmp_path / "backup.tar", "rb") as source:
-        driver.brs_database_restore(ArchiveReader(source), target)
+        driver.restore(ArchiveReader(source), target)
     owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in target.rglob("*")}
     assert owners == {(4321, 4321)}

@@ -23,7 +23,7 @@ def test_a_damaged_dump_fails_and_leaves_the_target_empty(meili_binary: Path, tm
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError) as caught:
-        _driver(meili_binary).brs_database_restore(archive_of({"meilisearch.dump": b"this is not a dump"}), target)
+        _driver(meili_binary).restore(archive_of({"meilisearch.dump": b"this is not a dump"}), target)
     assert "\n" not in str(caught.value)
     assert "exited with code" in str(caught.value)
     assert os.listdir(target) == []
@@ -33,7 +33,7 @@ def test_an_archive_without_a_dump_is_refused(meili_binary: Path, tmp_path: Path
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match=r"holds no meilisearch\.dump"):
-        _driver(meili_binary).brs_database_restore(archive_of({}), target)
+        _driver(meili_binary).restore(archive_of({}), target)
     assert os.listdir(target) == []
 
 
@@ -41,7 +41,7 @@ def test_a_foreign_archive_is_refused(meili_binary: Path, tmp_path: Path) -> Non
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match=r"unexpected member 'dump\.rdb'"):
-        _driver(meili_binary).brs_database_restore(archive_of({"dump.rdb": b"REDIS"}), target)
+        _driver(meili_binary).restore(archive_of({"dump.rdb": b"REDIS"}), target)
     assert os.listdir(target) == []
 
 
@@ -49,29 +49,29 @@ def test_a_missing_binary_is_a_one_line_error(tmp_path: Path) -> None:
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(DatabaseError, match="not found or not executable"):
-        _driver(tmp_path / "no-such-meilisearch").brs_database_restore(archive_of({"meilisearch.dump": b"x"}), target)
+        _driver(tmp_path / "no-such-meilisearch").restore(archive_of({"meilisearch.dump": b"x"}), target)
     assert os.listdir(target) == []
 
 
 def test_check_tells_empty_from_corrupt(tmp_path: Path) -> None:
     driver = _driver("meilisearch")
     data = tmp_path / "data"
-    assert driver.brs_database_check(data).status is DataDirStatus.EMPTY
+    assert driver.check(data).status is DataDirStatus.EMPTY
     data.mkdir()
     (data / ".brs-previous-binary").mkdir()  # brs's own folders do not count as data
-    assert driver.brs_database_check(data).status is DataDirStatus.EMPTY
+    assert driver.check(data).status is DataDirStatus.EMPTY
     (data / "indexes").mkdir()
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT and "VERSION" in state.reason
     (data / "VERSION").write_text("1.21.0")
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT and "tasks/data.mdb" in state.reason
     for name in ("tasks", "auth"):
         (data / name).mkdir()
         (data / name / "data.mdb").write_bytes(b"")
-    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert driver.check(data).status is DataDirStatus.HEALTHY
     (data / "indexes" / "0c9e5d7a").mkdir()
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT and "indexes/0c9e5d7a/data.mdb" in state.reason
     (data / "VERSION").write_text("garbage")
-    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+    assert driver.check(data).status is DataDirStatus.CORRUPT

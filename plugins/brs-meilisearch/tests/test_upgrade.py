@@ -64,12 +64,12 @@ def test_upgrade_dumps_with_the_previous_binary_and_imports_with_the_current(
     old_inode = (data_dir / "tasks" / "data.mdb").stat().st_ino
     current = _wrapper(tmp_path / "meilisearch-1.22", meili_binary, "1.22.0")
 
-    _driver(data_dir, current).brs_database_upgrade(data_dir)
+    _driver(data_dir, current).upgrade(data_dir)
 
     # A new database (new files) is in place, and nothing of the work is left behind.
     assert (data_dir / "tasks" / "data.mdb").stat().st_ino != old_inode
     assert sorted(p.name for p in data_dir.parent.iterdir()) == ["data", "dumps", "logs", "previous-binary"]
-    assert _driver(data_dir, meili_binary).brs_database_check(data_dir).status is DataDirStatus.HEALTHY
+    assert _driver(data_dir, meili_binary).check(data_dir).status is DataDirStatus.HEALTHY
     restored = start_server(data_dir, tmp_path / "volume" / "dumps")
     assert_matches(snapshot(restored.client()), expected)  # type: ignore[arg-type]
 
@@ -88,7 +88,7 @@ def test_keep_pre_upgrade_data_moves_the_old_data_aside(
             data_dir=data_dir,
         )
     )
-    driver.brs_database_upgrade(data_dir)
+    driver.upgrade(data_dir)
     kept = [p for p in data_dir.parent.iterdir() if ".brs-previous-" in p.name]
     assert len(kept) == 1
     # Same files (the old server touched VERSION and lock files when it wrote the dump).
@@ -99,12 +99,12 @@ def test_keep_pre_upgrade_data_moves_the_old_data_aside(
 def test_same_version_is_a_no_op(old_data: tuple[Path, dict[str, object]], meili_binary: Path) -> None:
     data_dir, _ = old_data
     before = tree_snapshot(data_dir)
-    _driver(data_dir, meili_binary).brs_database_upgrade(data_dir)  # no previous binary needed
+    _driver(data_dir, meili_binary).upgrade(data_dir)  # no previous binary needed
     assert tree_snapshot(data_dir) == before
 
 
 def test_empty_data_dir_is_a_no_op_even_without_a_binary(tmp_path: Path) -> None:
-    _driver(tmp_path / "data", tmp_path / "no-meilisearch").brs_database_upgrade(tmp_path / "data")
+    _driver(tmp_path / "data", tmp_path / "no-meilisearch").upgrade(tmp_path / "data")
 
 
 def test_missing_previous_binary_fails_loudly_and_keeps_the_data(
@@ -114,7 +114,7 @@ def test_missing_previous_binary_fails_loudly_and_keeps_the_data(
     before = tree_snapshot(data_dir)
     current = _wrapper(tmp_path / "meilisearch-1.22", meili_binary, "1.22.0")
     with pytest.raises(DatabaseError, match=r"1\.21\.0 and the binary is 1\.22\.0: the upgrade needs the previous binary"):
-        _driver(data_dir, current).brs_database_upgrade(data_dir)
+        _driver(data_dir, current).upgrade(data_dir)
     assert tree_snapshot(data_dir) == before
 
 
@@ -125,14 +125,14 @@ def test_previous_binary_of_another_version_is_refused(
     previous = _wrapper(tmp_path / "meilisearch-1.20", meili_binary, "1.20.0")
     current = _wrapper(tmp_path / "meilisearch-1.22", meili_binary, "1.22.0")
     with pytest.raises(DatabaseError, match=r"previous binary .* is Meilisearch 1\.20\.0, but the data .* is 1\.21\.0"):
-        _driver(data_dir, current, previous).brs_database_upgrade(data_dir)
+        _driver(data_dir, current, previous).upgrade(data_dir)
 
 
 def test_data_newer_than_the_binary_is_refused(old_data: tuple[Path, dict[str, object]], meili_binary: Path) -> None:
     data_dir, _ = old_data
     (data_dir / "VERSION").write_text("1.99.0")
     with pytest.raises(DatabaseError, match=r"newer than the installed 1\.21\.0"):
-        _driver(data_dir, meili_binary).brs_database_upgrade(data_dir)
+        _driver(data_dir, meili_binary).upgrade(data_dir)
 
 
 def test_failed_import_keeps_the_old_data_and_leaves_nothing_behind(
@@ -143,7 +143,7 @@ def test_failed_import_keeps_the_old_data_and_leaves_nothing_behind(
     before = tree_snapshot(data_dir)
     broken = _wrapper(tmp_path / "meilisearch-1.22", meili_binary, "1.22.0", fail=True)
     with pytest.raises(DatabaseError, match="simulated import failure"):
-        _driver(data_dir, broken).brs_database_upgrade(data_dir)
+        _driver(data_dir, broken).upgrade(data_dir)
     # The old database is still there and serves the same data. (Not byte-identical: the old
     # binary recorded the dump task in its task history, as every dump does.)
     assert sorted(tree_snapshot(data_dir)) == sorted(before)

@@ -19,15 +19,15 @@ def test_empty_missing_and_lost_found_directories_mean_restore(tmp_path: Path) -
     plugin = _plugin()
     (tmp_path / "volume" / "lost+found").mkdir(parents=True)
     for path in (tmp_path / "missing", tmp_path / "volume"):
-        state = plugin.brs_database_check(path)
+        state = plugin.check(path)
         assert state.status is DataDirStatus.EMPTY and state.needs_restore
 
 
 def test_a_stopped_and_a_running_cluster_are_healthy(clusters: Callable[..., PgCluster]) -> None:
     cluster = clusters(15)
-    running = _plugin().brs_database_check(cluster.data)
+    running = _plugin().check(cluster.data)
     cluster.stop()
-    stopped = _plugin().brs_database_check(cluster.data)
+    stopped = _plugin().check(cluster.data)
     assert running.status is DataDirStatus.HEALTHY, running.reason
     assert stopped.status is DataDirStatus.HEALTHY and "shut down" in stopped.reason
 
@@ -38,22 +38,22 @@ def test_corruption_is_detected_with_a_reason(clusters: Callable[..., PgCluster]
     original = control.read_bytes()
 
     control.write_bytes(original[:100] + bytes(50) + original[150:])
-    damaged = _plugin().brs_database_check(cluster.data)
+    damaged = _plugin().check(cluster.data)
     assert damaged.status is DataDirStatus.CORRUPT and "CRC" in damaged.reason
 
     control.unlink()
-    missing = _plugin().brs_database_check(cluster.data)
+    missing = _plugin().check(cluster.data)
     assert missing.status is DataDirStatus.CORRUPT and missing.needs_restore
     assert missing.reason == f"{control} is missing"
 
     control.write_bytes(original)
     (cluster.data / "PG_VERSION").unlink()
-    assert "PG_VERSION is missing" in _plugin().brs_database_check(cluster.data).reason
+    assert "PG_VERSION is missing" in _plugin().check(cluster.data).reason
 
     (cluster.data / "PG_VERSION").write_text("banana\n")
-    assert _plugin().brs_database_check(cluster.data).status is DataDirStatus.CORRUPT
+    assert _plugin().check(cluster.data).status is DataDirStatus.CORRUPT
 
 
 def test_a_file_instead_of_a_directory_is_corrupt(tmp_path: Path) -> None:
     (tmp_path / "pgdata").write_text("not a directory")
-    assert _plugin().brs_database_check(tmp_path / "pgdata").status is DataDirStatus.CORRUPT
+    assert _plugin().check(tmp_path / "pgdata").status is DataDirStatus.CORRUPT

@@ -17,8 +17,8 @@ from brs_postgres.testing import PgCluster, free_port
 def test_probe_and_versions(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     cluster, _ = pg15
     plugin = Postgres(PluginContext(name="postgres", options=cluster.options()))
-    assert plugin.brs_database_probe() is True
-    version = plugin.brs_database_version()
+    assert plugin.probe() is True
+    version = plugin.version()
     assert version is not None and version.startswith("15.")
     assert plugin.tools.major() == 15 and plugin.tools.version().startswith(f"PostgreSQL {version}")
     assert data_dir_major(cluster.data) == 15
@@ -28,15 +28,15 @@ def test_probe_and_versions(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     ).stdout
     lines = [line for line in control.splitlines() if line.startswith("Database system identifier")]
     system_id = lines[0].split(":", 1)[1].strip()
-    assert plugin.brs_database_identity() == f"postgres:{system_id}"
+    assert plugin.identity() == f"postgres:{system_id}"
 
 
 def test_probe_is_false_while_unreachable_or_refused(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     cluster, _ = pg15
     wrong = Postgres(PluginContext(name="postgres", options=cluster.options(postgres_password="nope")))
     closed = Postgres(PluginContext(name="postgres", options=cluster.options(postgres_port=free_port())))
-    assert wrong.brs_database_probe() is False
-    assert closed.brs_database_probe() is False
-    assert closed.brs_database_identity() is None and wrong.brs_database_identity() is None
+    assert wrong.probe() is False
+    assert closed.probe() is False
+    assert closed.identity() is None and wrong.identity() is None
     with pytest.raises(DatabaseError, match=f"cannot connect to PostgreSQL at 127.0.0.1:{cluster.port} as postgres"):
-        wrong.brs_database_version()
+        wrong.version()

@@ -114,12 +114,12 @@ def test_upgrades_15_to_16_to_18_keep_the_timescaledb_data(
             bare = _without_timescaledb(16, tmp_path / "bare", patch)
             with pytest.raises(DatabaseError, match=r"TimescaleDB version mismatch: .* PostgreSQL 15 programs have 2\.28\.3, "
                                r"the PostgreSQL 16 programs .* have no TimescaleDB; .*nothing was changed"):  # fmt: skip
-                _plugin(bare, cluster.data).brs_database_upgrade(cluster.data)
+                _plugin(bare, cluster.data).upgrade(cluster.data)
         assert _files(cluster.data) == before
         assert not list(store.glob("pg-upgrade-*")) and not (store / "pg-bin-v16").exists()
 
         for old, new in ((15, 16), (16, 18)):
-            _plugin(bindir_for(new), cluster.data).brs_database_upgrade(cluster.data)
+            _plugin(bindir_for(new), cluster.data).upgrade(cluster.data)
             assert (cluster.data / "PG_VERSION").read_text().strip() == str(new)
             assert len(list(store.glob(f"pg-upgrade-v{old}-to-v{new}-*.sql.gz"))) == 1, "safety dump first"
             upgraded = clusters(new, data=cluster.data)

@@ -38,7 +38,7 @@ def test_major_upgrade_keeps_the_data(old: int, new: int, clusters: Callable[...
     cluster.stop()
     store = cluster.data.parent
 
-    _plugin(new, cluster.data).brs_database_upgrade(cluster.data)
+    _plugin(new, cluster.data).upgrade(cluster.data)
 
     assert (cluster.data / "PG_VERSION").read_text().strip() == str(new)
     assert (store / f"pg-bin-v{old}" / "brs-binaries.json").exists(), "old programs kept"
@@ -62,7 +62,7 @@ def test_major_upgrade_keeps_the_data(old: int, new: int, clusters: Callable[...
 
 def test_same_major_only_saves_the_programs(clusters: Callable[..., PgCluster]) -> None:
     cluster = clusters(16, start=False)
-    _plugin(16, cluster.data).brs_database_upgrade(cluster.data)
+    _plugin(16, cluster.data).upgrade(cluster.data)
     assert (cluster.data / "PG_VERSION").read_text().strip() == "16"
     assert (cluster.data.parent / "pg-bin-v16" / "brs-binaries.json").exists()
 
@@ -71,22 +71,22 @@ def test_missing_old_programs_fail_loudly_and_change_nothing(clusters: Callable[
     cluster = clusters(16, start=False)
     before = sorted(str(p) for p in cluster.data.rglob("*"))
     with pytest.raises(DatabaseError, match=r"no saved PostgreSQL 16 programs in .*pg-bin-v16"):
-        _plugin(18, cluster.data).brs_database_upgrade(cluster.data)
+        _plugin(18, cluster.data).upgrade(cluster.data)
     assert sorted(str(p) for p in cluster.data.rglob("*")) == before
 
 
 def test_data_newer_than_the_programs_is_an_error(clusters: Callable[..., PgCluster]) -> None:
     cluster = clusters(18, start=False)
     with pytest.raises(DatabaseError, match="newer than the programs"):
-        _plugin(16, cluster.data).brs_database_upgrade(cluster.data)
+        _plugin(16, cluster.data).upgrade(cluster.data)
 
 
 def test_a_running_server_is_not_upgraded(clusters: Callable[..., PgCluster], tmp_path: Path) -> None:
     cluster = clusters(16)
     _backup_programs = _plugin(16, cluster.data)
-    _backup_programs.brs_database_upgrade(cluster.data)  # same major: saves pg-bin-v16
+    _backup_programs.upgrade(cluster.data)  # same major: saves pg-bin-v16
     with pytest.raises(DatabaseError, match="is running"):
-        _plugin(18, cluster.data).brs_database_upgrade(cluster.data)
+        _plugin(18, cluster.data).upgrade(cluster.data)
     assert (cluster.data / "PG_VERSION").read_text().strip() == "16"
 
 
@@ -106,7 +106,7 @@ def test_a_failed_pg_upgrade_leaves_the_old_cluster_startable(clusters: Callable
     with pytest.raises(
         DatabaseError, match=r"pg_upgrade of .* from PostgreSQL 15 to 16 failed: .*pg_attver.*old cluster unchanged"
     ):
-        plugin.brs_database_upgrade(cluster.data)
+        plugin.upgrade(cluster.data)
     assert (cluster.data / "PG_VERSION").read_text().strip() == "15"
     assert (cluster.data / "global" / "pg_control").exists()
     cluster.start()

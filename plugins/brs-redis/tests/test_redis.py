@@ -201,7 +201,7 @@ def test_the_driver_raises_backup_skipped_on_a_replica(start_server: StartServer
     replica = start_server("valkey", tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary.port))
     driver = Redis(PluginContext(name="valkey", options={"redis_addr": replica.addr}))
     with pytest.raises(BackupSkipped, match="skipped: this valkey is a replica"):
-        driver.brs_database_dump(None)  # type: ignore[arg-type]  # raises before writing
+        driver.dump(None)  # type: ignore[arg-type]  # raises before writing
 
 
 # --- failures: one line, nothing listed, nothing deleted -----------------------------------------
@@ -322,21 +322,21 @@ def test_the_backup_waits_for_a_save_already_running(cli: CLI, start_server: Sta
 # --- data directory checks ------------------------------------------------------------------------
 def test_check_reports_empty_healthy_and_corrupt(start_server: StartServer, tmp_path: Path) -> None:
     driver = Redis(PluginContext(name="redis", options={}))
-    assert driver.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+    assert driver.check(tmp_path / "missing").status is DataDirStatus.EMPTY
     data = tmp_path / "data"
     server = start_server("redis", data)
     load_sample(server.client())
     server.client().save()
     server.stop()
-    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert driver.check(data).status is DataDirStatus.HEALTHY
     rdb = data / "dump.rdb"
     rdb.write_bytes(rdb.read_bytes()[:200])
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT
     assert "dump.rdb" in state.reason and "EOF" in state.reason
     rdb.unlink()
     (data / "stray").write_text("x")
-    assert driver.brs_database_check(data).status is DataDirStatus.CORRUPT
+    assert driver.check(data).status is DataDirStatus.CORRUPT
 
 
 def test_check_of_a_valkey_rdb_uses_a_checker_that_understands_it(start_server: StartServer, tmp_path: Path) -> None:
@@ -346,17 +346,17 @@ def test_check_of_a_valkey_rdb_uses_a_checker_that_understands_it(start_server: 
     server.client().save()
     server.stop()
     # Even with --db redis, redis-check-rdb 7.0 cannot read format 11: valkey-check-rdb is tried next.
-    assert Redis(PluginContext(name="redis", options={})).brs_database_check(data).status is DataDirStatus.HEALTHY
-    assert Redis(PluginContext(name="valkey", options={})).brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert Redis(PluginContext(name="redis", options={})).check(data).status is DataDirStatus.HEALTHY
+    assert Redis(PluginContext(name="valkey", options={})).check(data).status is DataDirStatus.HEALTHY
 
 
 def test_probe_and_version(start_server: StartServer, tmp_path: Path) -> None:
     server = start_server("valkey", tmp_path / "data")
     driver = Redis(PluginContext(name="valkey", options={"redis_addr": server.addr}))
-    assert driver.brs_database_probe() is True
-    assert str(driver.brs_database_version()).startswith("8.")
+    assert driver.probe() is True
+    assert str(driver.version()).startswith("8.")
     server.stop()
-    assert driver.brs_database_probe() is False
+    assert driver.probe() is False
 
 
 # --- the shared contract ----------------------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
     path = tmp_path / "dump.tar"
     with open(path, "wb") as sink:
         writer = ArchiveWriter(sink)
-        Redis(PluginContext(name="redis", options={"redis_addr": server.addr})).brs_database_dump(writer)
+        Redis(PluginContext(name="redis", options={"redis_addr": server.addr})).dump(writer)
         writer.close()
     with open(path, "rb") as source:
         entries = []

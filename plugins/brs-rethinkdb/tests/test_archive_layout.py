@@ -36,7 +36,7 @@ def _dump_with(
     monkeypatch.setattr(plugin, "wait_tables_ready", lambda *args: None)
     buffer = io.BytesIO()
     writer = ArchiveWriter(buffer)
-    RethinkDB(PluginContext(name="rethinkdb", options={"rethinkdb_url": "db:28015"})).brs_database_dump(writer)
+    RethinkDB(PluginContext(name="rethinkdb", options={"rethinkdb_url": "db:28015"})).dump(writer)
     writer.close()
     buffer.seek(0)
     return [entry.name for entry in ArchiveReader(buffer)], commands

@@ -46,16 +46,16 @@ def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> 
 
 def test_probe_and_version_against_a_closed_port() -> None:
     driver = _driver(rethinkdb_url=f"127.0.0.1:{closed_port()}")
-    assert driver.brs_database_probe() is False
+    assert driver.probe() is False
     with pytest.raises(DatabaseError, match=r"cannot reach RethinkDB at 127\.0\.0\.1"):
-        driver.brs_database_version()
+        driver.version()
 
 
 def test_dump_leaves_no_scratch_files_on_failure(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     with pytest.raises(DatabaseError):
-        _driver(rethinkdb_url=f"127.0.0.1:{closed_port()}", rethinkdb_temp_dir=scratch).brs_database_dump(None)  # type: ignore[arg-type]
+        _driver(rethinkdb_url=f"127.0.0.1:{closed_port()}", rethinkdb_temp_dir=scratch).dump(None)  # type: ignore[arg-type]
     assert os.listdir(scratch) == []
 
 
@@ -79,14 +79,14 @@ def _backup(tmp_path: Path) -> dict[str, bytes]:
 
 def test_restore_needs_the_password_file(target: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--rethinkdb-passwordfile"):
-        _driver().brs_database_restore(archive_of(_backup(tmp_path)), target)
+        _driver().restore(archive_of(_backup(tmp_path)), target)
     assert os.listdir(target) == []
 
 
 def test_restore_with_a_missing_server_binary(target: Path, password_file: Path, tmp_path: Path) -> None:
     driver = _driver(rethinkdb_passwordfile=password_file, rethinkdb_binary=str(tmp_path / "no-rethinkdb"))
     with pytest.raises(DatabaseError, match="not found or not executable"):
-        driver.brs_database_restore(archive_of(_backup(tmp_path)), target)
+        driver.restore(archive_of(_backup(tmp_path)), target)
     assert os.listdir(target) == []
 
 
@@ -100,7 +100,7 @@ def test_restore_when_the_server_exits_at_once_cleans_up(target: Path, password_
         rethinkdb_passwordfile=password_file, rethinkdb_binary=false, rethinkdb_temp_dir=scratch, rethinkdb_timeout=30.0
     )
     with pytest.raises(DatabaseError, match="temporary RethinkDB server exited with code 1"):
-        driver.brs_database_restore(archive_of(_backup(tmp_path)), target)
+        driver.restore(archive_of(_backup(tmp_path)), target)
     assert os.listdir(target) == []
     assert os.listdir(scratch) == []
 
@@ -108,30 +108,30 @@ def test_restore_when_the_server_exits_at_once_cleans_up(target: Path, password_
 def test_restore_of_a_damaged_dump(target: Path, password_file: Path) -> None:
     driver = _driver(rethinkdb_passwordfile=password_file, rethinkdb_binary=shutil.which("true"))
     with pytest.raises(DatabaseError, match="not a readable rethinkdb dump"):
-        driver.brs_database_restore(archive_of({"rethinkdb_dump.tar.gz": b"garbage"}), target)
+        driver.restore(archive_of({"rethinkdb_dump.tar.gz": b"garbage"}), target)
     assert os.listdir(target) == []
 
 
 def test_restore_of_a_foreign_backup(target: Path, password_file: Path) -> None:
     driver = _driver(rethinkdb_passwordfile=password_file, rethinkdb_binary=shutil.which("true"))
     with pytest.raises(DatabaseError, match=r"unexpected member 'meilisearch\.dump'"):
-        driver.brs_database_restore(archive_of({"meilisearch.dump": b"x"}), target)
+        driver.restore(archive_of({"meilisearch.dump": b"x"}), target)
     with pytest.raises(DatabaseError, match=r"holds no rethinkdb_dump\.tar\.gz"):
-        driver.brs_database_restore(archive_of({}), target)
+        driver.restore(archive_of({}), target)
     assert os.listdir(target) == []
 
 
 def test_check(tmp_path: Path) -> None:
     driver = _driver()
     data = tmp_path / "data"
-    assert driver.brs_database_check(data).status is DataDirStatus.EMPTY
+    assert driver.check(data).status is DataDirStatus.EMPTY
     (data / "lost+found").mkdir(parents=True)
-    assert driver.brs_database_check(data).status is DataDirStatus.EMPTY
+    assert driver.check(data).status is DataDirStatus.EMPTY
     (data / "log_file").write_text("")
-    state = driver.brs_database_check(data)
+    state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT and "metadata" in state.reason
     (data / "metadata").write_bytes(b"\0")
-    assert driver.brs_database_check(data).status is DataDirStatus.HEALTHY
+    assert driver.check(data).status is DataDirStatus.HEALTHY
 
 
 def test_the_real_restore_tool_accepts_the_command_line(tmp_path: Path, password_file: Path) -> None:

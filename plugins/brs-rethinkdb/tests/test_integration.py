@@ -156,8 +156,8 @@ class TestRethinkDBContract(DatabaseContract):
         return check
 
     def test_probe_and_version_of_the_real_server(self, database: Database) -> None:
-        assert database.brs_database_probe() is True
-        assert database.brs_database_version() == "2.4.4"
+        assert database.probe() is True
+        assert database.version() == "2.4.4"
 
 
 def test_an_old_backup_of_backup_restore_sidecar_restores(

@@ -19,7 +19,7 @@ import pytest
 from brs.interfaces import PluginContext
 from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_port
 
-from brs_storage_azure import AzureStorage
+from azure import AzureStorage
 
 KEY = "0123456789abcdef0123456789abcdef"
 ACCOUNT = "devstoreaccount1"

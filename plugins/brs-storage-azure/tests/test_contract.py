@@ -12,7 +12,7 @@ from brs.interfaces import Storage
 from brs.testing import StorageContract
 from brs.testing.storage import GreedyReader
 
-from brs_storage_azure import AzureStorage
+from azure import AzureStorage
 
 _MiB = 1 << 20
 
@@ -27,17 +27,17 @@ class TestAzureContract(StorageContract):
 def test_listing_ignores_deeper_folders(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:
     container = unique_container()
     storage = azure_storage_on(azurite, container, "team/db")
-    storage.brs_storage_ensure()
+    storage.ensure()
     for key in ("team/db/one", "team/db/nested/other", "team/db-2/other"):
         storage.container.upload_blob(key, b"x")
-    assert [obj.name for obj in storage.brs_storage_list()] == ["one"]
+    assert [obj.name for obj in storage.list()] == ["one"]
 
 
 def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(
     azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]
 ) -> None:
     storage = azure_storage_on(azurite, unique_container(), "p", azure_block_size_mib=1)
-    storage.brs_storage_ensure()
+    storage.ensure()
 
     class Broken(io.RawIOBase):
         sent = 0
@@ -52,20 +52,20 @@ def test_a_failed_upload_commits_nothing_but_blocks_stay_invisible(
             return os.urandom(_MiB)
 
     with pytest.raises(OSError):
-        storage.brs_storage_upload("broken", Broken())
-    assert storage.brs_storage_list() == []
+        storage.upload("broken", Broken())
+    assert storage.list() == []
     uncommitted = list(storage.container.list_blobs(name_starts_with="p/", include=["uncommittedblobs"]))
     assert [blob.name for blob in uncommitted] in ([], ["p/broken"])  # staged blocks are never a listed blob
     data = os.urandom(3 * _MiB + 1)
-    assert storage.brs_storage_upload("whole", io.BytesIO(data)) == len(data)
-    with storage.brs_storage_download("whole") as handle:
+    assert storage.upload("whole", io.BytesIO(data)) == len(data)
+    with storage.download("whole") as handle:
         assert handle.read() == data
 
 
 def test_pieces_larger_than_asked_for_are_split_not_lost(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:
     storage = azure_storage_on(azurite, unique_container(), "greedy", azure_block_size_mib=1)
-    storage.brs_storage_ensure()
+    storage.ensure()
     data = os.urandom(5 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
-    with storage.brs_storage_download("greedy") as handle:
+    assert storage.upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
+    with storage.download("greedy") as handle:
         assert handle.read() == data

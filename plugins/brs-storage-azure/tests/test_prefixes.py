@@ -8,7 +8,7 @@ from pathlib import Path
 from brs.testing.storage import sidecars_keep_to_their_prefixes, storage_engine
 from azure_servers import Azurite, unique_container
 
-from brs_storage_azure import AzureStorage
+from azure import AzureStorage
 
 
 def test_two_sidecars_in_one_container_keep_to_themselves(

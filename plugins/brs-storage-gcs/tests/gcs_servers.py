@@ -21,7 +21,7 @@ import pytest
 from brs.interfaces import PluginContext
 from brs.testing import RelayProxy, ServerProcess, free_port, make_certificates, serve, server_factory, wait_for_http
 
-from brs_storage_gcs import GcsStorage
+from gcs import GcsStorage
 
 KEY = "0123456789abcdef0123456789abcdef"
 

@@ -11,7 +11,7 @@ from brs.testing import StorageContract
 from brs.testing.storage import GreedyReader
 from gcs_servers import Emulator, unique_bucket
 
-from brs_storage_gcs import GcsStorage
+from gcs import GcsStorage
 
 _MiB = 1 << 20
 
@@ -26,19 +26,19 @@ class TestGcsContract(StorageContract):
 def test_listing_ignores_deeper_folders(gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]) -> None:
     bucket = unique_bucket()
     storage = gcs_storage_on(gcs_emulator, bucket, "team/db")
-    storage.brs_storage_ensure()
+    storage.ensure()
     gcs_bucket = storage.client.bucket(bucket)
     for key in ("team/db/one", "team/db/nested/other", "team/db-2/other", "team/db/"):
         gcs_bucket.blob(key).upload_from_string(b"x")
-    assert [obj.name for obj in storage.brs_storage_list()] == ["one"]
+    assert [obj.name for obj in storage.list()] == ["one"]
 
 
 def test_pieces_larger_than_asked_for_are_split_not_lost(
     gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]
 ) -> None:
     storage = gcs_storage_on(gcs_emulator, unique_bucket(), "greedy", gcp_chunk_size_mib=1)
-    storage.brs_storage_ensure()
+    storage.ensure()
     data = os.urandom(5 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
-    with storage.brs_storage_download("greedy") as handle:
+    assert storage.upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
+    with storage.download("greedy") as handle:
         assert handle.read() == data

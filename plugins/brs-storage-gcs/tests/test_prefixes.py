@@ -8,7 +8,7 @@ from pathlib import Path
 from brs.testing.storage import sidecars_keep_to_their_prefixes, storage_engine
 from gcs_servers import Emulator, unique_bucket
 
-from brs_storage_gcs import GcsStorage
+from gcs import GcsStorage
 
 
 def test_two_sidecars_in_one_bucket_keep_to_themselves(

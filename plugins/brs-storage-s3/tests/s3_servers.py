@@ -24,7 +24,7 @@ import pytest
 from brs.interfaces import PluginContext
 from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_http
 
-from brs_storage_s3 import S3Storage
+from s3 import S3Storage
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = "0123456789abcdef0123456789abcdef"
@@ -226,7 +226,7 @@ def engine_for(target: S3Target, bucket: str, prefix: str, data_dir: Path, max_k
     for role, name in ((Role.DATABASE, "localfs"), (Role.STORAGE, "s3"), (Role.COMPRESSION, "tar")):
         context = PluginContext(name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
         session.use(role, name, driver_class(role, name)(context))
-    session.call(Role.STORAGE, "brs_storage_ensure")
+    session.call(Role.STORAGE, "ensure")
     return Engine(session, settings)
 
 

@@ -14,7 +14,7 @@ from brs.testing import StorageContract
 from brs.testing.storage import GreedyReader
 from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
-from brs_storage_s3 import S3Storage
+from s3 import S3Storage
 
 _MiB = 1 << 20
 
@@ -41,13 +41,13 @@ def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, s
     target = moto_target(moto)
     bucket = unique_bucket()
     storage = storage_on(target, bucket, "mp", s3_part_size_mib=5)
-    storage.brs_storage_ensure()
+    storage.ensure()
     data = os.urandom(12 * _MiB + 5)
-    assert storage.brs_storage_upload("big", _Trickle(data)) == len(data)
+    assert storage.upload("big", _Trickle(data)) == len(data)
     client = _client(target)
     head = client.head_object(Bucket=bucket, Key="mp/big")  # type: ignore[attr-defined]
     assert head["ETag"].strip('"').endswith("-3")  # three parts: the 1 MiB pieces were gathered
-    with storage.brs_storage_download("big") as handle:
+    with storage.download("big") as handle:
         assert handle.read() == data
 
     class Broken(io.RawIOBase):
@@ -63,23 +63,23 @@ def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, s
             return os.urandom(min(n, _MiB))
 
     with pytest.raises(OSError):
-        storage.brs_storage_upload("broken", Broken())
+        storage.upload("broken", Broken())
     uploads = client.list_multipart_uploads(Bucket=bucket, Prefix="mp/")  # type: ignore[attr-defined]
     assert uploads.get("Uploads", []) == []
-    assert [obj.name for obj in storage.brs_storage_list()] == ["big"]
+    assert [obj.name for obj in storage.list()] == ["big"]
 
 
 def test_listing_pages_and_ignores_deeper_folders(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
     target = moto_target(moto)
     bucket = unique_bucket()
     storage = storage_on(target, bucket, "team/db")
-    storage.brs_storage_ensure()
+    storage.ensure()
     client = _client(target)
     for i in range(1005):  # more than one page of 1000 keys
         client.put_object(Bucket=bucket, Key=f"team/db/obj-{i:04d}", Body=b"")  # type: ignore[attr-defined]
     client.put_object(Bucket=bucket, Key="team/db/nested/other", Body=b"x")  # type: ignore[attr-defined]
     client.put_object(Bucket=bucket, Key="team/db-2/other", Body=b"x")  # type: ignore[attr-defined]
-    names = {obj.name for obj in storage.brs_storage_list()}
+    names = {obj.name for obj in storage.list()}
     assert len(names) == 1005 and "nested/other" not in names and "other" not in names
 
 
@@ -91,7 +91,7 @@ def test_lifecycle_rule_keeps_other_rules(moto: Moto, storage_on: Callable[..., 
     foreign = {"ID": "someone-else", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
     client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})  # type: ignore[attr-defined]
     for days in (30, 30, 40):
-        storage_on(target, bucket, "pg", s3_lifecycle_days=days).brs_storage_ensure()
+        storage_on(target, bucket, "pg", s3_lifecycle_days=days).ensure()
     rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]  # type: ignore[attr-defined]
     by_id = {rule["ID"]: rule for rule in rules}
     assert set(by_id) == {"someone-else", "brs-pg-expire"}
@@ -115,8 +115,8 @@ class _Trickle(io.RawIOBase):
 
 def test_pieces_larger_than_asked_for_are_split_not_lost(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
     storage = storage_on(moto_target(moto), unique_bucket(), "greedy", s3_part_size_mib=5)
-    storage.brs_storage_ensure()
+    storage.ensure()
     data = os.urandom(11 * _MiB + 7)
-    assert storage.brs_storage_upload("greedy", GreedyReader(data, 3 * _MiB + 1)) == len(data)
-    with storage.brs_storage_download("greedy") as handle:
+    assert storage.upload("greedy", GreedyReader(data, 3 * _MiB + 1)) == len(data)
+    with storage.download("greedy") as handle:
         assert handle.read() == data

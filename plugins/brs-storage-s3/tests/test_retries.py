@@ -11,8 +11,8 @@ from brs.testing import FlakyProxy
 from brs.testing.storage import backup_wipe_restore
 from s3_servers import Moto, S3Target, moto_target, unique_bucket
 
-from brs_storage_s3 import S3Storage
-from brs_storage_s3.multipart import MAX_PARTS, part_size_for
+from s3 import S3Storage
+from s3.multipart import MAX_PARTS, part_size_for
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, moto: Moto) -> None:
@@ -28,9 +28,9 @@ def test_a_download_broken_mid_body_resumes_where_it_stopped(moto: Moto, storage
     with FlakyProxy(moto.endpoint, every=1_000_000, cut_get_after=2 << 20).running() as proxy:
         target = S3Target(proxy.endpoint, moto_target(moto).access_key, moto_target(moto).secret_key)
         storage = storage_on(target, unique_bucket(), "db")
-        storage.brs_storage_ensure()
-        storage.brs_storage_upload("obj", io.BytesIO(data))
-        with storage.brs_storage_download("obj") as handle:
+        storage.ensure()
+        storage.upload("obj", io.BytesIO(data))
+        with storage.download("obj") as handle:
             pieces = []
             while piece := handle.read(1 << 20):
                 pieces.append(piece)

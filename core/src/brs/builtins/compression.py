@@ -186,10 +186,10 @@ class PlainTar(Compression):
 
     suffix: ClassVar[str] = ".tar"
 
-    def brs_compression_compressor(self) -> Compressor:
+    def compressor(self) -> Compressor:
         return _Identity()
 
-    def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
+    def decompress(self, source: BinaryIO) -> BinaryIO:
         return source
 
 
@@ -198,10 +198,10 @@ class Gzip(Compression):
 
     suffix: ClassVar[str] = ".tar.gz"
 
-    def brs_compression_compressor(self) -> Compressor:
+    def compressor(self) -> Compressor:
         return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
 
-    def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
+    def decompress(self, source: BinaryIO) -> BinaryIO:
         return _BoundedReader(source, "gzip", _GzipCodec)  # type: ignore[return-value]
 
 
@@ -210,10 +210,10 @@ class Lz4(Compression):
 
     suffix: ClassVar[str] = ".tar.lz4"
 
-    def brs_compression_compressor(self) -> Compressor:
+    def compressor(self) -> Compressor:
         return _Lz4Compressor()
 
-    def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
+    def decompress(self, source: BinaryIO) -> BinaryIO:
         return _BoundedReader(source, "lz4", _Lz4Codec)  # type: ignore[return-value]
 
 
@@ -243,10 +243,10 @@ class Zstd(Compression):
     suffix: ClassVar[str] = ".tar.zst"
     level: ClassVar[int] = 3
 
-    def brs_compression_compressor(self) -> Compressor:
+    def compressor(self) -> Compressor:
         return _ZstdCompressor(self.level)
 
-    def brs_compression_decompress(self, source: BinaryIO) -> BinaryIO:
+    def decompress(self, source: BinaryIO) -> BinaryIO:
         return _BoundedReader(source, "zstd", _ZstdCodec)  # type: ignore[return-value]
 
 

@@ -7,51 +7,50 @@ import fcntl
 import os
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
-
-import click
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from brs.errors import BackupNotFound, ConfigError, StorageError
 from brs.interfaces import Storage, StoredObject, StoredVersion
 from brs.legacy.naming import is_local_name
+from brs.options import PluginOptions, option
 
 if TYPE_CHECKING:
     from brs.interfaces import PluginContext
 
-__all__ = ["LocalStorage"]
+__all__ = ["LocalStorage", "LocalStorageOptions"]
 
 DEFAULT_PATH = "/backup/local-provider"
 _TEMP_MARK = ".brs-upload-"
 _BLOCK = 1 << 20
 
 
-class LocalStorage(Storage):
+@dataclass(frozen=True)
+class LocalStorageOptions(PluginOptions):
+    """Options of ``--backup-provider local``."""
+
+    prefix: ClassVar[str] = "local-provider"
+
+    backup_path: Path = option(Path(DEFAULT_PATH), "Directory of the local backup provider.")
+
+
+class LocalStorage(Storage[LocalStorageOptions]):
     """Objects are files below ``--local-provider-backup-path``/``--object-prefix``.
 
     Uploads go to a hidden temporary file that is fsynced and renamed into place, so a crash
     never leaves a partial object under its final name. The uploader holds an ``flock`` on it,
-    so :meth:`brs_storage_ensure` removes exactly the temporary files whose writer died.
+    so :meth:`ensure` removes exactly the temporary files whose writer died.
     """
 
-    def __init__(self, context: PluginContext) -> None:
+    Options = LocalStorageOptions
+
+    def __init__(self, context: PluginContext[LocalStorageOptions]) -> None:
         super().__init__(context)
-        base = Path(self.option("local_provider_backup_path", DEFAULT_PATH))
+        base = self.settings.backup_path
         self.base = base
         self.root = base / _checked_prefix(context.object_prefix) if context.object_prefix else base
-
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return (
-            click.Option(
-                ["--local-provider-backup-path"],
-                default=DEFAULT_PATH,
-                show_default=True,
-                type=click.Path(file_okay=False),
-                help="Directory of the local backup provider.",
-            ),
-        )
 
     def location(self) -> str:
         return str(self.root)
@@ -61,7 +60,7 @@ class LocalStorage(Storage):
             raise StorageError(f"invalid object name {name!r}")
         return self.root / name
 
-    def brs_storage_ensure(self) -> None:
+    def ensure(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f"{_TEMP_MARK}probe-{secrets.token_hex(4)}"
@@ -71,7 +70,7 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"local backup path {self.root} is not usable: {error.strerror or error}") from error
 
-    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+    def upload(self, name: str, source: BinaryIO) -> int:
         final = self._path(name)
         temporary = self.root / f"{_TEMP_MARK}{name}-{secrets.token_hex(4)}"
         written = 0
@@ -93,7 +92,7 @@ class LocalStorage(Storage):
             raise
         return written
 
-    def brs_storage_download(self, name: str) -> BinaryIO:
+    def download(self, name: str) -> BinaryIO:
         path = self._path(name)
         try:
             return open(path, "rb")
@@ -102,7 +101,7 @@ class LocalStorage(Storage):
         except OSError as error:
             raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
 
-    def brs_storage_list(self) -> list[StoredObject]:
+    def list(self) -> Sequence[StoredObject]:
         objects = []
         for entry in _entries(self.root):
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
@@ -112,13 +111,13 @@ class LocalStorage(Storage):
             objects.append(StoredObject(name=entry.name, size=info.st_size, modified=modified))
         return objects
 
-    def brs_storage_delete(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         try:
             self._path(name).unlink(missing_ok=True)
         except OSError as error:
             raise StorageError(f"cannot delete {self._path(name)}: {error.strerror or error}") from error
 
-    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> Sequence[StoredVersion]:
         """The old tool's ``<n>.tar[.gz|.lz4][.aes]`` files, directly in the provider path.
 
         It ignored ``--object-prefix`` here. Its names rotate, so a version is the name plus
@@ -139,7 +138,7 @@ class LocalStorage(Storage):
             )
         return versions
 
-    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+    def legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
         path = self._legacy_path(version)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
@@ -153,7 +152,7 @@ class LocalStorage(Storage):
         handle.seek(offset)
         return handle
 
-    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+    def legacy_delete(self, version: StoredVersion) -> None:
         path = self._legacy_path(version)
         try:
             if _local_version(version.name, path.stat().st_mtime_ns) != version.version:

@@ -26,7 +26,6 @@ from brs.cli.context import (
 )
 from brs.cli.globals import GlobalGroup
 from brs.errors import BrsError, ConfigError
-from brs.interfaces import Role
 
 if TYPE_CHECKING:
     from brs.engine import Engine
@@ -131,7 +130,7 @@ def backup(ctx: click.Context, /, **_: Any) -> None:
         output.emit(ctx, client.backup(), output.human_backup)
         return
     engine, _params = build_engine(ctx, need_db=True)
-    engine.session.call(Role.STORAGE, "brs_storage_ensure")
+    engine.ensure_storage()
     with _ProgressLine(engine):
         manifest = engine.backup()
     output.emit(ctx, results.backup_row(manifest), output.human_backup)

@@ -19,7 +19,7 @@ import click
 
 from brs import logs, retention
 from brs.errors import BrsError, ConfigError
-from brs.interfaces import Plugin, PluginContext, Role
+from brs.interfaces import Role
 
 if TYPE_CHECKING:
     from brs import crypto
@@ -311,15 +311,9 @@ def _peek(args: Sequence[str], flag: str) -> str | None:
 
 
 def _plugin_options(role: Role, name: str) -> list[click.Option]:
-    from brs.plugins import driver_class
+    from brs.assembly import plugin_options
 
-    options = []
-    for option in driver_class(role, name).options():
-        if option.envvar is None:
-            option.envvar = _env(str(option.name))
-        option.show_envvar = True
-        options.append(option)
-    return options
+    return plugin_options(role, name)
 
 
 def selected_plugin_options(args: Sequence[str]) -> list[click.Option]:
@@ -364,7 +358,7 @@ def _installed_plugin_keys(prefix_of: str | None = None) -> set[str]:
             if prefix_of is not None and not prefix_of.startswith(name.replace("-", "_") + "_"):
                 continue
             try:
-                keys.update(str(option.name) for option in driver_class(role, name).options())
+                keys.update(driver_class(role, name).Options.params())
             except BrsError:
                 continue
     return keys
@@ -441,9 +435,10 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
 
     :returns: the engine and every option value of the command (core's and the plugins').
     """
-    from brs.engine import Engine, Settings
+    from brs.assembly import assemble
+    from brs.engine import Settings
     from brs.legacy.config import warn_deprecated
-    from brs.plugins import Session, driver_class
+    from brs.plugins import driver_class
 
     params = dict(ctx.params)
     logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
@@ -453,11 +448,10 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")
     provider = params.get("backup_provider") or "local"
     compression = params.get("compression_method") or "targz"
-    classes: dict[Role, tuple[str, type[Plugin]]] = {Role.STORAGE: (provider, driver_class(Role.STORAGE, provider))}
-    if db:
-        classes[Role.DATABASE] = (db, driver_class(Role.DATABASE, db))
-    classes[Role.COMPRESSION] = (compression, driver_class(Role.COMPRESSION, compression))
-    params = values = _reparse(ctx, [(role, name) for role, (name, _cls) in classes.items()])
+    selected = [(Role.STORAGE, provider), *([(Role.DATABASE, db)] if db else []), (Role.COMPRESSION, compression)]
+    for role, name in selected:
+        driver_class(role, name)  # an unknown or broken plugin is reported before its options are parsed
+    params = _reparse(ctx, selected)
     data_dir = params.get("db_data_directory")
     prefix = str(params.get("object_prefix") or "").strip("/")
     settings = Settings(
@@ -472,19 +466,8 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         compression_method=compression,
         keyring=_keyring(params),
         keep_special_bits=bool(params.get("keep_special_bits")),
-        plugin_options=values,
         lock_wait=float(params.get("lock_wait") or 0.0),
         allow_other_identity=bool(params.get("allow_other_identity")),
         retention_after_backup=not params.get("no_retention"),
     )
-    session = Session()
-    for role, (name, cls) in classes.items():
-        context = PluginContext(
-            name=name,
-            options=values,
-            data_dir=settings.data_dir,
-            object_prefix=prefix,
-            log=logging.getLogger(f"brs.{role.label}.{name}"),
-        )
-        session.use(role, name, cls(context))
-    return Engine(session, settings), params
+    return assemble(settings, params), params

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from brs.crypto import Keyring
 from brs.errors import DecryptionError, IntegrityError, KeyMissing
-from brs.interfaces import Role, StoredVersion
+from brs.interfaces import Compression, Storage, StoredVersion
 from brs.legacy import naming
 from brs.legacy.ctr import HEAD_SIZE, IV_SIZE, CtrDecryptor, starts_like
 from brs.manifest import Manifest, format_time
 from brs.pipeline import CHUNK, Channel, ChannelReader, Pipeline
-from brs.plugins import Session
 from brs.streams import FullReader
 
 __all__ = ["FORMAT", "ROOT", "SCHEME", "LegacyBackup", "list_legacy", "read_legacy"]
@@ -82,9 +81,9 @@ class LegacyBackup(Manifest):
         return row
 
 
-def list_legacy(session: Session, db: str | None) -> list[LegacyBackup]:
+def list_legacy(storage: Storage[Any], db: str | None) -> list[LegacyBackup]:
     """The old tool's backups in the selected storage (unordered)."""
-    versions: list[StoredVersion] = session.call(Role.STORAGE, "brs_storage_legacy_list") or []
+    versions = list(storage.legacy_list())
     return [LegacyBackup.of(version, db or "") for version in versions]
 
 
@@ -131,7 +130,8 @@ def _suffix_of(compression: str) -> str:
 
 
 def read_legacy(
-    session: Session,
+    storage: Storage[Any],
+    compression: Compression,
     keyring: Keyring,
     backup: LegacyBackup,
     consume: Callable[[BinaryIO], Any],
@@ -142,7 +142,7 @@ def read_legacy(
 ) -> Any:
     """Stream an old backup through download, AES-CTR decryption and decompression into ``consume``.
 
-    The compression driver for ``backup.compression`` must be in use in ``session``. The IV is
+    ``compression`` is the driver of ``backup.compression``. The IV is
     read first with a ranged read of the last 16 bytes, so the object is streamed once and
     never held in memory or spooled to disk.
     """
@@ -160,14 +160,14 @@ def read_legacy(
     payload = stored.size - (IV_SIZE if backup.encrypted else 0)
     if payload < 0:
         raise IntegrityError(f"{what} has {stored.size} bytes, too short to hold its IV")
-    iv = _read_iv(session, stored, payload, what) if backup.encrypted else b""
+    iv = _read_iv(storage, stored, payload, what) if backup.encrypted else b""
 
     pipe = Pipeline(phase)
     fetched, plain, tar_in = pipe.channel(), pipe.channel(), pipe.channel()
 
     def download() -> None:
         left = payload
-        with session.call(Role.STORAGE, "brs_storage_legacy_open", version=stored, offset=0) as handle:
+        with storage.legacy_open(stored, 0) as handle:
             while left and (piece := handle.read(min(CHUNK, left))):
                 left -= len(piece)
                 on_progress(payload - left)
@@ -199,7 +199,7 @@ def read_legacy(
         plain.close()
 
     def decompress() -> None:
-        reader = session.call(Role.COMPRESSION, "brs_compression_decompress", source=ChannelReader(plain))
+        reader = compression.decompress(cast(BinaryIO, ChannelReader(plain)))
         while piece := reader.read(CHUNK):
             tar_in.put(piece)
         tar_in.close()
@@ -215,8 +215,8 @@ def _check_plain_head(backup: LegacyBackup, head: bytes, what: str) -> None:
         raise IntegrityError(f"{what} does not start like a {_suffix_of(backup.compression)} archive: damaged or not a backup")
 
 
-def _read_iv(session: Session, stored: StoredVersion, offset: int, what: str) -> bytes:
-    with session.call(Role.STORAGE, "brs_storage_legacy_open", version=stored, offset=offset) as handle:
+def _read_iv(storage: Storage[Any], stored: StoredVersion, offset: int, what: str) -> bytes:
+    with storage.legacy_open(stored, offset) as handle:
         # One more byte than the IV: an object that grew since it was listed is not this version.
         iv = FullReader(handle).read(IV_SIZE + 1)
     if len(iv) != IV_SIZE:

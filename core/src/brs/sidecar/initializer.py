@@ -7,7 +7,7 @@ import threading
 
 from brs import datadir
 from brs.errors import BrsError, IntegrityError
-from brs.interfaces import DataDirState, DataDirStatus, Role
+from brs.interfaces import DataDirState, DataDirStatus
 from brs.sidecar.service import WAITER_GRACE, Sidecar
 from brs.sidecar.state import InitStatus
 
@@ -47,7 +47,7 @@ class Initializer:
         # A restore killed mid-swap is finished first (the check must never see half of it),
         # and staging copies of killed restores go, with any temporary server left in them.
         self.engine.tidy(wait=LOCK_WAIT)
-        check: DataDirState = self.engine.session.call(Role.DATABASE, "brs_database_check", data_dir=data_dir)
+        check: DataDirState = self.engine.check_data_dir(data_dir)
         if not check.needs_restore:
             log.info("the data directory %s is healthy; no restore needed", data_dir)
             self._check_storage_once()
@@ -64,7 +64,7 @@ class Initializer:
 
     def _check_storage_once(self) -> None:
         try:
-            self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+            self.engine.ensure_storage()
         except BrsError as error:
             log.warning("the storage is not reachable (%s); the database starts anyway and backups retry on schedule", error)
 
@@ -75,7 +75,7 @@ class Initializer:
             attempt += 1
             self.state.set_status(InitStatus.CHECKING, "ensuring the backup storage is reachable")
             try:
-                self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+                self.engine.ensure_storage()
                 return
             except BrsError as error:
                 log.warning("the storage is not reachable (attempt %d): %s; retrying in %.0fs", attempt, error, delay)

@@ -1,6 +1,6 @@
 """Prometheus metrics of the sidecar, fed by core's lifecycle hooks.
 
-:class:`Metrics` is registered as a lifecycle-hook plugin on the engine's session (like any
+:class:`Metrics` is registered as a lifecycle-hook plugin on the engine's lifecycle (like any
 plugin in the ``brs.hooks`` group), so the numbers come from the same events that every
 backup and restore reports, whoever started it. It uses its own registry: importing brs into
 another process never adds series to that process's default registry.
@@ -107,7 +107,7 @@ class Metrics:
         self.init_state = Enum(
             "brs_initializer_state", "Phase of the sidecar initializer", states=[s.value for s in InitStatus], registry=r
         )
-        self.ready = Gauge("brs_database_ready", "1 while the database may run and answered the probe", registry=r)
+        self.ready = Gauge("ready", "1 while the database may run and answered the probe", registry=r)
         self.next_run = Gauge(
             "brs_next_run_timestamp_seconds", "Unix time of the next scheduled run by job (backup, verify)", ["job"], registry=r
         )

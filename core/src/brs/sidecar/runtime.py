@@ -63,9 +63,9 @@ class SidecarRuntime:
         settings = engine.settings
         self.state = SidecarState()
         self.metrics = Metrics(db=settings.db or "", storage=settings.backup_provider)
-        engine.session.register_hook_plugin(self.metrics, "brs-sidecar-metrics")
+        engine.lifecycle.register(self.metrics, "brs-sidecar-metrics")
         if config.legacy_metrics:
-            engine.session.register_hook_plugin(LegacyMetrics(self.metrics.registry), "brs-legacy-metrics")
+            engine.lifecycle.register(LegacyMetrics(self.metrics.registry), "brs-legacy-metrics")
         self.state.add_listener(self.metrics.observe_state)
         self.metrics.observe_state(self.state)
         self.sidecar = Sidecar(engine, self.state, self.metrics, config.options)

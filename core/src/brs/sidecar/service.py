@@ -12,7 +12,6 @@ from typing import Any
 from brs.catalog import Catalog
 from brs.engine import Engine, RestoreResult, VerifyResult
 from brs.errors import BackupNotFound, BrsError, BusyError, DatabaseError, IntegrityError
-from brs.interfaces import Role
 from brs.manifest import Manifest
 from brs.sidecar.lock import OperationLock
 from brs.sidecar.metrics import Metrics
@@ -104,7 +103,7 @@ class Sidecar:
             self.state.set_operation("backup")
             try:
                 log.info("backup started (%s)", trigger)
-                self.engine.session.call(Role.STORAGE, "brs_storage_ensure")
+                self.engine.ensure_storage()
                 manifest = self.engine.backup()
             except BrsError as error:
                 self._record("backup", None, error)
@@ -283,7 +282,8 @@ class Sidecar:
 
     def upgrade(self) -> None:
         data_dir = self.engine.settings.data_dir
-        self.engine.session.call(Role.DATABASE, "brs_database_upgrade", data_dir=data_dir)
+        if data_dir is not None:
+            self.engine.upgrade_data_dir(data_dir)
 
     # -- the waiter ---------------------------------------------------------------------------
     def waiter_reported(self, state: str, generation: int, pid: int | None) -> None:
@@ -321,7 +321,7 @@ class Sidecar:
         while not self.stopping.is_set() and self.state.generation == generation:
             attempts += 1
             try:
-                answered = bool(self.engine.session.call(Role.DATABASE, "brs_database_probe"))
+                answered = self.engine.probe_database()
             except BrsError as error:
                 answered = False
                 log.debug("probe failed: %s", error)

@@ -66,68 +66,68 @@ class StorageContract:
     """
 
     @pytest.fixture
-    def storage_factory(self) -> Callable[[str], Storage]:
+    def storage_factory(self) -> Callable[[str], Storage[Any]]:
         raise NotImplementedError("provide a storage_factory fixture")
 
     @pytest.fixture
-    def storage(self, storage_factory: Callable[[str], Storage]) -> Storage:
+    def storage(self, storage_factory: Callable[[str], Storage[Any]]) -> Storage[Any]:
         driver = storage_factory("contract")
-        driver.brs_storage_ensure()
+        driver.ensure()
         return driver
 
     @staticmethod
-    def _read(storage: Storage, name: str) -> bytes:
-        with storage.brs_storage_download(name) as handle:
+    def _read(storage: Storage[Any], name: str) -> bytes:
+        with storage.download(name) as handle:
             return handle.read()
 
-    def test_ensure_is_idempotent(self, storage: Storage) -> None:
-        storage.brs_storage_ensure()
-        storage.brs_storage_ensure()
+    def test_ensure_is_idempotent(self, storage: Storage[Any]) -> None:
+        storage.ensure()
+        storage.ensure()
 
     @pytest.mark.parametrize("size", [0, 1, 5 * _MiB + 3])
-    def test_upload_then_download_returns_the_same_bytes(self, storage: Storage, size: int) -> None:
+    def test_upload_then_download_returns_the_same_bytes(self, storage: Storage[Any], size: int) -> None:
         data = os.urandom(size)
-        assert storage.brs_storage_upload(f"obj-{size}", io.BytesIO(data)) == size
+        assert storage.upload(f"obj-{size}", io.BytesIO(data)) == size
         assert self._read(storage, f"obj-{size}") == data
 
-    def test_listing_shows_names_relative_to_the_prefix_with_sizes(self, storage: Storage) -> None:
-        storage.brs_storage_upload("one", io.BytesIO(b"1"))
-        storage.brs_storage_upload("two.manifest.json", io.BytesIO(b"22"))
-        listed = {obj.name: obj.size for obj in storage.brs_storage_list()}
+    def test_listing_shows_names_relative_to_the_prefix_with_sizes(self, storage: Storage[Any]) -> None:
+        storage.upload("one", io.BytesIO(b"1"))
+        storage.upload("two.manifest.json", io.BytesIO(b"22"))
+        listed = {obj.name: obj.size for obj in storage.list()}
         assert listed == {"one": 1, "two.manifest.json": 2}
-        assert all(obj.modified.tzinfo is not None for obj in storage.brs_storage_list())
+        assert all(obj.modified.tzinfo is not None for obj in storage.list())
 
-    def test_delete_removes_and_tolerates_missing_objects(self, storage: Storage) -> None:
-        storage.brs_storage_upload("gone", io.BytesIO(b"x"))
-        storage.brs_storage_delete("gone")
-        storage.brs_storage_delete("gone")
-        assert [obj.name for obj in storage.brs_storage_list()] == []
+    def test_delete_removes_and_tolerates_missing_objects(self, storage: Storage[Any]) -> None:
+        storage.upload("gone", io.BytesIO(b"x"))
+        storage.delete("gone")
+        storage.delete("gone")
+        assert [obj.name for obj in storage.list()] == []
 
-    def test_download_of_a_missing_object_is_backup_not_found(self, storage: Storage) -> None:
+    def test_download_of_a_missing_object_is_backup_not_found(self, storage: Storage[Any]) -> None:
         with pytest.raises(BackupNotFound):
             self._read(storage, "missing")
 
-    def test_a_failed_upload_leaves_nothing_listed(self, storage: Storage) -> None:
+    def test_a_failed_upload_leaves_nothing_listed(self, storage: Storage[Any]) -> None:
         # Drivers may wrap the source's error in their own type; any exception is right here.
         with pytest.raises(Exception):  # noqa: B017
-            storage.brs_storage_upload("broken", cast(BinaryIO, _FailingSource(3 * _MiB)))
-        assert [obj.name for obj in storage.brs_storage_list()] == []
+            storage.upload("broken", cast(BinaryIO, _FailingSource(3 * _MiB)))
+        assert [obj.name for obj in storage.list()] == []
 
-    def test_upload_reads_in_bounded_pieces(self, storage: Storage) -> None:
+    def test_upload_reads_in_bounded_pieces(self, storage: Storage[Any]) -> None:
         source = _CountingSource(os.urandom(9 * _MiB))
-        storage.brs_storage_upload("streamed", cast(BinaryIO, source))
+        storage.upload("streamed", cast(BinaryIO, source))
         assert source.largest <= 64 * _MiB
 
-    def test_prefix_is_a_folder(self, storage_factory: Callable[[str], Storage]) -> None:
+    def test_prefix_is_a_folder(self, storage_factory: Callable[[str], Storage[Any]]) -> None:
         foo, foobar = storage_factory("foo"), storage_factory("foo-bar")
         for driver in (foo, foobar):
-            driver.brs_storage_ensure()
-        foo.brs_storage_upload("mine", io.BytesIO(b"foo"))
-        foobar.brs_storage_upload("theirs", io.BytesIO(b"foobar"))
-        assert [obj.name for obj in foo.brs_storage_list()] == ["mine"]
-        assert [obj.name for obj in foobar.brs_storage_list()] == ["theirs"]
-        foo.brs_storage_delete("theirs")
-        assert [obj.name for obj in foobar.brs_storage_list()] == ["theirs"]
+            driver.ensure()
+        foo.upload("mine", io.BytesIO(b"foo"))
+        foobar.upload("theirs", io.BytesIO(b"foobar"))
+        assert [obj.name for obj in foo.list()] == ["mine"]
+        assert [obj.name for obj in foobar.list()] == ["theirs"]
+        foo.delete("theirs")
+        assert [obj.name for obj in foobar.list()] == ["theirs"]
 
 
 class CompressionContract:
@@ -139,13 +139,13 @@ class CompressionContract:
 
     @staticmethod
     def _compress(compression: Compression, data: bytes) -> bytes:
-        compressor = compression.brs_compression_compressor()
+        compressor = compression.compressor()
         out = [compressor.compress(data[i : i + _MiB]) for i in range(0, len(data), _MiB)]
         return b"".join(out) + compressor.flush()
 
     @staticmethod
     def _decompress(compression: Compression, data: bytes, read_size: int = _MiB) -> tuple[bytes, int]:
-        reader = compression.brs_compression_decompress(io.BytesIO(data))
+        reader = compression.decompress(io.BytesIO(data))
         pieces, largest = [], 0
         while piece := reader.read(read_size):
             largest = max(largest, len(piece))
@@ -199,7 +199,7 @@ class DatabaseContract:
     """
 
     @pytest.fixture
-    def database(self) -> Database:
+    def database(self) -> Database[Any]:
         raise NotImplementedError("provide a database fixture")
 
     @pytest.fixture
@@ -207,20 +207,20 @@ class DatabaseContract:
         raise NotImplementedError("provide an assert_restored fixture")
 
     @pytest.fixture
-    def dumped(self, database: Database) -> Iterator[Path]:
+    def dumped(self, database: Database[Any]) -> Iterator[Path]:
         """The sample database dumped into an archive file."""
         with tempfile.TemporaryDirectory(prefix="brs-contract-") as scratch:
             path = Path(scratch) / "dump.tar"
             with open(path, "wb") as sink:
                 writer = ArchiveWriter(sink)
-                database.brs_database_dump(writer)
+                database.dump(writer)
                 writer.close()
             yield path
 
-    def test_a_missing_or_empty_directory_needs_a_restore(self, database: Database, tmp_path: Path) -> None:
-        assert database.brs_database_check(tmp_path / "missing").status is DataDirStatus.EMPTY
+    def test_a_missing_or_empty_directory_needs_a_restore(self, database: Database[Any], tmp_path: Path) -> None:
+        assert database.check(tmp_path / "missing").status is DataDirStatus.EMPTY
         (tmp_path / "mounted" / "lost+found").mkdir(parents=True)
-        assert database.brs_database_check(tmp_path / "mounted").status is DataDirStatus.EMPTY
+        assert database.check(tmp_path / "mounted").status is DataDirStatus.EMPTY
 
     def test_dump_is_a_readable_archive(self, dumped: Path) -> None:
         with open(dumped, "rb") as source:
@@ -229,38 +229,38 @@ class DatabaseContract:
         assert names, "the dump wrote nothing"
 
     def test_restore_builds_a_healthy_data_directory(
-        self, database: Database, dumped: Path, tmp_path: Path, assert_restored: Callable[[Path], None]
+        self, database: Database[Any], dumped: Path, tmp_path: Path, assert_restored: Callable[[Path], None]
     ) -> None:
         target = tmp_path / "restored"
         target.mkdir(mode=0o700)
         with open(dumped, "rb") as source:
-            database.brs_database_restore(ArchiveReader(source), target)
-        assert database.brs_database_check(target).status is DataDirStatus.HEALTHY
+            database.restore(ArchiveReader(source), target)
+        assert database.check(target).status is DataDirStatus.HEALTHY
         assert_restored(target)
 
-    def test_restore_writes_nothing_outside_the_target(self, database: Database, dumped: Path, tmp_path: Path) -> None:
+    def test_restore_writes_nothing_outside_the_target(self, database: Database[Any], dumped: Path, tmp_path: Path) -> None:
         target = tmp_path / "inside" / "restored"
         target.mkdir(parents=True, mode=0o700)
         sentinel = tmp_path / "inside" / "sentinel"
         sentinel.write_text("untouched")
         before = sorted(p.name for p in (tmp_path / "inside").iterdir())
         with open(dumped, "rb") as source:
-            database.brs_database_restore(ArchiveReader(source), target)
+            database.restore(ArchiveReader(source), target)
         assert sorted(p.name for p in (tmp_path / "inside").iterdir()) == before
         assert sentinel.read_text() == "untouched"
 
-    def test_restore_of_a_broken_archive_raises_a_brs_error(self, database: Database, dumped: Path, tmp_path: Path) -> None:
+    def test_restore_of_a_broken_archive_raises_a_brs_error(self, database: Database[Any], dumped: Path, tmp_path: Path) -> None:
         data = dumped.read_bytes()
         target = tmp_path / "restored"
         target.mkdir(mode=0o700)
         with pytest.raises(BrsError):
-            database.brs_database_restore(ArchiveReader(io.BytesIO(data[: _cut_point(data)])), target)
+            database.restore(ArchiveReader(io.BytesIO(data[: _cut_point(data)])), target)
 
-    def test_probe_and_version_answer(self, database: Database) -> None:
-        assert database.brs_database_probe() in (True, False)
-        version: Any = database.brs_database_version()
+    def test_probe_and_version_answer(self, database: Database[Any]) -> None:
+        assert database.probe() in (True, False)
+        version: Any = database.version()
         assert version is None or isinstance(version, str)
-        identity: Any = database.brs_database_identity()
+        identity: Any = database.identity()
         assert identity is None or (isinstance(identity, str) and 0 < len(identity) <= 255)
 
 

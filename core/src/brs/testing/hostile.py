@@ -135,16 +135,13 @@ def plant_backup(stored: Path, payload: bytes, key: str | None = None) -> None:
     a plain tar, compressed as the manifest says and encrypted with ``key`` when given; the
     manifest's checksum, size and member count are updated so that only the content is hostile."""
     from brs.crypto import StreamEncryptor, parse_key
-    from brs.interfaces import Compression, PluginContext, Role
+    from brs.assembly import compression
     from brs.manifest import Manifest
-    from brs.plugins import driver_class
     from brs.trust import sign
 
     manifest_path = stored.with_name(stored.name + ".manifest.json")
     manifest = Manifest.from_json(manifest_path.read_bytes(), manifest_path.name)
-    method = driver_class(Role.COMPRESSION, manifest.compression)
-    assert issubclass(method, Compression)
-    compressor = method(PluginContext(name=manifest.compression)).brs_compression_compressor()
+    compressor = compression(manifest.compression).compressor()
     sealed = compressor.compress(payload) + compressor.flush()
     if key is not None:
         encryptor = StreamEncryptor(parse_key(key, "test key"), manifest.backup_id)

@@ -12,16 +12,15 @@ database)::
 from __future__ import annotations
 
 import io
-import logging
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from brs.interfaces import PluginContext, Role, Storage
+from brs.interfaces import Storage
 from brs.testing.helpers import brs_executable, cleared_special_bits, listed_backups, make_tree, run_brs, tree_snapshot
 
 if TYPE_CHECKING:
@@ -111,7 +110,7 @@ def sidecars_keep_to_their_prefixes(
     made = [engine.backup().backup_id for _ in range(count)]
     ours_listed = [b["version"] for b in listed_backups(ours)]
     assert ours_listed == list(reversed(made[-keep:]))
-    assert len(engine.session.call(Role.STORAGE, "brs_storage_list")) == 2 * keep  # objects + manifests
+    assert len(engine.storage.list()) == 2 * keep  # objects + manifests
 
     # Their retention (keep 1) runs after their next backup and must not touch ours.
     their_second = run_brs("backup", env=theirs, check=True).stdout.strip()
@@ -120,13 +119,13 @@ def sidecars_keep_to_their_prefixes(
     assert [b["version"] for b in listed_backups(ours)] == ours_listed
 
 
-def storage_engine(storage: Storage, data_dir: Path, max_keep: int) -> Engine:
+def storage_engine(storage: Storage[Any], data_dir: Path, max_keep: int) -> Engine:
     """An in-process engine (localfs + ``storage`` + tar), wired as the CLI wires it.
 
-    The storage plugin's name, object prefix and options come from ``storage.context``.
+    The storage plugin's name and object prefix come from ``storage.context``.
     """
+    from brs import assembly
     from brs.engine import Engine, Settings
-    from brs.plugins import Session, driver_class
 
     name, prefix = storage.context.name, storage.context.object_prefix
     settings = Settings(
@@ -136,15 +135,13 @@ def storage_engine(storage: Storage, data_dir: Path, max_keep: int) -> Engine:
         object_prefix=prefix,
         object_max_keep=max_keep,
         compression_method="tar",
-        plugin_options=dict(storage.context.options),
     )
-    session = Session(load_hook_plugins=False)
-    session.use(Role.STORAGE, name, storage)
-    for role, other in ((Role.DATABASE, "localfs"), (Role.COMPRESSION, "tar")):
-        context = PluginContext(name=other, options={}, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(other))
-        session.use(role, other, driver_class(role, other)(context))
-    session.call(Role.STORAGE, "brs_storage_ensure")
-    return Engine(session, settings)
+    drivers = assembly.Drivers(
+        storage=storage, compression=assembly.compression("tar"), database=assembly.database("localfs", data_dir=data_dir)
+    )
+    engine = Engine(drivers, settings)
+    engine.ensure_storage()
+    return engine
 
 
 class GreedyReader(io.RawIOBase):

@@ -48,23 +48,23 @@ class Etcd(Database):
     def _client(self) -> ClientSettings:
         return ClientSettings.from_options(self.context.options)
 
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir)
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         try:
             with open_session(self._client()):
                 return True
         except DatabaseError:
             return False
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         settings = self._client()
         with open_session(settings) as session:
             status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
             return str(status.version) or None
 
-    def brs_database_identity(self) -> str | None:
+    def identity(self) -> str | None:
         """``etcd:<cluster id>`` in hex, or None while no endpoint answers."""
         settings = self._client()
         try:
@@ -76,7 +76,7 @@ class Etcd(Database):
             return None
 
     # -- backup ------------------------------------------------------------------------------
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         settings = self._client()
         started = time.monotonic()
         with open_session(settings) as session:
@@ -97,10 +97,10 @@ class Etcd(Database):
         self.log.info("%s: snapshot of %d bytes archived in %.1fs", session.label, size, time.monotonic() - started)
 
     # -- restore -----------------------------------------------------------------------------
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         self._restore(archive, target, SNAPSHOT)
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar stored the output of `etcdctl snapshot save` as files/snapshot.db.
         self._restore(archive, target, LEGACY_ROOT + "snapshot.db")
 

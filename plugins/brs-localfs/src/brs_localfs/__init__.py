@@ -7,7 +7,7 @@ from pathlib import Path
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import is_empty, is_reserved
 from brs.errors import ConfigError, DatabaseError
-from brs.interfaces import Database, DataDirState, DataDirStatus
+from brs.interfaces import Database, DataDirState, DataDirStatus, NoOptions
 from brs.legacy import ROOT as LEGACY_ROOT
 
 __all__ = ["LocalFs"]
@@ -16,7 +16,7 @@ __all__ = ["LocalFs"]
 ROOT = "data"
 
 
-class LocalFs(Database):
+class LocalFs(Database[NoOptions]):
     """The "database" is the data directory itself: files, empty directories, symlinks, modes,
     owners and mtimes are kept. It has no server, so probing always succeeds and the backup is
     only as consistent as the writers to the directory allow.
@@ -29,14 +29,14 @@ class LocalFs(Database):
             raise ConfigError("localfs needs --db-data-directory")
         return self.context.data_dir
 
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         if is_empty(data_dir):
             return DataDirState(DataDirStatus.EMPTY, "no files")
         if not data_dir.is_dir():
             return DataDirState(DataDirStatus.CORRUPT, f"{data_dir} is not a directory")
         return DataDirState(DataDirStatus.HEALTHY)
 
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         data_dir = self._data_dir()
         if not data_dir.is_dir():
             raise DatabaseError(f"data directory {data_dir} does not exist")
@@ -45,10 +45,10 @@ class LocalFs(Database):
             data_dir, ROOT, exclude=lambda name: _top_level(name) in ("lost+found",) or is_reserved(_top_level(name))
         )
 
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         archive.extract_all(target, strip=ROOT + "/")
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar archived a copy of the tree below files/.
         archive.extract_all(target, strip=LEGACY_ROOT)
 

@@ -46,17 +46,17 @@ class Meilisearch(Database):
         return MeiliApi(self.settings.url, self.settings.api_key)
 
     # -- state -------------------------------------------------------------------------------
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir)
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         return self._api().healthy()
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         return self._api().version()
 
     # -- backup ------------------------------------------------------------------------------
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         settings = self.settings
         if settings.dump_dir is None:
             raise ConfigError("meilisearch needs --meilisearch-dump-dir: the server's --dump-dir as mounted in the sidecar")
@@ -105,10 +105,10 @@ class Meilisearch(Database):
             )
 
     # -- restore -----------------------------------------------------------------------------
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         self._restore(archive, target, DUMP_MEMBER)
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar (up to its removal of Meilisearch) stored the dump as files/latest.dump.
         self._restore(archive, target, LEGACY_ROOT + "latest.dump")
 
@@ -132,7 +132,7 @@ class Meilisearch(Database):
         import_dump(binary, dump, target, timeout=settings.timeout, log=self.log)
 
     # -- upgrade -----------------------------------------------------------------------------
-    def brs_database_upgrade(self, data_dir: Path) -> None:
+    def upgrade(self, data_dir: Path) -> None:
         settings = self.settings
         upgrade_data_dir(
             data_dir,

@@ -36,7 +36,7 @@ class Postgres(Database):
     Connection settings come from the ``--postgres-*`` options; the password reaches child
     programs only through ``PGPASSWORD`` in their environment. Restores build a complete data
     directory owned by the data directory's owner (or ``--postgres-system-user``), and
-    :meth:`brs_database_upgrade` runs pg_upgrade when the programs are a newer major version.
+    :meth:`upgrade` runs pg_upgrade when the programs are a newer major version.
     """
 
     _timescale_updated = False
@@ -65,10 +65,10 @@ class Postgres(Database):
         return self.settings.method
 
     # -- hooks ---------------------------------------------------------------------------------
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir, self.tools)
 
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         settings, tools = self.settings, self.tools
         method = settings.method
         tools.path("pg_basebackup" if method == "basebackup" else "pg_dumpall")
@@ -86,7 +86,7 @@ class Postgres(Database):
         else:
             dumpall.dump(archive, settings, tools)
 
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         facts: ServerFacts | None = None
         method = None
         owner = Owner.resolve(target, self.settings.system_user)
@@ -111,13 +111,13 @@ class Postgres(Database):
                 return
         raise DatabaseError("the backup holds no PostgreSQL data (neither a base backup nor a pg_dumpall stream)")
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         legacy.restore(archive, target, self.tools, Owner.resolve(target, self.settings.system_user))
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         return server_version(self.settings)
 
-    def brs_database_identity(self) -> str | None:
+    def identity(self) -> str | None:
         """``postgres:<system identifier>``: pg_control's id of this cluster, which a physical
         restore keeps; None while the server does not answer (an empty volume, a start-up)."""
         try:
@@ -126,7 +126,7 @@ class Postgres(Database):
             self.log.debug("no system identifier: %s", error)
             return None
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         try:
             with connect(self.settings, timeout=5) as conn:
                 conn.execute("SELECT 1")
@@ -139,7 +139,7 @@ class Postgres(Database):
                 update_timescaledb(self.settings, self.settings)
         return True
 
-    def brs_database_upgrade(self, data_dir: Path) -> None:
+    def upgrade(self, data_dir: Path) -> None:
         upgrade(data_dir, self.settings, self.tools, self.store(data_dir))
 
     # -- helpers -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class Redis(Database):
         return ConnectionSettings.from_options(self._engine, self.context.options)
 
     # -- checks ------------------------------------------------------------------------------
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(
             data_dir,
             dbfilename=str(self.option("redis_dbfilename", DEFAULT_DBFILENAME)),
@@ -56,19 +56,19 @@ class Redis(Database):
             checkers=checker_candidates(self._engine, self.option("redis_check_rdb")),
         )
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         try:
             with connect(self._settings()) as client:
                 return bool(client.ping())
         except DatabaseError:
             return False
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         with connect(self._settings()) as client:
             return server_version(client)
 
     # -- backup ------------------------------------------------------------------------------
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         settings = self._settings()
         with ExitStack() as files:
             with connect(settings) as client:
@@ -102,10 +102,10 @@ class Redis(Database):
         self.log.info("%s: RDB of %d bytes saved and archived in %.1fs", settings.label, size, time.monotonic() - started)
 
     # -- restore -----------------------------------------------------------------------------
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         self._restore(archive, target, RDB)
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar copied dump.rdb after SAVE; without metadata the configured
         # layout (--redis-dbfilename, --redis-appendonly, ...) applies.
         self._restore(archive, target, LEGACY_ROOT + "dump.rdb")

@@ -49,7 +49,7 @@ class RethinkDB(Database):
         return RethinkSettings.from_options(self.context.options)
 
     # -- state -------------------------------------------------------------------------------
-    def brs_database_check(self, data_dir: Path) -> DataDirState:
+    def check(self, data_dir: Path) -> DataDirState:
         if is_empty(data_dir):
             return DataDirState(DataDirStatus.EMPTY, "no files")
         if not data_dir.is_dir():
@@ -58,7 +58,7 @@ class RethinkDB(Database):
             return DataDirState(DataDirStatus.CORRUPT, f"{METADATA_FILE} is missing")
         return DataDirState(DataDirStatus.HEALTHY)
 
-    def brs_database_probe(self) -> bool:
+    def probe(self) -> bool:
         settings = self.settings
         try:
             connect(settings.host, settings.port, settings.read_password()).close()
@@ -66,12 +66,12 @@ class RethinkDB(Database):
         except DatabaseError:
             return False
 
-    def brs_database_version(self) -> str | None:
+    def version(self) -> str | None:
         settings = self.settings
         return server_version(settings.host, settings.port, settings.read_password())
 
     # -- backup ------------------------------------------------------------------------------
-    def brs_database_dump(self, archive: ArchiveWriter) -> None:
+    def dump(self, archive: ArchiveWriter) -> None:
         settings = self.settings
         password = settings.read_password()
         # A wrong password or an unreachable server fails here in one line, before the tool runs;
@@ -92,10 +92,10 @@ class RethinkDB(Database):
             archive.add_path(output, DUMP_MEMBER)
 
     # -- restore -----------------------------------------------------------------------------
-    def brs_database_restore(self, archive: ArchiveReader, target: Path) -> None:
+    def restore(self, archive: ArchiveReader, target: Path) -> None:
         self._restore(archive, target, DUMP_MEMBER)
 
-    def brs_database_restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
+    def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar stored the rethinkdb-dump archive as files/rethinkdb.
         self._restore(archive, target, LEGACY_ROOT + "rethinkdb")
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from brs_storage_azure.storage import AzureStorage
+from azure.storage import AzureStorage
 
 __all__ = ["AzureStorage"]

@@ -7,7 +7,7 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from brs.errors import ConfigError
 
-from brs_storage_azure.settings import AzureSettings
+from azure.settings import AzureSettings
 
 __all__ = ["make_service"]
 

@@ -12,10 +12,10 @@ from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
 from brs.streams import FullReader, TranslatingReader
 
-from brs_storage_azure.blocks import BlockUpload
-from brs_storage_azure.client import make_service
-from brs_storage_azure.errors import AZURE_ERRORS, storage_error
-from brs_storage_azure.settings import AzureSettings, options
+from azure.blocks import BlockUpload
+from azure.client import make_service
+from azure.errors import AZURE_ERRORS, storage_error
+from azure.settings import AzureSettings, options
 
 if TYPE_CHECKING:
     import click
@@ -72,7 +72,7 @@ class AzureStorage(Storage):
         next(pages, None)
 
     # -- hooks -----------------------------------------------------------------------------
-    def brs_storage_ensure(self) -> None:
+    def ensure(self) -> None:
         try:
             self._probe()
             return
@@ -96,7 +96,7 @@ class AzureStorage(Storage):
         except AZURE_ERRORS as error:
             raise self._error("open the container", error) from error
 
-    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+    def upload(self, name: str, source: BinaryIO) -> int:
         blob = self.container.get_blob_client(self._key(name))
         upload = BlockUpload(blob, FullReader(source).fill, self.settings.block_size, concurrency=CONCURRENCY)
         try:
@@ -104,7 +104,7 @@ class AzureStorage(Storage):
         except AZURE_ERRORS as error:
             raise self._error(f"upload {name}", error) from error
 
-    def brs_storage_download(self, name: str) -> BinaryIO:
+    def download(self, name: str) -> BinaryIO:
         blob = self.container.get_blob_client(self._key(name))
         try:
             downloader = blob.download_blob(max_concurrency=1)
@@ -118,7 +118,7 @@ class AzureStorage(Storage):
 
         return TranslatingReader(downloader, translate)  # type: ignore[return-value]
 
-    def brs_storage_list(self) -> list[StoredObject]:
+    def list(self) -> list[StoredObject]:
         objects = []
         try:
             # walk_blobs with "/" stops at the prefix's own level: another sidecar's deeper
@@ -133,7 +133,7 @@ class AzureStorage(Storage):
             raise self._error("list objects", error) from error
         return objects
 
-    def brs_storage_delete(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         try:
             self.container.get_blob_client(self._key(name)).delete_blob(delete_snapshots="include")
         except ResourceNotFoundError:

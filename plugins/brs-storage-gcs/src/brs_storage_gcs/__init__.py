@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from brs_storage_gcs.storage import GcsStorage
+from gcs.storage import GcsStorage
 
 __all__ = ["GcsStorage"]

@@ -10,8 +10,8 @@ from google.api_core.retry import Retry
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from brs_storage_gcs.errors import untrusted_certificate
-from brs_storage_gcs.settings import GcsSettings
+from gcs.errors import untrusted_certificate
+from gcs.settings import GcsSettings
 
 __all__ = ["TIMEOUT", "make_client", "make_retry"]
 

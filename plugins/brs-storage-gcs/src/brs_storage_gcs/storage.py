@@ -13,9 +13,9 @@ from brs.legacy.naming import is_bucket_name
 from brs.streams import FullReader, TranslatingReader
 from google.api_core import exceptions as api
 
-from brs_storage_gcs.client import TIMEOUT, make_client, make_retry
-from brs_storage_gcs.errors import GCS_ERRORS, storage_error
-from brs_storage_gcs.settings import GcsSettings, options
+from gcs.client import TIMEOUT, make_client, make_retry
+from gcs.errors import GCS_ERRORS, storage_error
+from gcs.settings import GcsSettings, options
 
 if TYPE_CHECKING:
     import click
@@ -82,7 +82,7 @@ class GcsStorage(Storage):
         next(iter(iterator.pages), None)
 
     # -- hooks -----------------------------------------------------------------------------
-    def brs_storage_ensure(self) -> None:
+    def ensure(self) -> None:
         try:
             self._probe()
             return
@@ -112,7 +112,7 @@ class GcsStorage(Storage):
         except GCS_ERRORS as error:
             raise self._error("open the bucket", error) from error
 
-    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+    def upload(self, name: str, source: BinaryIO) -> int:
         blob = self.client.bucket(self.settings.bucket).blob(self._key(name), chunk_size=self.settings.chunk_size)
         reader = FullReader(source)
         try:
@@ -132,7 +132,7 @@ class GcsStorage(Storage):
             raise self._error(f"upload {name}", error) from error
         return reader.tell()
 
-    def brs_storage_download(self, name: str) -> BinaryIO:
+    def download(self, name: str) -> BinaryIO:
         return self._open(name, self._key(name))
 
     def _open(self, name: str, key: str, generation: int | None = None, offset: int = 0) -> BinaryIO:
@@ -154,7 +154,7 @@ class GcsStorage(Storage):
 
         return TranslatingReader(inner, translate)  # type: ignore[return-value]
 
-    def brs_storage_list(self) -> list[StoredObject]:
+    def list(self) -> list[StoredObject]:
         objects = []
         try:
             for blob in self.client.list_blobs(
@@ -167,7 +167,7 @@ class GcsStorage(Storage):
             raise self._error("list objects", error) from error
         return objects
 
-    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> list[StoredVersion]:
         """Every generation of ``[prefix/]db.tar*``: the old tool overwrote one object in a versioned bucket."""
         versions = []
         try:
@@ -180,11 +180,11 @@ class GcsStorage(Storage):
             raise self._error("list object generations", error) from error
         return versions
 
-    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+    def legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
         key = self._legacy_key(version)
         return self._open(f"{key} generation {version.version}", key, int(version.version), offset)
 
-    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+    def legacy_delete(self, version: StoredVersion) -> None:
         key = self._legacy_key(version)
         blob = self.client.bucket(self.settings.bucket).blob(key, generation=int(version.version))
         try:
@@ -204,7 +204,7 @@ class GcsStorage(Storage):
             raise StorageError(f"invalid old object {key!r} generation {version.version!r}")
         return key
 
-    def brs_storage_delete(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         try:
             self.client.bucket(self.settings.bucket).blob(self._key(name)).delete(retry=self._retry, timeout=TIMEOUT)
         except api.NotFound:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from brs_storage_s3.storage import S3Storage
+from s3.storage import S3Storage
 
 __all__ = ["S3Storage"]

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from brs_storage_s3.settings import S3Settings
+from s3.settings import S3Settings
 
 __all__ = ["CONCURRENCY", "DEFAULT_REGION", "make_client"]
 

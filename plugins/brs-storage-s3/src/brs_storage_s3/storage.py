@@ -20,12 +20,12 @@ from brs.interfaces import Storage, StoredObject, StoredVersion
 from brs.legacy.naming import is_bucket_name
 from brs.streams import FullReader
 
-from brs_storage_s3 import lifecycle
-from brs_storage_s3.client import CONCURRENCY, DEFAULT_REGION, make_client
-from brs_storage_s3.errors import error_code, storage_error
-from brs_storage_s3.multipart import MultipartUpload
-from brs_storage_s3.settings import S3Settings, options
-from brs_storage_s3.streams import ResumingReader
+from s3 import lifecycle
+from s3.client import CONCURRENCY, DEFAULT_REGION, make_client
+from s3.errors import error_code, storage_error
+from s3.multipart import MultipartUpload
+from s3.settings import S3Settings, options
+from s3.streams import ResumingReader
 
 if TYPE_CHECKING:
     import click
@@ -92,7 +92,7 @@ class S3Storage(Storage):
         return self._key_prefix + name
 
     # -- hooks -----------------------------------------------------------------------------
-    def brs_storage_ensure(self) -> None:
+    def ensure(self) -> None:
         # ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so a 403 could not
         # tell bad credentials from a missing permission, and it needs only s3:ListBucket too.
         try:
@@ -143,7 +143,7 @@ class S3Storage(Storage):
         except BotoCoreError as error:
             raise self._error("create the missing bucket", error) from error
 
-    def brs_storage_upload(self, name: str, source: BinaryIO) -> int:
+    def upload(self, name: str, source: BinaryIO) -> int:
         upload = MultipartUpload(
             self.client,
             self.settings.bucket,
@@ -161,7 +161,7 @@ class S3Storage(Storage):
     def _checksum_mode(self) -> str:
         return str(getattr(self.client.meta.config, "request_checksum_calculation", None) or "when_supported")
 
-    def brs_storage_download(self, name: str) -> BinaryIO:
+    def download(self, name: str) -> BinaryIO:
         return self._open(name, self._key(name))
 
     def _open(self, name: str, key: str, version_id: str | None = None, start: int = 0) -> BinaryIO:
@@ -185,7 +185,7 @@ class S3Storage(Storage):
         except BotoCoreError as error:
             raise self._error(f"download {name}", error) from error
 
-    def brs_storage_list(self) -> list[StoredObject]:
+    def list(self) -> list[StoredObject]:
         objects = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -200,7 +200,7 @@ class S3Storage(Storage):
             raise self._error("list objects", error) from error
         return objects
 
-    def brs_storage_delete(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         try:
             self.client.delete_object(Bucket=self.settings.bucket, Key=self._key(name))
         except ClientError as error:
@@ -210,7 +210,7 @@ class S3Storage(Storage):
             raise self._error(f"delete {name}", error) from error
 
     # -- backups of backup-restore-sidecar ----------------------------------------------------
-    def brs_storage_legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> list[StoredVersion]:
         """Every version of ``[prefix/]db.tar*``: the old tool overwrote one key in a versioned bucket."""
         stem = self._key_prefix + "db.tar"
         versions = []
@@ -247,11 +247,11 @@ class S3Storage(Storage):
             raise self._error("list objects", error) from error
         return versions
 
-    def brs_storage_legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
+    def legacy_open(self, version: StoredVersion, offset: int) -> BinaryIO:
         key = self._legacy_key(version)
         return self._open(f"{key} version {version.version}", key, version.version, offset)
 
-    def brs_storage_legacy_delete(self, version: StoredVersion) -> None:
+    def legacy_delete(self, version: StoredVersion) -> None:
         key = self._legacy_key(version)
         try:
             self.client.delete_object(Bucket=self.settings.bucket, Key=key, VersionId=version.version)

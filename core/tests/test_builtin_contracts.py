@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,11 @@ class TestLocalStorage(StorageContract):
 
         return make
 
+    @pytest.fixture
+    def unreachable_storage(self, tmp_path: Path) -> Storage[Any]:
+        (tmp_path / "a-file").write_text("not a directory")
+        return storage("local", {"local_provider_backup_path": str(tmp_path / "a-file" / "backups")})
+
 
 @pytest.fixture(params=[PlainTar, Gzip, Lz4, Zstd], ids=["tar", "targz", "tarlz4", "tarzst"])
 def _compression_class(request: pytest.FixtureRequest) -> type[Compression]:
@@ -31,6 +37,10 @@ class TestBuiltinCompression(CompressionContract):
     @pytest.fixture
     def compression(self, _compression_class: type[Compression]) -> Compression:
         return _compression_class(PluginContext(name=_compression_class.__name__, settings=NoOptions()))
+
+    @pytest.fixture
+    def frames_its_stream(self, _compression_class: type[Compression]) -> bool:
+        return _compression_class is not PlainTar
 
 
 def test_local_storage_never_lists_an_unfinished_upload(tmp_path: Path) -> None:

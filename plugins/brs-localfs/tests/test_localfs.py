@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import DatabaseError
-from brs.interfaces import Database, DataDirStatus, PluginContext
-from brs.testing import DatabaseContract, cleared_special_bits, make_tree, tree_snapshot
+from brs.interfaces import Database, DataDirStatus, NoOptions, PluginContext
+from brs.testing import BULK, DatabaseContract, cleared_special_bits, make_tree, tree_snapshot
 from brs_localfs import LocalFs
 
 
 def _driver(data_dir: Path) -> LocalFs:
-    return LocalFs(PluginContext(name="localfs", data_dir=data_dir, log=logging.getLogger("localfs")))
+    return LocalFs(PluginContext(name="localfs", settings=NoOptions(), data_dir=data_dir, log=logging.getLogger("localfs")))
 
 
 class TestLocalFsContract(DatabaseContract):
@@ -26,8 +28,20 @@ class TestLocalFsContract(DatabaseContract):
         return make_tree(tmp_path / "source", big_file_size=1 << 20)
 
     @pytest.fixture
-    def database(self, source: Path) -> Database:
+    def database(self, source: Path) -> Database[Any]:
         return _driver(source)
+
+    @pytest.fixture
+    def unreachable_database(self, database: Database[Any]) -> Database[Any]:
+        return database  # a directory has no server to be down
+
+    @pytest.fixture
+    def bulky_database(self, tmp_path: Path) -> Database[Any]:
+        bulk = tmp_path / "bulk"
+        bulk.mkdir()
+        for index in range(BULK // (8 << 20) + 1):
+            (bulk / f"part-{index}").write_bytes(os.urandom(8 << 20))
+        return _driver(bulk)
 
     @pytest.fixture
     def assert_restored(self, source: Path) -> Callable[[Path], None]:

@@ -8,7 +8,7 @@ Subclass the contract classes in your plugin's tests and provide the fixtures th
         @pytest.fixture
         def storage_factory(self, my_server):
             def make(prefix: str) -> Storage:
-                return MyStorage(PluginContext(name="mine", options={...}, object_prefix=prefix))
+                return MyStorage(PluginContext(name="mine", settings=MyOptions(...), object_prefix=prefix))
             return make
 
 Every in-repo plugin does this, and core runs the suites against its own built-ins.
@@ -31,7 +31,7 @@ Besides the contracts, the kit has what plugin tests keep needing:
 from __future__ import annotations
 
 from brs.testing.certificates import make_certificates
-from brs.testing.contracts import CompressionContract, DatabaseContract, StorageContract
+from brs.testing.contracts import BULK, CompressionContract, DatabaseContract, StorageContract
 from brs.testing.faults import FlakyProxy, RelayProxy
 from brs.testing.helpers import (
     LocalStoreCLI,
@@ -57,6 +57,7 @@ from brs.testing.processes import (
 )
 
 __all__ = [
+    "BULK",
     "CompressionContract",
     "DatabaseContract",
     "FlakyProxy",

@@ -62,3 +62,35 @@ def test_server_and_local_runs_print_the_same_documents(pods: Callable[..., Pod]
     deleted = _json(pod, "backups", "delete", made["version"])
     assert deleted == {"deleted": [made["version"]], "dry_run": False}
     assert made["version"] not in [r["version"] for r in _json(pod, "backups", "list", server=False)]
+
+
+def test_prune_through_the_sidecar_and_failed_backups_in_the_status(pods: Callable[..., Pod]) -> None:
+    pod = pods()
+    fail = pod.root / "fail-dump"
+    pod.start("--keep-last", "2", "--journaldb-fail-file", str(fail), "--backup-cron-schedule", "@yearly")
+    pod.wait_started(1)
+    pod.wait_ready()
+    for text in ("one", "two", "three"):
+        pod.write(text)
+        _json(pod, "backup", "--no-retention", server=False)
+    listed = [r["version"] for r in _json(pod, "backups", "list", server=False)]
+    assert len(listed) == 3
+
+    typed_policy = _cli(pod, "backups", "prune", "--keep-last", "1")
+    assert typed_policy.returncode == 2 and "--keep-last is not available with --server" in typed_policy.stderr
+    dry = _json(pod, "backups", "prune", "--dry-run")
+    assert dry["dry_run"] is True and [r["version"] for r in dry["keep"]] == listed[:2] and dry["deleted"] == listed[2:]
+    assert [r["version"] for r in _json(pod, "backups", "list", server=False)] == listed  # nothing deleted
+    pruned = _json(pod, "backups", "prune")
+    assert pruned["deleted"] == listed[2:]
+    assert [r["version"] for r in _json(pod, "backups", "list", server=False)] == listed[:2]
+
+    fail.write_text("the disk of the test database is on fire")
+    failed = _cli(pod, "backup")
+    assert failed.returncode != 0 and "on fire" in failed.stderr
+    status, report = pod.get("/v1/status")
+    assert status == 200 and report["failures"]["error"] is None
+    newest = report["failures"]["records"][0]
+    assert newest["stage"] == "dump" and "on fire" in newest["error"]
+    assert report["last"]["backup"]["ok"] is False
+    assert [r["version"] for r in _json(pod, "backups", "list", server=False)] == listed[:2]  # nothing listed, nothing lost

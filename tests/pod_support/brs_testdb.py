@@ -4,7 +4,7 @@ localfs cannot tell a damaged directory from a good one. journaldb's "database" 
 keeps ``data.txt`` next to ``data.txt.sha256``, so :meth:`check` can report
 CORRUPT honestly, as a real plugin does from its engine's own checks. It also probes a ready
 file the database writes while it serves, and can slow its dump down so that tests can
-signal the sidecar during a backup.
+signal the sidecar during a backup, or fail it while a given file exists.
 
 It is "installed" for the test processes by putting this directory on PYTHONPATH: the
 ``brs_testdb-0.1.dist-info`` next to it registers the entry point, as pip would.
@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, cast
 
-import click
 from brs_localfs import LocalFs
 
 from brs.archive import ArchiveWriter
+from brs.errors import DatabaseError
 from brs.interfaces import DataDirState, DataDirStatus
+from brs.options import PluginOptions, option
+
+
+@dataclass(frozen=True)
+class JournalDbOptions(PluginOptions):
+    prefix: ClassVar[str] = "journaldb"
+
+    ready_file: Path | None = option(None, "File the database creates while it serves.")
+    dump_delay: float = option(0.0, "Seconds to sleep inside each dump.")
+    fail_file: Path | None = option(None, "While this file exists, every dump fails with its content as the error.")
 
 
 class JournalDb(LocalFs):
@@ -30,12 +41,12 @@ class JournalDb(LocalFs):
     #: fakedb.py is a server: its ready file says it runs.
     has_server = True
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return (
-            click.Option(["--journaldb-ready-file"], default=None, help="File the database creates while it serves."),
-            click.Option(["--journaldb-dump-delay"], default=0.0, type=float, help="Seconds to sleep inside each dump."),
-        )
+    Options = JournalDbOptions
+
+    @property
+    def journal(self) -> JournalDbOptions:
+        # LocalFs is typed for no options; this subclass brings its own.
+        return cast(JournalDbOptions, cast(Any, self.settings))
 
     def check(self, data_dir: Path) -> DataDirState:
         state = super().check(data_dir)
@@ -49,11 +60,13 @@ class JournalDb(LocalFs):
         return state
 
     def probe(self) -> bool:
-        ready = self.option("journaldb_ready_file")
-        return True if not ready else Path(ready).exists()
+        ready = self.journal.ready_file
+        return True if ready is None else ready.exists()
 
     def dump(self, archive: ArchiveWriter) -> None:
-        delay = float(self.option("journaldb_dump_delay", 0.0))
-        if delay:
-            time.sleep(delay)
+        if self.journal.dump_delay:
+            time.sleep(self.journal.dump_delay)
+        fail = self.journal.fail_file
+        if fail is not None and fail.exists():
+            raise DatabaseError(fail.read_text().strip())
         super().dump(archive)

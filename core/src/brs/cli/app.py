@@ -219,13 +219,33 @@ def backups_prune(ctx: click.Context, /, **_: Any) -> None:
     """Apply the retention policy now: delete every backup that no --keep-* rule keeps.
 
     The newest backup is always kept, and so is a backup dated in the future. Old backups of
-    backup-restore-sidecar are never deleted.
+    backup-restore-sidecar are never deleted. With --server, the sidecar applies its own policy
+    (the --keep-* options it was started with) while no other operation runs.
     """
     from brs import results
 
+    client = sidecar_cli.remote_client(ctx)
+    if client is not None:
+        _refuse_local_policy(ctx)
+        document = client.prune(bool(ctx.params["dry_run"]))
+        output.emit(ctx, document, output.human_pruned)
+        return
     engine, params = build_engine(ctx)
     plan = engine.prune(dry_run=bool(params["dry_run"]))
     output.emit(ctx, results.pruned(plan, dry_run=bool(params["dry_run"])), output.human_pruned)
+
+
+def _refuse_local_policy(ctx: click.Context) -> None:
+    """A --keep-* flag typed next to --server would be silently ignored: say so instead.
+
+    Values from the config file or ``BRS_*`` variables are the shared configuration, not a
+    request for this run, so they pass quietly.
+    """
+    for name, value in ctx.params.items():
+        typed = ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        if typed and value is not None and (name.startswith("keep_") or (name.startswith("object_") and "keep" in name)):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} is not available with --server (the sidecar applies the policy it was started with)")
 
 
 #: ``restore list-versions`` and ``restore ls`` listed backups in backup-restore-sidecar.

@@ -11,7 +11,11 @@ Routes::
     GET  /v1/backups                   committed backups, newest first
     POST /v1/backups                   take a backup now (201; 409 when busy)
     POST /v1/backups/<version>/verify  download and check a backup
+    GET  /v1/backups/<version>         one backup, everything its manifest records
+    DELETE /v1/backups/<version>[?force=true]  delete one backup
     POST /v1/restore                   {"version": "latest" | id}: stop the database, restore, start it
+    POST /v1/prune                     {"dry_run": bool}: apply the sidecar's retention policy now
+    GET  /v1/status                    state, running operation, last results, next runs, recorded failures
 
 On a non-loopback address every POST needs ``Authorization: Bearer <token>``.
 """
@@ -231,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, results.deleted([sidecar.delete(parts[2], force=force)])
         if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "backups"] and parts[3] == "verify":
             return 200, results.verified(sidecar.verify(parts[2]))
+        if route == ("POST", "v1", "prune"):
+            dry_run = bool(body.get("dry_run"))
+            return 200, results.pruned(sidecar.prune(dry_run), dry_run=dry_run)
         if route == ("POST", "v1", "restore"):
             version = str(body.get("version") or "latest")
             return 200, results.restored(sidecar.restore(version))

@@ -99,6 +99,9 @@ class SidecarClient:
         path = f"/v1/backups/{urllib.parse.quote(version, safe='')}{query}"
         return self.request("DELETE", path)  # type: ignore[no-any-return]
 
+    def prune(self, dry_run: bool) -> dict[str, Any]:
+        return self.request("POST", "/v1/prune", {"dry_run": dry_run})  # type: ignore[no-any-return]
+
     def status(self) -> dict[str, Any]:
         return self.request("GET", "/v1/status")  # type: ignore[no-any-return]
 

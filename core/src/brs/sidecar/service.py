@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from brs.catalog import Catalog
+from brs.catalog import Catalog, RetentionPlan
 from brs.engine import Engine, RestoreResult, VerifyResult
 from brs.errors import BackupNotFound, BrsError, BusyError, DatabaseError, IntegrityError
 from brs.manifest import Manifest
@@ -19,6 +19,8 @@ from brs.sidecar.state import InitStatus, SidecarState
 
 __all__ = ["Sidecar", "SidecarOptions"]
 
+#: Failure records ``GET /v1/status`` shows, newest first.
+STATUS_FAILURES = 5
 log = logging.getLogger("brs.sidecar")
 #: Seconds to wait for a first report of ``brs wait``. It polls every 2 s, so this is only
 #: spent in full when no waiter is there at all; a busy node may delay its first report.
@@ -62,7 +64,17 @@ class Sidecar:
             "operation": state.operation,
             "last": dict(self.last),
             "next_runs": {name: moment.isoformat() for name, moment in sorted(self.next_runs.items())},
+            "failures": self._stored_failures(),
         }
+
+    def _stored_failures(self) -> dict[str, Any]:
+        """The newest failed backups recorded under the prefix (by this or any other brs process)."""
+        from brs import results
+
+        try:
+            return {"records": results.failed(self.engine.failures()[:STATUS_FAILURES]), "error": None}
+        except BrsError as error:  # the status must answer while the storage does not
+            return {"records": [], "error": " ".join(str(error).split())}
 
     def _record(self, operation: str, version: str | None, error: BaseException | None = None) -> None:
         self.last[operation] = {
@@ -72,6 +84,14 @@ class Sidecar:
             "error": None if error is None else " ".join(str(error).split()),
             "type": None if error is None else type(error).__name__,
         }
+
+    def prune(self, dry_run: bool) -> RetentionPlan:
+        """Apply the sidecar's retention policy now (``POST /v1/prune``), never during another operation."""
+        with self.lock.hold("prune"):
+            plan = self.engine.prune(dry_run=dry_run)
+        if not dry_run:
+            self.refresh_listing_metrics()
+        return plan
 
     def delete(self, version: str, force: bool = False) -> Manifest:
         """Delete one backup (``DELETE /v1/backups/<version>``), never while another operation runs."""

@@ -8,9 +8,10 @@ import sys
 import time
 from typing import Any
 
+from brs.loglevels import LEVELS
+
 __all__ = ["LEVELS", "configure"]
 
-LEVELS = ("debug", "info", "warning", "warn", "error")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
-import threading
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,6 +74,8 @@ class _ProgressLine:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        import threading
+
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redirect: Any = None
@@ -87,6 +86,8 @@ class _ProgressLine:
 
             self._redirect = logging_redirect_tqdm()
             self._redirect.__enter__()
+            import threading
+
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
         return self
@@ -423,9 +424,13 @@ def main(argv: list[str] | None = None) -> None:
         message = " ".join(str(error).split())
         click.echo(f"brs: error: {message}", err=True)
         if "--json" in args:
+            import json
+
             click.echo(json.dumps({"error": message, "type": type(error).__name__, "exit_code": error.exit_code}))
         sys.exit(error.exit_code)
     except Exception:  # noqa: BLE001 - a bug: show everything and exit 3
+        import traceback
+
         traceback.print_exc()
         click.echo("brs: internal error (this is a bug; please report it with the traceback above)", err=True)
         sys.exit(3)

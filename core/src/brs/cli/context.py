@@ -8,8 +8,6 @@ the config file. This keeps unselected plugins unimported.
 
 from __future__ import annotations
 
-import difflib
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,11 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from brs import logs, retention
+from brs import loglevels
 from brs.errors import BrsError, ConfigError
-from brs.interfaces import Role
 
 if TYPE_CHECKING:
+    from brs.interfaces import Role
+    from brs.retention import Policy
     from brs import crypto
     from brs.engine import Engine
 
@@ -85,7 +84,7 @@ def _common_option_decorators() -> list[Callable[[F], F]]:
             type=click.Path(dir_okay=False),
             help="YAML file with option values (keys are the long option names). Default: /etc/brs/config.yaml if present.",
         ),
-        _option("log-level", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False), help="Log level."),
+        _option("log-level", default="info", type=click.Choice(loglevels.LEVELS, case_sensitive=False), help="Log level."),
         _option(
             "log-format", default="auto", type=click.Choice(["auto", "json", "text"]), help="auto: text on a terminal, else JSON."
         ),
@@ -137,10 +136,12 @@ def common_options(func: F) -> F:
     return func
 
 
-class _DurationType(click.ParamType["retention.Duration"]):
+class _DurationType(click.ParamType[Any]):
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from brs import retention
+
         if isinstance(value, retention.Duration):
             return value
         try:
@@ -237,18 +238,22 @@ def _keyring(params: dict[str, Any]) -> crypto.Keyring:
 DEFAULT_KEEP = 20
 
 
-def _policy(params: dict[str, Any]) -> retention.Policy:
+def _policy(params: dict[str, Any]) -> Policy:
     """The policy from ``--keep-*``; ``--object-max-keep`` and ``--object-days-max-keep`` are the
     old names of ``--keep-last`` and ``--keep-within Nd`` (the new names win)."""
     counts = {rule: _optional_int(params.get(f"keep_{rule}")) or 0 for rule in _KEEP_RULES}
     within = params.get("keep_within")
     days = _optional_int(params.get("object_days_max_keep"))
     if within is None and days is not None:
-        within = retention.Duration(days=days)
+        from brs.retention import Duration
+
+        within = Duration(days=days)
     last = _optional_int(params.get("keep_last")) or _optional_int(params.get("object_max_keep"))
     if last is None and not any(counts.values()) and within is None:
         last = DEFAULT_KEEP
-    return retention.Policy(last=last or 0, within=within, **counts)
+    from brs.retention import Policy
+
+    return Policy(last=last or 0, within=within, **counts)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -276,6 +281,8 @@ class BrsCommand(click.Command):
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Core's options, then those of the plugins named on the command line or in ``BRS_*``."""
         super().format_options(ctx, formatter)
+        from brs.interfaces import Role
+
         raw = ctx.meta.get(_RAW_ARGS, [])
         names = {p.name for p in self.params}
         for role, flag in ((Role.DATABASE, "db"), (Role.STORAGE, "backup-provider")):
@@ -321,6 +328,8 @@ def selected_plugin_options(args: Sequence[str]) -> list[click.Option]:
 
     A selection made only in the config file is seen by the subcommand's second pass.
     """
+    from brs.interfaces import Role
+
     options: list[click.Option] = []
     for role, flag, default in ((Role.DATABASE, "--db", None), (Role.STORAGE, "--backup-provider", "local")):
         name = _peek(args, flag) or os.environ.get(_env(flag[2:])) or default
@@ -352,6 +361,8 @@ def _installed_plugin_keys(prefix_of: str | None = None) -> set[str]:
     importing every plugin (cloud SDKs included) would cost seconds on every command."""
     from brs.plugins import driver_class, installed_names
 
+    from brs.interfaces import Role
+
     keys: set[str] = set()
     for role in (Role.DATABASE, Role.STORAGE, Role.COMPRESSION):
         for name in installed_names(role):
@@ -379,6 +390,8 @@ def check_config_keys(ctx: click.Context, config: dict[str, Any], seen: set[str]
         if key in everything:
             continue
         written = key.replace("_", "-")
+        import difflib
+
         close = difflib.get_close_matches(key, everything, n=1)
         hint = f"; did you mean {close[0].replace('_', '-')}?" if close else ""
         raise ConfigError(f"config key {written} is not an option of brs or of any installed plugin{hint}")
@@ -425,6 +438,8 @@ def _data_directory(value: str | None) -> Path | None:
     path = Path(value).absolute()
     if path.is_symlink():
         real = Path(os.path.realpath(path))
+        import logging
+
         logging.getLogger("brs.config").info("the data directory %s is a symlink; using %s", path, real)
         return real
     return path
@@ -441,6 +456,8 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     from brs.plugins import driver_class
 
     params = dict(ctx.params)
+    from brs import logs
+
     logs.configure(params.get("log_level") or "info", params.get("log_format") or "auto")
     warn_deprecated(ctx.meta.get(_OLD_ENV_KEY) or {})
     db = params.get("db")
@@ -448,6 +465,8 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")
     provider = params.get("backup_provider") or "local"
     compression = params.get("compression_method") or "targz"
+    from brs.interfaces import Role
+
     selected = [(Role.STORAGE, provider), *([(Role.DATABASE, db)] if db else []), (Role.COMPRESSION, compression)]
     for role, name in selected:
         driver_class(role, name)  # an unknown or broken plugin is reported before its options are parsed

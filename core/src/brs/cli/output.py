@@ -6,7 +6,6 @@ the same), so a command prints the same thing locally and with ``--server``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +23,8 @@ def emit(ctx: click.Context, document: Any, human: Callable[[Any], None], *, err
     """Print ``document`` as JSON (``--json``) or through ``human``."""
     if ctx.params.get("as_json"):
         # ``err``: standard output carries data (download -o -), the result goes to stderr.
+        import json
+
         click.echo(json.dumps(document, indent=2), err=err)
     else:
         human(document)
@@ -125,6 +126,8 @@ def _size(value: int | None) -> str:
 
 
 def _plain(value: Any) -> str:
+    import json
+
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 

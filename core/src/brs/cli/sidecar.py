@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from brs import logs
+from brs import loglevels
 from brs.cli.context import BrsCommand, build_engine, common_options, compression_option, restore_options, retention_options
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ def remote_client(ctx: click.Context) -> SidecarClient | None:
     if not server:
         return None
     from brs.sidecar.client import SidecarClient, read_token
+
+    from brs import logs
 
     logs.configure(ctx.params.get("log_level") or "info", ctx.params.get("log_format") or "auto")
     return SidecarClient(server, read_token(ctx.params.get("api_token_file")))
@@ -158,7 +160,7 @@ def start(ctx: click.Context, /, **_: Any) -> None:
     type=float,
     help="Seconds between SIGTERM and SIGKILL.",
 )
-@click.option("--log-level", envvar="BRS_LOG_LEVEL", default="info", type=click.Choice(logs.LEVELS, case_sensitive=False))
+@click.option("--log-level", envvar="BRS_LOG_LEVEL", default="info", type=click.Choice(loglevels.LEVELS, case_sensitive=False))
 @click.option("--log-format", envvar="BRS_LOG_FORMAT", default="auto", type=click.Choice(["auto", "json", "text"]))
 @click.argument("command", nargs=-1, required=False, type=click.UNPROCESSED)
 @click.pass_context
@@ -183,6 +185,8 @@ def wait(
     from brs.sidecar.client import SidecarClient, read_token
     from brs.sidecar.exec import run_argv
     from brs.sidecar.waiter import Waiter
+
+    from brs import logs
 
     logs.configure(log_level, log_format)
     argv = list(command)

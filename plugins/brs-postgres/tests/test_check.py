@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from brs.interfaces import DataDirStatus, PluginContext
+import pytest
+from brs.interfaces import DataDirStatus
 
 from brs_postgres import Postgres
-from brs_postgres.testing import PgCluster, bindir_for
+from brs_postgres.testing import PgCluster, bindir_for, driver
+
+pytestmark = pytest.mark.server("postgres")
 
 
 def _plugin() -> Postgres:
-    return Postgres(PluginContext(name="postgres", options={"postgres_bindir": str(bindir_for(15))}))
-
-
-def test_empty_missing_and_lost_found_directories_mean_restore(tmp_path: Path) -> None:
-    plugin = _plugin()
-    (tmp_path / "volume" / "lost+found").mkdir(parents=True)
-    for path in (tmp_path / "missing", tmp_path / "volume"):
-        state = plugin.check(path)
-        assert state.status is DataDirStatus.EMPTY and state.needs_restore
+    return driver({"postgres_bindir": str(bindir_for(15))})
 
 
 def test_a_stopped_and_a_running_cluster_are_healthy(clusters: Callable[..., PgCluster]) -> None:
@@ -52,8 +46,3 @@ def test_corruption_is_detected_with_a_reason(clusters: Callable[..., PgCluster]
 
     (cluster.data / "PG_VERSION").write_text("banana\n")
     assert _plugin().check(cluster.data).status is DataDirStatus.CORRUPT
-
-
-def test_a_file_instead_of_a_directory_is_corrupt(tmp_path: Path) -> None:
-    (tmp_path / "pgdata").write_text("not a directory")
-    assert _plugin().check(tmp_path / "pgdata").status is DataDirStatus.CORRUPT

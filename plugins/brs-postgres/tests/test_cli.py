@@ -15,6 +15,8 @@ from brs.testing.helpers import expected_failure
 
 from brs_postgres.testing import PASSWORD, PgCluster, bindir_for, free_port, sample_snapshot
 
+pytestmark = pytest.mark.server("postgres")
+
 KEY = "0123456789abcdefghijklmnopqrstuv"
 
 

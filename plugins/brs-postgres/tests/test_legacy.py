@@ -20,6 +20,8 @@ from brs.testing.legacy import SUFFIXES, make_old_backup, set_mtime
 
 from brs_postgres.testing import bindir_for, old_format_versions, served_rows
 
+pytestmark = pytest.mark.server("postgres")
+
 KEY = "0123456789abcdefghijklmnopqrstuv"
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
 

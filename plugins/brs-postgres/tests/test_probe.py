@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 from brs.errors import DatabaseError
-from brs.interfaces import PluginContext
 
-from brs_postgres import Postgres
 from brs_postgres.probe import data_dir_major
 from brs_postgres.testing import PgCluster, free_port
+
+pytestmark = pytest.mark.server("postgres")
 
 
 def test_probe_and_versions(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     cluster, _ = pg15
-    plugin = Postgres(PluginContext(name="postgres", options=cluster.options()))
+    plugin = cluster.driver()
     assert plugin.probe() is True
     version = plugin.version()
     assert version is not None and version.startswith("15.")
@@ -33,8 +33,8 @@ def test_probe_and_versions(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
 
 def test_probe_is_false_while_unreachable_or_refused(pg15: tuple[PgCluster, dict[str, Any]]) -> None:
     cluster, _ = pg15
-    wrong = Postgres(PluginContext(name="postgres", options=cluster.options(postgres_password="nope")))
-    closed = Postgres(PluginContext(name="postgres", options=cluster.options(postgres_port=free_port())))
+    wrong = cluster.driver(postgres_password="nope")
+    closed = cluster.driver(postgres_port=free_port())
     assert wrong.probe() is False
     assert closed.probe() is False
     assert closed.identity() is None and wrong.identity() is None

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from brs.errors import DatabaseError
-from brs.interfaces import PluginContext
 from brs.testing import run_brs
 
 from brs_postgres import Postgres
@@ -23,6 +22,7 @@ from brs_postgres.testing import (
     PASSWORD,
     PgCluster,
     bindir_for,
+    driver,
     load_timescale_sample,
     preload_timescaledb,
     timescale_snapshot,
@@ -30,6 +30,8 @@ from brs_postgres.testing import (
 )
 from brs_postgres.timescale import installed_version, preload_libraries
 from brs_postgres.tools import Toolset
+
+pytestmark = pytest.mark.server("postgres")
 
 KEY = "0123456789abcdefghijklmnopqrstuv"
 VERSION = "2.28.3"
@@ -81,7 +83,7 @@ def test_round_trip_keeps_hypertables_compressed_chunks_and_aggregates(
 
 
 def _plugin(bindir: Path, data: Path) -> Postgres:
-    return Postgres(PluginContext(name="postgres", options={"postgres_bindir": str(bindir)}, data_dir=data))
+    return driver({"postgres_bindir": str(bindir)}, data_dir=data)
 
 
 def _files(data: Path) -> list[tuple[str, int, int]]:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 from brs.errors import ConfigError, DatabaseError
-from brs.interfaces import PluginContext
+from brs.interfaces import DataDirStatus, PluginContext
 
 from brs_postgres import Postgres
 from brs_postgres.dumpall import skip_bootstrap_role
-from brs_postgres.options import PostgresSettings
+from brs_postgres.options import PostgresOptions
+from brs_postgres.testing import driver
 from brs_postgres.tools import Toolset, error_line, parse_major
 
 
@@ -38,19 +39,56 @@ def test_the_bootstrap_role_is_skipped_only_in_the_roles_section() -> None:
 def test_settings_and_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("from-file\n")
-    settings = PostgresSettings.from_options({"postgres_port": 6543, "postgres_password_file": str(secret)})
+    settings = driver({"postgres_port": "6543", "postgres_password_file": str(secret)}).settings
     assert (settings.server, settings.password, settings.method) == ("127.0.0.1:6543", "from-file", "basebackup")
     env = settings.client_env()
     assert env["PGPASSWORD"] == "from-file" and env["PGPORT"] == "6543"
+    assert "from-file" not in repr(settings)
     with pytest.raises(ConfigError):
-        PostgresSettings.from_options({"postgres_password": "a", "postgres_password_file": str(secret)})
+        PostgresOptions.from_values({"postgres_password": "a", "postgres_password_file": str(secret)})
+    with pytest.raises(ConfigError, match="--postgres-backup-method must be one of basebackup, dumpall"):
+        PostgresOptions.from_values({"postgres_backup_method": "pg_dump"})
+    with pytest.raises(ConfigError, match="--postgres-port must be at most 65535"):
+        PostgresOptions.from_values({"postgres_port": 70000})
+
+
+def test_flags_variables_and_defaults_keep_their_names() -> None:
+    """Users' flags, BRS_* variables and config keys (and the old tool's deployments) depend on these."""
+    assert {item.flag: item.default for item in PostgresOptions.declared()} == {
+        "postgres-host": "127.0.0.1",
+        "postgres-port": 5432,
+        "postgres-user": "postgres",
+        "postgres-password": None,
+        "postgres-backup-method": "basebackup",
+        "postgres-bindir": None,
+        "postgres-binaries-store": None,
+        "postgres-system-user": "postgres",
+        "postgres-upgrade-mode": "link",
+        "postgres-upgrade-strip-attver": "auto",
+    }
+    assert {option.envvar for option in PostgresOptions.click_options()} == {
+        "BRS_POSTGRES_HOST", "BRS_POSTGRES_PORT", "BRS_POSTGRES_USER", "BRS_POSTGRES_PASSWORD",
+        "BRS_POSTGRES_PASSWORD_FILE", "BRS_POSTGRES_BACKUP_METHOD", "BRS_POSTGRES_BINDIR",
+        "BRS_POSTGRES_BINARIES_STORE", "BRS_POSTGRES_SYSTEM_USER", "BRS_POSTGRES_UPGRADE_MODE",
+        "BRS_POSTGRES_UPGRADE_STRIP_ATTVER",
+    }  # fmt: skip
 
 
 def test_the_binaries_store_may_not_be_inside_the_data_directory(tmp_path: Path) -> None:
-    plugin = Postgres(PluginContext(name="postgres", options={"postgres_binaries_store": str(tmp_path / "data" / "bin")}))
+    plugin = driver({"postgres_binaries_store": str(tmp_path / "data" / "bin")})
     with pytest.raises(ConfigError):
         plugin.store(tmp_path / "data")
-    assert Postgres(PluginContext(name="postgres")).store(tmp_path / "data") == tmp_path
+    assert Postgres(PluginContext(name="postgres", settings=PostgresOptions())).store(tmp_path / "data") == tmp_path
+
+
+def test_empty_missing_lost_found_and_file_data_directories(tmp_path: Path) -> None:
+    plugin = Postgres(PluginContext(name="postgres", settings=PostgresOptions(bindir=tmp_path / "bin")))
+    (tmp_path / "volume" / "lost+found").mkdir(parents=True)
+    for path in (tmp_path / "missing", tmp_path / "volume"):
+        state = plugin.check(path)
+        assert state.status is DataDirStatus.EMPTY and state.needs_restore
+    (tmp_path / "pgdata").write_text("not a directory")
+    assert plugin.check(tmp_path / "pgdata").status is DataDirStatus.CORRUPT
 
 
 def test_missing_programs_name_the_directory(tmp_path: Path) -> None:

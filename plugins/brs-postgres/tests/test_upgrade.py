@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 from brs.errors import DatabaseError
-from brs.interfaces import PluginContext
 from brs.testing import run_brs
 
 from brs_postgres import Postgres
-from brs_postgres.testing import PASSWORD, PgCluster, bindir_for, sample_snapshot
+from brs_postgres.testing import PASSWORD, PgCluster, bindir_for, driver, sample_snapshot
+
+pytestmark = pytest.mark.server("postgres")
 
 KEY = "0123456789abcdefghijklmnopqrstuv"
 
 
 def _plugin(major: int, data: Path) -> Postgres:
-    return Postgres(PluginContext(name="postgres", options={"postgres_bindir": str(bindir_for(major))}, data_dir=data))
+    return driver({"postgres_bindir": str(bindir_for(major))}, data_dir=data)
 
 
 def _backup(cluster: PgCluster, storage: Path) -> None:
@@ -96,13 +97,7 @@ def test_a_failed_pg_upgrade_leaves_the_old_cluster_startable(clusters: Callable
     expected = sample_snapshot(cluster)
     _backup(cluster, tmp_path / "backups")
     cluster.stop()
-    plugin = Postgres(
-        PluginContext(
-            name="postgres",
-            options={"postgres_bindir": str(bindir_for(16)), "postgres_upgrade_strip_attver": "never"},
-            data_dir=cluster.data,
-        )
-    )
+    plugin = driver({"postgres_bindir": str(bindir_for(16)), "postgres_upgrade_strip_attver": "never"}, data_dir=cluster.data)
     with pytest.raises(
         DatabaseError, match=r"pg_upgrade of .* from PostgreSQL 15 to 16 failed: .*pg_attver.*old cluster unchanged"
     ):

@@ -20,7 +20,7 @@ from brs.archive import ArchiveWriter
 from brs.errors import BrsError, DatabaseError
 from brs.extract import TreeExtractor
 
-from brs_postgres.options import PostgresSettings
+from brs_postgres.options import PostgresOptions
 from brs_postgres.streaming import add_tool_output
 from brs_postgres.tools import Owner, Toolset
 
@@ -31,7 +31,7 @@ STREAM = "pgdata.tar"
 _MANIFEST = "backup_manifest"
 
 
-def dump(archive: ArchiveWriter, settings: PostgresSettings, tools: Toolset) -> None:
+def dump(archive: ArchiveWriter, settings: PostgresOptions, tools: Toolset) -> None:
     """Stream a base backup of the server into ``archive``."""
     args = ["-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password", "-l", "brs"]
     add_tool_output(archive, STREAM, tools, "pg_basebackup", args, settings.client_env(), f"pg_basebackup from {settings.server}")

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from brs.archive import ArchiveWriter
 
-from brs_postgres.options import PostgresSettings
+from brs_postgres.options import PostgresOptions
 from brs_postgres.probe import ServerFacts
 from brs_postgres.server import TempServer
 from brs_postgres.streaming import add_tool_output, feed_tool, read_chunks
@@ -34,7 +34,7 @@ log = logging.getLogger("brs.database.postgres")
 STREAM = "dumpall.sql"
 
 
-def dump(archive: ArchiveWriter, settings: PostgresSettings, tools: Toolset) -> None:
+def dump(archive: ArchiveWriter, settings: PostgresOptions, tools: Toolset) -> None:
     """Stream ``pg_dumpall`` of the server into ``archive``."""
     # Quoted identifiers keep the dump valid in newer majors that reserve more keywords.
     args = ["--no-password", "--quote-all-identifiers"]

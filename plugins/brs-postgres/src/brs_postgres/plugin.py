@@ -1,9 +1,8 @@
-"""The ``postgres`` database driver: wires options, tools and the method modules to brs's hooks."""
+"""The ``postgres`` database driver: wires options, tools and the method modules to brs's contract."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,13 +13,12 @@ from brs.interfaces import Database, DataDirState
 from brs_postgres import basebackup, dumpall, legacy
 from brs_postgres.binaries import save_binaries
 from brs_postgres.check import check_data_dir
-from brs_postgres.options import PostgresSettings, plugin_options
+from brs_postgres.options import PostgresOptions
 from brs_postgres.probe import ServerFacts, connect, read_facts, server_version, system_identifier, update_timescaledb
 from brs_postgres.tools import Owner, Toolset
 from brs_postgres.upgrade import upgrade
 
 if TYPE_CHECKING:
-    import click
     from brs.archive import ArchiveReader, ArchiveWriter
 
 __all__ = ["METADATA", "Postgres"]
@@ -30,7 +28,7 @@ METADATA = "brs-postgres.json"
 _FORMAT = 1
 
 
-class Postgres(Database):
+class Postgres(Database[PostgresOptions]):
     """PostgreSQL 10+ through pg_basebackup (physical) or pg_dumpall (logical).
 
     Connection settings come from the ``--postgres-*`` options; the password reaches child
@@ -39,15 +37,8 @@ class Postgres(Database):
     :meth:`upgrade` runs pg_upgrade when the programs are a newer major version.
     """
 
+    Options = PostgresOptions
     _timescale_updated = False
-
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return plugin_options()
-
-    @cached_property
-    def settings(self) -> PostgresSettings:
-        return PostgresSettings.from_options(self.context.options)
 
     @cached_property
     def tools(self) -> Toolset:
@@ -64,7 +55,7 @@ class Postgres(Database):
     def backup_method(self) -> str:
         return self.settings.method
 
-    # -- hooks ---------------------------------------------------------------------------------
+    # -- the contract ----------------------------------------------------------------------------
     def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir, self.tools)
 

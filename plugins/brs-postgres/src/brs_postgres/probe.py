@@ -12,7 +12,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from brs.errors import DatabaseError
 
-from brs_postgres.options import PostgresSettings
+from brs_postgres.options import PostgresOptions
 from brs_postgres.tools import parse_major
 
 __all__ = ["ServerFacts", "connect", "data_dir_major", "read_facts", "server_version", "update_timescaledb"]
@@ -24,7 +24,7 @@ CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_id
 
 
 def connect(
-    settings: PostgresSettings, dbname: str = "postgres", *, conninfo: str | None = None, timeout: int = 10
+    settings: PostgresOptions, dbname: str = "postgres", *, conninfo: str | None = None, timeout: int = 10
 ) -> psycopg.Connection[Any]:
     """An autocommit connection; failures become one line that names the server, never the password."""
     try:
@@ -52,14 +52,14 @@ def _reason(error: BaseException) -> str:
     return text.replace("\n", " ")[:300]
 
 
-def server_version(settings: PostgresSettings) -> str:
+def server_version(settings: PostgresOptions) -> str:
     """``SHOW server_version`` of the live server (e.g. ``16.14``)."""
     with connect(settings) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     return str(row[0]).split(" ", 1)[0] if row else ""
 
 
-def system_identifier(settings: PostgresSettings) -> str:
+def system_identifier(settings: PostgresOptions) -> str:
     """``postgres:<system identifier>`` of the live server (PostgreSQL 9.6+)."""
     with connect(settings, timeout=3) as conn:
         try:
@@ -108,7 +108,7 @@ class ServerFacts:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
-def read_facts(settings: PostgresSettings, *, with_config: bool) -> ServerFacts:
+def read_facts(settings: PostgresOptions, *, with_config: bool) -> ServerFacts:
     """Version, bootstrap superuser, template encoding/locale, checksums and (optionally) config files."""
     with connect(settings) as conn:
         version_row = conn.execute(
@@ -173,7 +173,7 @@ def data_dir_major(data_dir: Path) -> int | None:
     return parse_major(text)
 
 
-def update_timescaledb(conninfo_or_settings: PostgresSettings | str, settings: PostgresSettings) -> None:
+def update_timescaledb(conninfo_or_settings: PostgresOptions | str, settings: PostgresOptions) -> None:
     """``ALTER EXTENSION timescaledb UPDATE`` in every database whose extension is older than the library.
 
     The update must be the first statement of its session (TimescaleDB refuses once the old

@@ -10,21 +10,25 @@ import os
 import stat
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from brs import assembly
 from brs.processes import free_port
 
+from brs_postgres.plugin import Postgres
 from brs_postgres.tools import Owner, Toolset
 
 __all__ = [
     "PASSWORD",
     "PgCluster",
     "bindir_for",
+    "driver",
     "free_port",
+    "load_bulk",
     "load_sample",
     "old_format_dump",
     "old_format_versions",
@@ -35,6 +39,14 @@ __all__ = [
 
 #: Password of the ``postgres`` role in test clusters (TCP connections need it).
 PASSWORD = "s3cret-Pass!"
+
+
+def driver(values: Mapping[str, Any] | None = None, *, data_dir: Path | None = None) -> Postgres:
+    """The postgres driver as brs builds it, from option values keyed by click parameter name
+    (``{"postgres_port": 5433}``, as flags, variables and the config file merge them)."""
+    made = assembly.database("postgres", values, data_dir=data_dir)
+    assert isinstance(made, Postgres), f"the postgres entry point names {type(made).__qualname__}"
+    return made
 
 
 class MissingServer(AssertionError):
@@ -180,6 +192,10 @@ class PgCluster:
             **extra,
         }
 
+    def driver(self, *, data_dir: Path | None = None, **extra: Any) -> Postgres:
+        """A driver connected to this cluster (``extra``: more option values, see :meth:`options`)."""
+        return driver(self.options(**extra), data_dir=data_dir)
+
     def cli_args(self) -> list[str]:
         """The same for ``brs`` (the password goes through BRS_POSTGRES_PASSWORD or a file)."""
         return ["--postgres-host", "127.0.0.1", "--postgres-port", str(self.port), "--postgres-bindir", str(self.tools.bindir)]
@@ -206,6 +222,18 @@ def load_sample(cluster: PgCluster) -> None:
         conn.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
         conn.execute("INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 300) g")
         conn.execute("ALTER TABLE notes OWNER TO app_user")
+
+
+def load_bulk(cluster: PgCluster, size: int, *, row_size: int = 1 << 20) -> None:
+    """At least ``size`` bytes of table data in ``bulk``: rows of random bytes, which neither
+    PostgreSQL's TOAST compression nor a dump can shrink, sent from here (no extension needed)."""
+    with cluster.connect() as conn:
+        conn.execute("CREATE TABLE bulk (id int PRIMARY KEY, payload bytea NOT NULL)")
+        conn.execute("ALTER TABLE bulk ALTER COLUMN payload SET STORAGE EXTERNAL")  # stored as is, not compressed
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO bulk VALUES (%s, %s)", ((index, os.urandom(row_size)) for index in range(-(-size // row_size)))
+            )
 
 
 def sample_snapshot(cluster: PgCluster) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from brs.errors import DatabaseError
 
 from brs_postgres.binaries import SavedBinaries, binaries_dir, load_saved, save_binaries
 from brs_postgres.dumpall import initdb_args
-from brs_postgres.options import PostgresSettings
+from brs_postgres.options import PostgresOptions
 from brs_postgres.probe import CONFIG_FILES, ServerFacts, connect, data_dir_major, update_timescaledb
 from brs_postgres.server import TempServer, write_trust_hba
 from brs_postgres.timescale import EXTENSION, check_upgrade, preload_libraries
@@ -61,7 +61,7 @@ UPDATE pg_catalog.pg_attribute
 """
 
 
-def upgrade(data_dir: Path, settings: PostgresSettings, tools: Toolset, store: Path) -> bool:
+def upgrade(data_dir: Path, settings: PostgresOptions, tools: Toolset, store: Path) -> bool:
     """Upgrade ``data_dir`` to ``tools``' major version; returns True when it did."""
     old_major = data_dir_major(data_dir)
     if old_major is None:
@@ -158,7 +158,7 @@ def _refuse_running(old: Toolset, data_dir: Path, owner: Owner) -> None:
     raise DatabaseError(f"a PostgreSQL server is running on {data_dir}; stop it before the upgrade")
 
 
-def _connect_any(server: TempServer, settings: PostgresSettings, owner: Owner) -> tuple[psycopg.Connection[Any], str]:
+def _connect_any(server: TempServer, settings: PostgresOptions, owner: Owner) -> tuple[psycopg.Connection[Any], str]:
     """Connect to a trust-only temporary server as some existing role; returns it and that role."""
     last: DatabaseError | None = None
     for user in dict.fromkeys([settings.user, owner.name, "postgres"]):
@@ -172,7 +172,7 @@ def _connect_any(server: TempServer, settings: PostgresSettings, owner: Owner) -
 
 def _safety_dump(
     data_dir: Path,
-    settings: PostgresSettings,
+    settings: PostgresOptions,
     tools: Toolset,
     saved: SavedBinaries,
     owner: Owner,
@@ -210,7 +210,7 @@ def _prune_safety_dumps(store: Path, pair: str, keep: int = 3) -> None:
         old.unlink(missing_ok=True)
 
 
-def _strip_attver(server: TempServer, settings: PostgresSettings, superuser: str, databases: list[str]) -> None:
+def _strip_attver(server: TempServer, settings: PostgresOptions, superuser: str, databases: list[str]) -> None:
     for name in databases:
         with connect(settings, conninfo=server.conninfo(superuser, name)) as conn:
             cursor = conn.execute(_STRIP_ATTVER)
@@ -245,7 +245,7 @@ def _dumpall_to_file(old: Toolset, server: TempServer, superuser: str, target: P
 def _pg_upgrade(
     data_dir: Path,
     new_dir: Path,
-    settings: PostgresSettings,
+    settings: PostgresOptions,
     tools: Toolset,
     saved: SavedBinaries,
     owner: Owner,
@@ -358,7 +358,7 @@ def _start_new(new_dir: Path, tools: Toolset, owner: Owner, old_major: int, new_
 
 
 def _finish(
-    server: TempServer, new_dir: Path, settings: PostgresSettings, tools: Toolset, facts: ServerFacts, work: Path, timescale: bool
+    server: TempServer, new_dir: Path, settings: PostgresOptions, tools: Toolset, facts: ServerFacts, work: Path, timescale: bool
 ) -> None:
     """Post-upgrade work on the running new cluster, then a clean stop."""
     try:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-# The helpers module sits next to this file; pytest's importlib mode does not put it on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from meili_servers import DEFAULT_BINARY, MEILISEARCH_SHA256, MeiliServer, SampleServer, load_sample, snapshot
+from brs_meilisearch.testing import MeiliServer, SampleServer, load_sample, pinned_binary, snapshot
 
 
 @pytest.fixture(scope="session")
 def meili_binary() -> Path:
     """The pinned Meilisearch binary, checked against its recorded sha256."""
-    path = Path(os.environ.get("BRS_MEILISEARCH_BINARY") or DEFAULT_BINARY)
-    if not path.is_file():
-        pytest.fail(f"Meilisearch binary {path} is missing: run scripts/install-test-servers.sh (or set BRS_MEILISEARCH_BINARY)")
-    with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    assert digest == MEILISEARCH_SHA256, f"{path} has sha256 {digest}, expected the pinned {MEILISEARCH_SHA256}"
-    return path
+    return pinned_binary()
 
 
 @pytest.fixture

@@ -6,25 +6,19 @@ import os
 from pathlib import Path
 
 import pytest
-from meili_servers import SampleServer
 
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.interfaces import PluginContext
-from brs_meilisearch import Meilisearch
+from brs.interfaces import DataDirStatus
+from brs.testing import archive_of
+from brs_meilisearch.testing import SampleServer, driver
+
+pytestmark = pytest.mark.server("meilisearch")
 
 
 def _backup(sample_server: SampleServer, binary: Path, previous: Path, tmp_path: Path) -> list[str]:
-    server = sample_server.server
-    options = {
-        "meilisearch_url": server.url,
-        "meilisearch_api_key": server.master_key,
-        "meilisearch_dump_dir": server.dump_dir,
-        "meilisearch_binary": str(binary),
-        "meilisearch_previous_binary": previous,
-    }
     with open(tmp_path / "backup.tar", "wb") as sink:
         writer = ArchiveWriter(sink)
-        Meilisearch(PluginContext(name="meilisearch", options=options, data_dir=server.db_path)).dump(writer)
+        sample_server.server.driver(binary, meilisearch_previous_binary=str(previous)).dump(writer)
         writer.close()
     with open(tmp_path / "backup.tar", "rb") as source:
         return [entry.name for entry in ArchiveReader(source)]
@@ -32,7 +26,7 @@ def _backup(sample_server: SampleServer, binary: Path, previous: Path, tmp_path:
 
 def test_the_binary_is_copied_once_and_kept(sample_server: SampleServer, meili_binary: Path, tmp_path: Path) -> None:
     previous = tmp_path / "previous-binary" / "meilisearch"
-    assert _backup(sample_server, meili_binary, previous, tmp_path) == ["meilisearch.dump"]
+    assert _backup(sample_server, meili_binary, previous, tmp_path) == ["brs-meilisearch.json", "meilisearch.dump"]
     first = previous.stat()
     assert first.st_size == meili_binary.stat().st_size and first.st_mode & 0o111
     _backup(sample_server, meili_binary, previous, tmp_path)
@@ -47,8 +41,24 @@ def test_a_binary_of_another_version_than_the_server_is_not_kept(
     newer.write_text(f'#!/bin/sh\n[ "$1" = "--version" ] && echo "meilisearch 1.22.0" && exit 0\nexec "{meili_binary}" "$@"\n')
     newer.chmod(0o755)
     previous = tmp_path / "previous-binary" / "meilisearch"
-    assert _backup(sample_server, newer, previous, tmp_path) == ["meilisearch.dump"]
+    assert _backup(sample_server, newer, previous, tmp_path) == ["brs-meilisearch.json", "meilisearch.dump"]
     assert not previous.exists()
+
+
+def test_a_backup_without_metadata_as_brs_0_1_made_it_still_restores(
+    sample_server: SampleServer, meili_binary: Path, tmp_path: Path
+) -> None:
+    _backup(sample_server, meili_binary, tmp_path / "previous-binary" / "meilisearch", tmp_path)
+    with open(tmp_path / "backup.tar", "rb") as source:
+        for entry in ArchiveReader(source):
+            if entry.name == "meilisearch.dump":
+                with entry.open() as dump:
+                    old = archive_of({"meilisearch.dump": dump.read()})
+    target = tmp_path / "staging"
+    target.mkdir()
+    driver({"meilisearch_binary": str(meili_binary)}).restore(old, target)
+    assert (target / "VERSION").read_text().strip() == "1.21.0"
+    assert driver({}).check(target).status is DataDirStatus.HEALTHY
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
@@ -59,8 +69,7 @@ def test_a_restore_as_root_gives_the_files_the_data_directory_owner(
     target = tmp_path / "staging"
     target.mkdir()
     os.chown(target, 4321, 4321)  # what core does when the data directory belongs to the database user
-    driver = Meilisearch(PluginContext(name="meilisearch", options={"meilisearch_binary": str(meili_binary)}))
     with open(tmp_path / "backup.tar", "rb") as source:
-        driver.restore(ArchiveReader(source), target)
+        driver({"meilisearch_binary": str(meili_binary)}).restore(ArchiveReader(source), target)
     owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in target.rglob("*")}
     assert owners == {(4321, 4321)}

@@ -7,11 +7,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from meili_servers import MeiliServer, assert_matches, load_sample, snapshot
+import pytest
 
 from brs.testing import run_brs
 from brs.testing.helpers import expected_failure
 from brs.testing.legacy import make_old_backup
+from brs_meilisearch.testing import MeiliServer, assert_matches, load_sample, snapshot
+
+pytestmark = pytest.mark.server("meilisearch")
 
 
 def _sha256(path: Path) -> str:

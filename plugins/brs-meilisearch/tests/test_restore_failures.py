@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from brs.errors import DatabaseError
-from brs.interfaces import DataDirStatus, PluginContext
+from brs.interfaces import DataDirStatus
 from brs.testing import archive_of
 from brs_meilisearch import Meilisearch
+from brs_meilisearch.testing import driver
+
+pytestmark = pytest.mark.server("meilisearch")
 
 
 def _driver(binary: Path | str) -> Meilisearch:
-    return Meilisearch(
-        PluginContext(name="meilisearch", options={"meilisearch_binary": str(binary), "meilisearch_timeout": 60.0})
-    )
+    return driver({"meilisearch_binary": str(binary), "meilisearch_timeout": 60.0})
 
 
 def test_a_damaged_dump_fails_and_leaves_the_target_empty(meili_binary: Path, tmp_path: Path) -> None:
@@ -75,3 +76,12 @@ def test_check_tells_empty_from_corrupt(tmp_path: Path) -> None:
     assert state.status is DataDirStatus.CORRUPT and "indexes/0c9e5d7a/data.mdb" in state.reason
     (data / "VERSION").write_text("garbage")
     assert driver.check(data).status is DataDirStatus.CORRUPT
+
+
+def test_a_backup_of_a_newer_metadata_format_is_refused_before_anything_runs(meili_binary: Path, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    archive = archive_of({"brs-meilisearch.json": b'{"format": 2}', "meilisearch.dump": b"x"})
+    with pytest.raises(DatabaseError, match=r"^the backup's brs-meilisearch.json has format 2, newer than the 1 "):
+        _driver(meili_binary).restore(archive, target)
+    assert os.listdir(target) == []

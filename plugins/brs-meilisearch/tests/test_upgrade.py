@@ -16,12 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from meili_servers import MeiliServer, assert_matches, load_sample, snapshot
 
 from brs.errors import DatabaseError
-from brs.interfaces import DataDirStatus, PluginContext
+from brs.interfaces import DataDirStatus
 from brs.testing import tree_snapshot
 from brs_meilisearch import Meilisearch
+from brs_meilisearch.testing import MeiliServer, assert_matches, driver, load_sample, snapshot
+
+pytestmark = pytest.mark.server("meilisearch")
 
 
 def _wrapper(path: Path, real: Path, version: str, *, fail: bool = False) -> Path:
@@ -34,8 +36,8 @@ def _wrapper(path: Path, real: Path, version: str, *, fail: bool = False) -> Pat
 def _driver(data_dir: Path, binary: Path, previous: Path | None = None) -> Meilisearch:
     options = {"meilisearch_binary": str(binary), "meilisearch_timeout": 120.0}
     if previous is not None:
-        options["meilisearch_previous_binary"] = previous
-    return Meilisearch(PluginContext(name="meilisearch", options=options, data_dir=data_dir))
+        options["meilisearch_previous_binary"] = str(previous)
+    return driver(options, data_dir)
 
 
 @pytest.fixture
@@ -81,14 +83,7 @@ def test_keep_pre_upgrade_data_moves_the_old_data_aside(
     _previous_binary(data_dir, meili_binary)
     before = tree_snapshot(data_dir)
     current = _wrapper(tmp_path / "meilisearch-1.22", meili_binary, "1.22.0")
-    driver = Meilisearch(
-        PluginContext(
-            name="meilisearch",
-            options={"meilisearch_binary": str(current), "meilisearch_keep_pre_upgrade_data": True},
-            data_dir=data_dir,
-        )
-    )
-    driver.upgrade(data_dir)
+    driver({"meilisearch_binary": str(current), "meilisearch_keep_pre_upgrade_data": True}, data_dir).upgrade(data_dir)
     kept = [p for p in data_dir.parent.iterdir() if ".brs-previous-" in p.name]
     assert len(kept) == 1
     # Same files (the old server touched VERSION and lock files when it wrote the dump).

@@ -67,8 +67,8 @@ class TemporaryServer(ABC):
     :param log: where the command line and stop warnings go.
     """
 
-    #: Names the server in messages (``temporary RethinkDB server``).
-    what: ClassVar[str] = "temporary server"
+    #: Names the server in messages (``temporary RethinkDB server``); a class or an instance may set it.
+    what: str = "temporary server"
     #: How many free loopback ports the server needs (:attr:`ports`); 0 for a socket-only server.
     port_count: ClassVar[int] = 1
     #: Start attempts when another process took a port between choosing and binding it.

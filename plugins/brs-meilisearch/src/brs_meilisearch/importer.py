@@ -11,7 +11,7 @@ from brs.errors import DatabaseError
 from brs.staging import clear_directory, match_owner
 
 from brs_meilisearch.layout import VERSION_FILE
-from brs_meilisearch.server import TemporaryServer
+from brs_meilisearch.server import TemporaryMeilisearch
 
 __all__ = ["SCRATCH", "import_dump"]
 
@@ -31,7 +31,7 @@ def import_dump(binary: Path, dump: Path, target: Path, *, timeout: float, log: 
     database = scratch / "db"
     try:
         scratch.mkdir(exist_ok=True)
-        with TemporaryServer(binary, database, scratch, import_dump=dump, log=log) as server:
+        with TemporaryMeilisearch(binary, database, scratch, import_dump=dump, log=log) as server:
             server.start(timeout)
             server.wait_idle(timeout)
             if not server.stop():

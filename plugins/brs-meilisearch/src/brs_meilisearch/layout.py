@@ -7,12 +7,15 @@ from pathlib import Path
 from brs.datadir import is_empty
 from brs.errors import DatabaseError
 from brs.interfaces import DataDirState, DataDirStatus
+from brs.kit.metadata import MetadataMember
 
 from brs_meilisearch.binary import parse_version
 
-__all__ = ["DUMP_MEMBER", "VERSION_FILE", "check_data_dir"]
+__all__ = ["DUMP_MEMBER", "METADATA", "VERSION_FILE", "check_data_dir"]
 
-#: The one archive member of a backup: the dump file exactly as Meilisearch wrote it.
+#: The first member of a backup: the version of the server that wrote the dump.
+METADATA = MetadataMember("brs-meilisearch.json", format=1, plugin="brs-meilisearch")
+#: The data member of a backup: the dump file exactly as Meilisearch wrote it.
 DUMP_MEMBER = "meilisearch.dump"
 VERSION_FILE = "VERSION"
 #: LMDB environments every Meilisearch 1.x database has, next to VERSION.

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
-
-import click
+from typing import Any
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ConfigError, DatabaseError
@@ -17,8 +15,8 @@ from brs.staging import clear_directory
 from brs_meilisearch.api import MeiliApi
 from brs_meilisearch.binary import binary_version, keep_copy, resolve_binary
 from brs_meilisearch.importer import SCRATCH, import_dump
-from brs_meilisearch.layout import DUMP_MEMBER, check_data_dir
-from brs_meilisearch.settings import MeiliSettings, plugin_options
+from brs_meilisearch.layout import DUMP_MEMBER, METADATA, check_data_dir
+from brs_meilisearch.settings import MeiliOptions, default_previous_binary
 from brs_meilisearch.upgrade import upgrade_data_dir
 
 __all__ = ["Meilisearch"]
@@ -26,21 +24,21 @@ __all__ = ["Meilisearch"]
 _COPY_BUFFER = 1 << 20
 
 
-class Meilisearch(Database):
+class Meilisearch(Database[MeiliOptions]):
     """Backs up a running Meilisearch through its dumps API and restores by importing the dump.
 
-    A backup holds one member, the dump file (``meilisearch.dump``). Dumps are Meilisearch's
-    version-independent export format, so a backup restores into the same or a newer version.
-    Restores and upgrades run the Meilisearch binary locally on loopback.
+    A backup holds the metadata member (``brs-meilisearch.json``: the server's version) and
+    the dump file (``meilisearch.dump``). Dumps are Meilisearch's version-independent export
+    format, so a backup restores into the same or a newer version. Restores and upgrades run
+    the Meilisearch binary locally on loopback.
     """
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return plugin_options()
+    Options = MeiliOptions
 
     @property
-    def settings(self) -> MeiliSettings:
-        return MeiliSettings.from_options(self.context.options, self.context.data_dir)
+    def previous_binary(self) -> Path | None:
+        """Where the binary that wrote the data is kept (see ``--meilisearch-previous-binary``)."""
+        return self.settings.previous_binary or default_previous_binary(self.context.data_dir)
 
     def _api(self) -> MeiliApi:
         return MeiliApi(self.settings.url, self.settings.api_key)
@@ -62,6 +60,7 @@ class Meilisearch(Database):
             raise ConfigError("meilisearch needs --meilisearch-dump-dir: the server's --dump-dir as mounted in the sidecar")
         api = self._api()
         server_version = api.version()  # fails early and clearly when unreachable or the key is wrong
+        METADATA.write(archive, {"version": server_version})
         uid = api.create_dump(settings.timeout)
         dump = settings.dump_dir / f"{uid}.dump"
         try:
@@ -86,8 +85,8 @@ class Meilisearch(Database):
         A failure is logged, not raised: the backup itself is fine, and an upgrade that then
         lacks the binary fails loudly.
         """
-        settings = self.settings
-        if settings.previous_binary is None:
+        settings, previous = self.settings, self.previous_binary
+        if previous is None:
             self.log.info("no data directory set: not keeping a Meilisearch binary for later upgrades")
             return
         try:
@@ -98,28 +97,33 @@ class Meilisearch(Database):
                     "not keeping %s for upgrades: it is Meilisearch %s, the server runs %s", binary, version.text, server_version
                 )
                 return
-            keep_copy(binary, settings.previous_binary, self.log)
+            keep_copy(binary, previous, self.log)
         except (DatabaseError, OSError) as error:
-            self.log.warning(
-                "could not keep the Meilisearch binary for later upgrades at %s: %s", settings.previous_binary, error
-            )
+            self.log.warning("could not keep the Meilisearch binary for later upgrades at %s: %s", previous, error)
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, archive: ArchiveReader, target: Path) -> None:
-        self._restore(archive, target, DUMP_MEMBER)
+        self._restore(archive, target, DUMP_MEMBER, METADATA.name)
 
     def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar (up to its removal of Meilisearch) stored the dump as files/latest.dump.
-        self._restore(archive, target, LEGACY_ROOT + "latest.dump")
+        self._restore(archive, target, LEGACY_ROOT + "latest.dump", None)
 
-    def _restore(self, archive: ArchiveReader, target: Path, member: str) -> None:
+    def _restore(self, archive: ArchiveReader, target: Path, member: str, metadata_member: str | None) -> None:
         settings = self.settings
         binary = resolve_binary(settings.binary)
         scratch = target / SCRATCH
         dump = scratch / DUMP_MEMBER
         try:
             scratch.mkdir(exist_ok=True)
+            metadata: dict[str, Any] | None = None
             for entry in archive:
+                if entry.name == metadata_member and metadata is None:
+                    # Backups of brs-meilisearch before 0.2 have none; a newer format is refused.
+                    with entry.open() as source:
+                        metadata = METADATA.read(source)
+                    self.log.info("restoring a dump of Meilisearch %s", metadata.get("version", "(version unknown)"))
+                    continue
                 if entry.name != member:
                     raise DatabaseError(f"unexpected member {entry.name!r} in a Meilisearch backup")
                 with entry.open() as source, open(dump, "wb") as out:
@@ -137,7 +141,7 @@ class Meilisearch(Database):
         upgrade_data_dir(
             data_dir,
             binary=settings.binary,
-            previous_binary=settings.previous_binary,
+            previous_binary=self.previous_binary,
             timeout=settings.timeout,
             keep_old=settings.keep_pre_upgrade_data,
             log=self.log,

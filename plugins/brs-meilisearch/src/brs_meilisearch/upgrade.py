@@ -13,7 +13,7 @@ from brs.errors import DatabaseError
 from brs_meilisearch.binary import Version, binary_version, parse_version, resolve_binary
 from brs_meilisearch.importer import import_dump
 from brs_meilisearch.layout import VERSION_FILE
-from brs_meilisearch.server import TemporaryServer
+from brs_meilisearch.server import TemporaryMeilisearch
 
 __all__ = ["data_version", "upgrade_data_dir"]
 
@@ -88,9 +88,8 @@ def upgrade_data_dir(
 
 def _dump_with(binary: Path, data_dir: Path, work: Path, *, timeout: float, log: logging.Logger) -> Path:
     """Run the old binary on the old data and have it write a dump below ``work``."""
-    with TemporaryServer(binary, data_dir, work, log=log) as server:
-        api = server.start(timeout)
-        uid = api.create_dump(timeout)
+    with TemporaryMeilisearch(binary, data_dir, work, log=log) as server:
+        uid = server.start(timeout).api.create_dump(timeout)
     dump = server.dump_dir / f"{uid}.dump"
     if not dump.is_file():
         raise DatabaseError(f"the previous Meilisearch binary reported dump {uid} but {dump} does not exist")

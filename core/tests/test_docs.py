@@ -79,3 +79,32 @@ def test_the_site_builds_offline_with_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
     assert "--keep-within" in (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
+
+
+def _package_map() -> set[str]:
+    """Every path the map in docs/architecture.md names (directories without their slash)."""
+    text = (DOCS / "architecture.md").read_text()
+    block = text.split("## Packages", 1)[1].split("```", 2)[1]
+    named: set[str] = set()
+    stack: list[tuple[int, str]] = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        indent, name = len(line) - len(line.lstrip()), line.split()[0]
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = "".join(part for _, part in stack) + name
+        named.add(path.rstrip("/"))
+        if name.endswith("/"):
+            stack.append((indent, name))
+    return named
+
+
+def test_the_package_map_names_every_module_and_plugin_and_nothing_else() -> None:
+    root = DOCS.parent
+    core = root / "core" / "src" / "brs"
+    modules = {f"core/src/brs/{path.relative_to(core)}" for path in core.rglob("*.py") if path.name != "__init__.py"}
+    plugins = {f"plugins/{path.parent.name}" for path in (root / "plugins").glob("*/pyproject.toml")}
+    named = _package_map()
+    assert not (modules | plugins) - named, f"add to the map in docs/architecture.md: {sorted((modules | plugins) - named)}"
+    assert not {path for path in named if not (root / path).exists()}, "the map names paths that do not exist"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -108,3 +109,19 @@ def test_the_package_map_names_every_module_and_plugin_and_nothing_else() -> Non
     named = _package_map()
     assert not (modules | plugins) - named, f"add to the map in docs/architecture.md: {sorted((modules | plugins) - named)}"
     assert not {path for path in named if not (root / path).exists()}, "the map names paths that do not exist"
+
+
+def _excerpts(document: str) -> list[tuple[str, str]]:
+    """``(path, code)`` of every code block of ``document`` titled with a file of the repository."""
+    text = (DOCS / document).read_text()
+    return re.findall(r'^```\w+ title="([^"]+)"\n(.*?)^```$', text, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("path,code", _excerpts("tutorial-database-plugin.md"), ids=lambda value: value[:60])
+def test_the_tutorials_excerpts_are_the_plugins_real_code(path: str, code: str) -> None:
+    source = DOCS.parent / path
+    assert source.is_file(), f"the tutorial quotes {path}, which does not exist"
+    text = source.read_text()
+    # A line "..." separates excerpts of one file; each must be found as it is.
+    for part in re.split(r"^\.\.\.\n", code, flags=re.MULTILINE):
+        assert part in text, f"docs/tutorial-database-plugin.md quotes {path} as it no longer is:\n{part}"

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 DIST ?= dist
 WHEEL_PLUGINS ?= $(PLUGINS)
 
-.PHONY: dev system-deps test-servers deploy-tools container-tools wheels demo docs man test test-fast test-deploy test-pods bench lint clean
+.PHONY: dev system-deps test-servers deploy-tools container-tools wheels demo docs man test test-unit test-deploy test-pods bench lint clean
 
 $(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,9 +66,9 @@ test: dev system-deps test-servers deploy-tools container-tools lint
 test-pods: dev system-deps test-servers container-tools
 	source scripts/test-servers.env && $(PY) -m pytest tests/pods $(PYTEST_ARGS)
 
-## test-fast: unit tests only (no servers, no large data)
-test-fast: dev
-	$(PY) -m pytest core/tests plugins/brs-localfs -m "not slow" $(PYTEST_ARGS)
+## test-unit: every package's tests that need no server, tool or end-to-end process (under a minute)
+test-unit: dev
+	$(PY) -m pytest core/tests plugins -m "not server and not tools and not integration and not slow" $(PYTEST_ARGS)
 
 ## test-deploy: the Helm chart, kustomize overlays and monitoring files (tests/deploy)
 test-deploy: dev deploy-tools

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-# The pod simulation (podsim) and its test-only database plugin live next to the tests.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "pod_support"))
+# The pod simulation (podsim) and its test-only database plugin are in tests/pod_support
+# (on the path through pytest's ``pythonpath`` setting).
 from podsim import Pod, make_pods
 
 KEY = "0123456789abcdef0123456789abcdef"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/ runs brs end to end (processes, sidecars, pods): ``integration``.
+
+    ``make test-unit`` leaves these out; ``make test`` runs them all.
+    """
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ from brs_postgres.testing import bindir_for, old_format_versions, served_rows, w
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "brs-storage-s3" / "tests"))
 from s3_servers import KEY, S3Target, ceph_rgw, moto, versioned_bucket
 
+pytestmark = [pytest.mark.server("postgres"), pytest.mark.server("s3")]
+
 __all__ = ["ceph_rgw", "moto"]  # the S3 servers, started once for this module
 
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]

@@ -16,19 +16,19 @@ from pathlib import Path
 
 import pytest
 
+import brs_postgres.testing as brs_postgres_testing
 from podsim import ServerPod, pid_alive, wait_for
 
 from brs.testing.helpers import brs_executable
 
-brs_postgres_testing = pytest.importorskip("brs_postgres.testing")
+pytestmark = pytest.mark.server("postgres")
+
 PASSWORD = brs_postgres_testing.PASSWORD
 
 
 def _bindir() -> Path:
-    try:
-        return Path(brs_postgres_testing.bindir_for(15))
-    except AssertionError as error:
-        pytest.skip(str(error))
+    # A missing PostgreSQL 15 fails the test (bindir_for says what to install); it never skips.
+    return Path(brs_postgres_testing.bindir_for(15))
 
 
 class PgPod(ServerPod):

@@ -20,6 +20,8 @@ from podsim import ServerPod, free_port
 from brs.testing.helpers import brs_executable
 from brs_rethinkdb.testing import PASSWORD, RealServer, content, server_binary
 
+pytestmark = pytest.mark.server("rethinkdb")
+
 
 class RethinkPod(ServerPod):
     """Sidecar and database container of a RethinkDB pod, sharing the data directory."""

@@ -17,6 +17,8 @@ from brs.cli.sidecar import start
 from brs.interfaces import Role
 from brs.plugins import driver_class
 
+pytestmark = pytest.mark.tools("helm")
+
 CHART = render.CHART
 
 

@@ -26,6 +26,8 @@ import pytest
 import yaml
 from deploy_support import Render, render, tool
 
+pytestmark = pytest.mark.tools("checkov")
+
 #: The checks behind the Pod Security Standards (baseline and restricted).
 PSS_RESTRICTED = {
     "CKV_K8S_16": "privileged",

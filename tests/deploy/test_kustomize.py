@@ -7,8 +7,11 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import yaml
 from deploy_support import render, tool
+
+pytestmark = pytest.mark.tools("kubectl")
 
 
 def _canonical(docs: list[dict[str, Any]]) -> list[str]:

@@ -16,6 +16,8 @@ import yaml
 from deploy_support import render, tool
 from podsim import Pod
 
+pytestmark = pytest.mark.tools("promtool")
+
 HERE = Path(__file__).resolve().parent
 SERIES = re.compile(r"\bbrs_[a-z_]+\b")
 

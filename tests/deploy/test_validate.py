@@ -10,6 +10,8 @@ import pytest
 import yaml
 from deploy_support import Render, render
 
+pytestmark = pytest.mark.tools("kubernetes-validate")
+
 #: The chart's kubeVersion floor and the newest schemas kubernetes-validate ships.
 VERSIONS = ("1.25.0", "1.37.0")
 #: Custom resources of the Prometheus Operator: kubernetes-validate has no schema for them;

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 # The fault tests share their helpers (faultkit) from this directory.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture

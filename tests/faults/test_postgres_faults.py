@@ -15,6 +15,8 @@ from podsim import pid_alive, wait_for
 from brs.testing.helpers import assert_one_line_error, run_brs
 from brs_postgres.testing import PASSWORD, PgCluster, bindir_for, load_sample, sample_snapshot, world_tempdir
 
+pytestmark = pytest.mark.server("postgres")
+
 KEY = "0123456789abcdef0123456789abcdef"
 
 

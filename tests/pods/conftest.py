@@ -11,16 +11,12 @@ import fcntl
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 # The harness next to this file, and the manifest converter (a script of the repository).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pod_harness import PODS_ROOT, REPO, Images, Podman, Session, link_names
 

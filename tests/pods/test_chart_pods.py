@@ -22,6 +22,8 @@ from pod_harness import REPO, Pod, Session, secret
 # play: the fixture that converts and plays a Database's documents (defined next to the cycle).
 from test_pods import DATABASES, Database, play  # noqa: F401
 
+pytestmark = pytest.mark.server("podman")
+
 _spec = importlib.util.spec_from_file_location("render_deploy", REPO / "scripts" / "render_deploy.py")
 assert _spec and _spec.loader
 render = importlib.util.module_from_spec(_spec)

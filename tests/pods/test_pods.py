@@ -24,6 +24,8 @@ from kube_to_podman import convert
 from pod_harness import REPO, Images, LogLine, Pod, Session, link_names, manifest, secret
 from pod_queries import RETHINKDB_PASSWORD, rethinkdb_read, rethinkdb_write, timescaledb_read, timescaledb_write
 
+pytestmark = pytest.mark.server("podman")
+
 DEPLOY = REPO / "deploy"
 #: brs and its Python in every pod: the image's venv, or the provisioned bundle in the emptyDir.
 BRS = "/opt/brs/bin/brs"

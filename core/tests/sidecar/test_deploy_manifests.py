@@ -36,6 +36,7 @@ _BUILTIN = [(n, d) for n, d in _documents() if d["kind"] not in CUSTOM]
 @pytest.mark.parametrize(("name", "document"), _BUILTIN, ids=[n for n, _ in _BUILTIN])
 def test_manifest_is_valid(name: str, document: dict[str, Any]) -> None:
     import kubernetes_validate  # installed by make deploy-tools; missing means failing, never skipping
+
     # Offline and strict (unknown fields fail) against a Kubernetes version clusters still run.
     assert kubernetes_validate.validate(document, "1.29.0", strict=True)
 

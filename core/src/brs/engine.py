@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import brs
-from brs import datadir, failures, killpoints, retention, trust, verification
+from brs import datadir, defaults, failures, killpoints, retention, trust, verification
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, RetentionPlan, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
@@ -73,12 +73,12 @@ class Settings:
 
     db: str | None = None
     data_dir: Path | None = None
-    backup_provider: str = "local"
+    backup_provider: str = defaults.STORAGE
     object_prefix: str = ""
-    object_max_keep: int = 20
+    object_max_keep: int = defaults.KEEP_LAST
     #: Backups younger than this many days are kept even beyond ``object_max_keep``.
     object_days_max_keep: int | None = None
-    compression_method: str = "targz"
+    compression_method: str = defaults.COMPRESSION
     keyring: Keyring = field(default_factory=Keyring)
     #: Restore setuid, setgid and sticky bits (stripped by default).
     keep_special_bits: bool = False

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from brs import loglevels
+from brs import defaults, loglevels
 from brs.errors import BrsError, ConfigError
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _common_option_decorators() -> list[Callable[[F], F]]:
         _option("db", default=None, help="Database plugin (brs plugins list)."),
         # A string, not a Path: Path("") is ".", and an empty setting must not mean the current directory.
         _option("db-data-directory", default=None, type=click.Path(file_okay=False), help="Data directory."),
-        _option("backup-provider", default="local", show_default=True, help="Storage plugin (brs plugins list)."),
+        _option("backup-provider", default=defaults.STORAGE, show_default=True, help="Storage plugin (brs plugins list)."),
         _option("object-prefix", default="", help="Folder for this database's backups inside the storage."),
         _option(
             "allow-unencrypted",
@@ -202,7 +202,10 @@ def restore_options(func: F) -> F:
 
 def compression_option(func: F) -> F:
     return _option(
-        "compression-method", default="targz", show_default=True, help="tar, targz, tarlz4 or tarzst (or a plugin's method)."
+        "compression-method",
+        default=defaults.COMPRESSION,
+        show_default=True,
+        help="tar, targz, tarlz4 or tarzst (or a plugin's method).",
     )(func)
 
 
@@ -234,10 +237,6 @@ def _keyring(params: dict[str, Any]) -> crypto.Keyring:
     return crypto.Keyring(key, decryption)
 
 
-#: Backups kept when no retention rule is set.
-DEFAULT_KEEP = 20
-
-
 def _policy(params: dict[str, Any]) -> Policy:
     """The policy from ``--keep-*``; ``--object-max-keep`` and ``--object-days-max-keep`` are the
     old names of ``--keep-last`` and ``--keep-within Nd`` (the new names win)."""
@@ -250,7 +249,7 @@ def _policy(params: dict[str, Any]) -> Policy:
         within = Duration(days=days)
     last = _optional_int(params.get("keep_last")) or _optional_int(params.get("object_max_keep"))
     if last is None and not any(counts.values()) and within is None:
-        last = DEFAULT_KEEP
+        last = defaults.KEEP_LAST
     from brs.retention import Policy
 
     return Policy(last=last or 0, within=within, **counts)
@@ -288,7 +287,7 @@ class BrsCommand(click.Command):
         for role, flag in ((Role.DATABASE, "db"), (Role.STORAGE, "backup-provider")):
             if flag.replace("-", "_") not in names:
                 continue
-            name = _peek(raw, f"--{flag}") or os.environ.get(_env(flag)) or (None if role is Role.DATABASE else "local")
+            name = _peek(raw, f"--{flag}") or os.environ.get(_env(flag)) or (None if role is Role.DATABASE else defaults.STORAGE)
             if not name:
                 continue
             try:
@@ -331,7 +330,7 @@ def selected_plugin_options(args: Sequence[str]) -> list[click.Option]:
     from brs.interfaces import Role
 
     options: list[click.Option] = []
-    for role, flag, default in ((Role.DATABASE, "--db", None), (Role.STORAGE, "--backup-provider", "local")):
+    for role, flag, default in ((Role.DATABASE, "--db", None), (Role.STORAGE, "--backup-provider", defaults.STORAGE)):
         name = _peek(args, flag) or os.environ.get(_env(flag[2:])) or default
         if name:
             try:
@@ -463,8 +462,8 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     db = params.get("db")
     if need_db and not db:
         raise ConfigError("no database selected: set --db (or BRS_DB, or db: in the config file)")
-    provider = params.get("backup_provider") or "local"
-    compression = params.get("compression_method") or "targz"
+    provider = params.get("backup_provider") or defaults.STORAGE
+    compression = params.get("compression_method") or defaults.COMPRESSION
     from brs.interfaces import Role
 
     selected = [(Role.STORAGE, provider), *([(Role.DATABASE, db)] if db else []), (Role.COMPRESSION, compression)]
@@ -478,7 +477,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         data_dir=_data_directory(data_dir),
         backup_provider=provider,
         object_prefix=prefix,
-        object_max_keep=int(params.get("object_max_keep") or DEFAULT_KEEP),
+        object_max_keep=int(params.get("object_max_keep") or defaults.KEEP_LAST),
         object_days_max_keep=_optional_int(params.get("object_days_max_keep")),
         retention_rules=_policy(params),
         allow_unencrypted=bool(params.get("allow_unencrypted")),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from brs.errors import PluginError
 from brs.interfaces import Compression, Database, Plugin, PluginContext, Role, Storage
-from brs.plugins import driver_class
+from brs.plugins import distribution_of, driver_class
 
 if TYPE_CHECKING:
     import click
@@ -96,6 +96,12 @@ class Drivers:
         if method not in self._compressions:
             self._compressions[method] = compression(method)
         return self._compressions[method]
+
+    def database_origin(self) -> tuple[str, str]:
+        """``(distribution, version)`` of the selected database plugin, for the manifest."""
+        if self.database is None:
+            return "unknown", "unknown"
+        return distribution_of(Role.DATABASE.value, self.database.context.name)
 
     def database_is(self, name: str) -> bool:
         """Whether database plugin ``name`` is the same driver class as the selected one."""

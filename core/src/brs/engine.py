@@ -44,8 +44,7 @@ from brs.errors import (
     StorageError,
 )
 from brs.identity import host_name
-from brs.plugins import distribution_of
-from brs.interfaces import Compression, Database, DataDirState, Role, Storage, StoredObject
+from brs.interfaces import Compression, Database, DataDirState, Storage, StoredObject
 from brs.lifecycle import Lifecycle
 from brs.assembly import Drivers
 from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
@@ -514,7 +513,7 @@ class Engine:
     ) -> Manifest:
         settings = self.settings
         assert settings.db is not None
-        plugin, plugin_version = distribution_of(Role.DATABASE.value, settings.db)
+        plugin, plugin_version = self.drivers.database_origin()
         key, key_id = settings.keyring.encryption_key, settings.keyring.encryption_key_id
         manifest = Manifest(
             backup_id=backup_id,

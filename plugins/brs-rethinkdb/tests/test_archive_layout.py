@@ -9,21 +9,21 @@ tool against a real server is in test_integration.py.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rethink_helpers import write_dump_tarball
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import DatabaseError
-from brs.interfaces import PluginContext
-from brs_rethinkdb import RethinkDB, plugin
+from brs_rethinkdb import plugin
+from brs_rethinkdb.testing import driver, write_dump_tarball
 
 
 def _dump_with(
     monkeypatch: pytest.MonkeyPatch, tables: dict[str, list[dict[str, Any]]] | None
-) -> tuple[list[str], list[list[str]]]:
+) -> tuple[list[str], list[list[str]], dict[str, Any]]:
     commands: list[list[str]] = []
 
     def run_tool(command: list[str], what: str, timeout: float) -> str:
@@ -34,23 +34,32 @@ def _dump_with(
 
     monkeypatch.setattr(plugin, "run_tool", run_tool)
     monkeypatch.setattr(plugin, "wait_tables_ready", lambda *args: None)
+    monkeypatch.setattr(plugin, "server_version", lambda *args: "2.4.4")
     buffer = io.BytesIO()
     writer = ArchiveWriter(buffer)
-    RethinkDB(PluginContext(name="rethinkdb", options={"rethinkdb_url": "db:28015"})).dump(writer)
+    driver({"rethinkdb_url": "db:28015"}).dump(writer)
     writer.close()
     buffer.seek(0)
-    return [entry.name for entry in ArchiveReader(buffer)], commands
+    names, metadata = [], {}
+    for entry in ArchiveReader(buffer):
+        names.append(entry.name)
+        if entry.name == "brs-rethinkdb.json":
+            with entry.open() as source:
+                metadata = json.load(source)
+    return names, commands, metadata
 
 
-def test_a_backup_is_the_dump_tarball_as_one_member(monkeypatch: pytest.MonkeyPatch) -> None:
-    names, commands = _dump_with(monkeypatch, {"shop.items": [{"id": 1}]})
-    assert names == ["rethinkdb_dump.tar.gz"]
+def test_a_backup_is_the_metadata_then_the_dump_tarball(monkeypatch: pytest.MonkeyPatch) -> None:
+    names, commands, metadata = _dump_with(monkeypatch, {"shop.items": [{"id": 1}]})
+    assert names == ["brs-rethinkdb.json", "rethinkdb_dump.tar.gz"]
+    assert metadata == {"format": 1, "version": "2.4.4", "tables": 1}
     assert commands[0][3] == "dump" and "db:28015" in commands[0]
 
 
 def test_an_empty_database_still_gives_a_backup(monkeypatch: pytest.MonkeyPatch) -> None:
-    names, _ = _dump_with(monkeypatch, {})
-    assert names == ["rethinkdb_dump.tar.gz"]
+    names, _, metadata = _dump_with(monkeypatch, {})
+    assert names == ["brs-rethinkdb.json", "rethinkdb_dump.tar.gz"]
+    assert metadata["tables"] == 0
 
 
 def test_a_tool_that_wrote_nothing_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from brs.errors import ConfigError
-from brs_rethinkdb.server import TemporaryServer
-from brs_rethinkdb.settings import RethinkSettings, parse_address
 from brs_rethinkdb.connection import driver_password
+from brs_rethinkdb.server import TemporaryRethinkDB
+from brs_rethinkdb.settings import RethinkOptions, parse_address
 from brs_rethinkdb.tools import dump_command, error_summary, restore_command, write_password_file
 
 
@@ -34,8 +34,8 @@ def test_restore_command(tmp_path: Path) -> None:
 
 
 def test_temporary_server_command_is_loopback_only_and_keeps_the_password_off_it(tmp_path: Path) -> None:
-    server = TemporaryServer(Path("/usr/bin/rethinkdb"), tmp_path / "data", tmp_path / "work", "s3cret pw")
-    server.driver_port, server.cluster_port = 40001, 40002
+    server = TemporaryRethinkDB(Path("/usr/bin/rethinkdb"), tmp_path / "data", tmp_path / "work", "s3cret pw")
+    server.ports = (40001, 40002)
     (tmp_path / "work").mkdir()
     server.write_config()
     command = server.command()
@@ -50,7 +50,7 @@ def test_temporary_server_command_is_loopback_only_and_keeps_the_password_off_it
 
 
 def test_a_multi_line_password_is_refused(tmp_path: Path) -> None:
-    server = TemporaryServer(Path("rethinkdb"), tmp_path / "data", tmp_path, "one\ntwo")
+    server = TemporaryRethinkDB(Path("rethinkdb"), tmp_path / "data", tmp_path, "one\ntwo")
     with pytest.raises(ConfigError, match="single line"):
         server.write_config()
 
@@ -77,11 +77,16 @@ def test_bad_addresses_are_config_errors(url: str) -> None:
 
 def test_settings_read_the_password_like_the_driver_tools(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("with spaces \n\n")
-    settings = RethinkSettings.from_options({"rethinkdb_passwordfile": tmp_path / "pw", "rethinkdb_url": "[::1]:1"})
+    settings = RethinkOptions.from_values({"rethinkdb_passwordfile": str(tmp_path / "pw"), "rethinkdb_url": "[::1]:1"})
     assert settings.read_password() == "with spaces "
     assert settings.address == "[::1]:1"
     with pytest.raises(ConfigError, match="cannot read --rethinkdb-passwordfile"):
-        RethinkSettings.from_options({"rethinkdb_passwordfile": tmp_path / "missing"}).read_password()
+        RethinkOptions.from_values({"rethinkdb_passwordfile": str(tmp_path / "missing")}).read_password()
+
+
+def test_a_malformed_url_fails_when_the_options_are_read() -> None:
+    with pytest.raises(ConfigError, match="--rethinkdb-url 'host:port' is not HOST:PORT"):
+        RethinkOptions.from_values({"rethinkdb_url": "host:port"})
 
 
 def test_error_summary_picks_the_error_line() -> None:

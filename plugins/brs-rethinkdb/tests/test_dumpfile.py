@@ -6,10 +6,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from rethink_helpers import write_dump_tarball
 
 from brs.errors import DatabaseError
 from brs_rethinkdb.dumpfile import dump_tables
+from brs_rethinkdb.testing import write_dump_tarball
 
 
 def test_tables_are_listed(tmp_path: Path) -> None:

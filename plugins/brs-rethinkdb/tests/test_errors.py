@@ -11,20 +11,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rethink_helpers import closed_port, write_dump_tarball
 
 from brs.errors import ConfigError, DatabaseError
-from brs.interfaces import DataDirStatus, PluginContext
-from brs.testing import archive_of, run_brs
+from brs.interfaces import DataDirStatus
+from brs.testing import archive_of, free_port, run_brs
 from brs_rethinkdb import RethinkDB
+from brs_rethinkdb.testing import driver, write_dump_tarball
 
 
 def _driver(**options: object) -> RethinkDB:
-    return RethinkDB(PluginContext(name="rethinkdb", options=options))
+    return driver(options)
 
 
 def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     (tmp_path / "pw").write_text("secret\n")
     result = run_brs(
         "backup", "--db", "rethinkdb", "--backup-provider", "local", "--local-provider-backup-path", str(tmp_path / "backups"),
@@ -44,8 +44,8 @@ def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> 
     assert listed.stdout.strip() in ("", "[]")
 
 
-def test_probe_and_version_against_a_closed_port() -> None:
-    driver = _driver(rethinkdb_url=f"127.0.0.1:{closed_port()}")
+def test_probe_and_version_against_a_free_port() -> None:
+    driver = _driver(rethinkdb_url=f"127.0.0.1:{free_port()}")
     assert driver.probe() is False
     with pytest.raises(DatabaseError, match=r"cannot reach RethinkDB at 127\.0\.0\.1"):
         driver.version()
@@ -55,7 +55,7 @@ def test_dump_leaves_no_scratch_files_on_failure(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     with pytest.raises(DatabaseError):
-        _driver(rethinkdb_url=f"127.0.0.1:{closed_port()}", rethinkdb_temp_dir=scratch).dump(None)  # type: ignore[arg-type]
+        _driver(rethinkdb_url=f"127.0.0.1:{free_port()}", rethinkdb_temp_dir=scratch).dump(None)  # type: ignore[arg-type]
     assert os.listdir(scratch) == []
 
 
@@ -140,6 +140,14 @@ def test_the_real_restore_tool_accepts_the_command_line(tmp_path: Path, password
 
     dump = write_dump_tarball(tmp_path / "d.tar.gz", {"shop.items": [{"id": 1}]})
     (tmp_path / "t").mkdir()
-    port = closed_port()
+    port = free_port()
     with pytest.raises(DatabaseError, match=rf"Unable to connect to server: Could not connect to 127\.0\.0\.1:{port}"):
         run_tool(restore_command(dump, f"127.0.0.1:{port}", tmp_path / "t", password_file), "rethinkdb restore", 60)
+
+
+def test_restore_of_a_newer_metadata_format_is_refused(target: Path, password_file: Path, tmp_path: Path) -> None:
+    driver = _driver(rethinkdb_passwordfile=password_file, rethinkdb_binary=shutil.which("true"))
+    archive = archive_of({"brs-rethinkdb.json": b'{"format": 2, "tables": 1}', **_backup(tmp_path)})
+    with pytest.raises(DatabaseError, match=r"^the backup.s brs-rethinkdb.json has format 2, newer than the 1 this "):
+        driver.restore(archive, target)
+    assert os.listdir(target) == []

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brs_rethinkdb.testing import LARGE_ROWS, PASSWORD, RealServer, content, load_sample, server_binary
 
-from brs.interfaces import Database, PluginContext
-from brs.testing import DatabaseContract, run_brs
+from brs.interfaces import Database
+from brs.testing import DatabaseContract, free_port, run_brs
 from brs.testing.legacy import make_old_backup
-from brs_rethinkdb import RethinkDB
+from brs_rethinkdb.testing import LARGE_ROWS, PASSWORD, RealServer, content, driver, load_bulk, load_sample, server_binary
 from brs_rethinkdb.tools import dump_command, run_tool, write_password_file
+
+pytestmark = pytest.mark.server("rethinkdb")
 
 Source = tuple[RealServer, dict[str, Any]]
 
@@ -133,17 +134,41 @@ def test_restore_sets_the_admin_password_from_the_password_file(
         restored.stop()
 
 
+@pytest.fixture(scope="module")
+def bulky(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
+    """A server holding 48 MiB of random binary values (brs.testing.BULK), for the whole module."""
+    server = RealServer(server_binary(), tmp_path_factory.mktemp("rethink-bulky") / "data")
+    try:
+        load_bulk(server.start())
+        yield server
+    finally:
+        server.stop()
+
+
+def _driver(server: RealServer, tmp_path: Path, **values: object) -> Database[Any]:
+    (tmp_path / "pw").write_text(PASSWORD + "\n", encoding="utf-8")
+    options = {
+        "rethinkdb_url": f"127.0.0.1:{server.port}",
+        "rethinkdb_passwordfile": str(tmp_path / "pw"),
+        "rethinkdb_binary": server_binary(),
+        **values,
+    }
+    return driver(options, server.directory)
+
+
 class TestRethinkDBContract(DatabaseContract):
     @pytest.fixture
-    def database(self, source: Source, tmp_path: Path) -> Database:
-        server, _ = source
+    def database(self, source: Source, tmp_path: Path) -> Database[Any]:
+        return _driver(source[0], tmp_path)
+
+    @pytest.fixture
+    def unreachable_database(self, tmp_path: Path) -> Database[Any]:
         (tmp_path / "pw").write_text(PASSWORD + "\n", encoding="utf-8")
-        options = {
-            "rethinkdb_url": f"127.0.0.1:{server.port}",
-            "rethinkdb_passwordfile": tmp_path / "pw",
-            "rethinkdb_binary": server_binary(),
-        }
-        return RethinkDB(PluginContext(name="rethinkdb", options=options, data_dir=server.directory))
+        return driver({"rethinkdb_url": f"127.0.0.1:{free_port()}", "rethinkdb_passwordfile": str(tmp_path / "pw")})
+
+    @pytest.fixture
+    def bulky_database(self, bulky: RealServer, tmp_path: Path) -> Database[Any]:
+        return _driver(bulky, tmp_path)
 
     @pytest.fixture
     def assert_restored(self, source: Source, servers: Callable[..., RealServer]) -> Callable[[Path], None]:
@@ -155,7 +180,7 @@ class TestRethinkDBContract(DatabaseContract):
 
         return check
 
-    def test_probe_and_version_of_the_real_server(self, database: Database) -> None:
+    def test_probe_and_version_of_the_real_server(self, database: Database[Any]) -> None:
         assert database.probe() is True
         assert database.version() == "2.4.4"
 

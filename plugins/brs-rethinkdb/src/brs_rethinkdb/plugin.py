@@ -5,22 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-
-import click
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import is_empty
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState, DataDirStatus
+from brs.kit.metadata import MetadataMember
 from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import clear_directory, match_owner
 
 from brs_rethinkdb.connection import connect, server_version, wait_tables_ready
 from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
-from brs_rethinkdb.server import TemporaryServer
-from brs_rethinkdb.settings import RethinkSettings, plugin_options
+from brs_rethinkdb.server import TemporaryRethinkDB
+from brs_rethinkdb.settings import RethinkOptions
 from brs_rethinkdb.tools import dump_command, restore_command, run_tool, write_password_file
 
 __all__ = ["RethinkDB"]
@@ -28,25 +26,22 @@ __all__ = ["RethinkDB"]
 _COPY_BUFFER = 1 << 20
 #: RethinkDB's cluster metadata file; every initialised data directory has it.
 METADATA_FILE = "metadata"
+#: The first member of a backup: the server's version and the number of tables.
+METADATA = MetadataMember("brs-rethinkdb.json", format=1, plugin="brs-rethinkdb")
 
 
-class RethinkDB(Database):
+class RethinkDB(Database[RethinkOptions]):
     """Backs up with the driver's ``rethinkdb dump`` and restores with ``rethinkdb restore``
     into a temporary server started on the new data directory.
 
-    A backup holds the dump tool's tarball (``rethinkdb_dump.tar.gz``): data, secondary indexes
+    A backup holds a metadata member (``brs-rethinkdb.json``) and then the dump tool's tarball
+    (``rethinkdb_dump.tar.gz``): data, secondary indexes
     and write hooks of every table, but no cluster metadata (users other than admin, permissions,
     shard/replica layout), as with the tool itself. An empty database gives a valid backup that
     restores to an empty, initialised data directory.
     """
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return plugin_options()
-
-    @property
-    def settings(self) -> RethinkSettings:
-        return RethinkSettings.from_options(self.context.options)
+    Options = RethinkOptions
 
     # -- state -------------------------------------------------------------------------------
     def check(self, data_dir: Path) -> DataDirState:
@@ -77,6 +72,7 @@ class RethinkDB(Database):
         # A wrong password or an unreachable server fails here in one line, before the tool runs;
         # tables still loading after a restart are waited for instead of failing the dump.
         wait_tables_ready(settings.host, settings.port, password, settings.timeout)
+        version = server_version(settings.host, settings.port, password)
         with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-dump-", dir=settings.temp_dir) as scratch:
             output = Path(scratch) / DUMP_MEMBER
             password_file = None if password is None else write_password_file(password, Path(scratch) / "secret")
@@ -89,6 +85,7 @@ class RethinkDB(Database):
             # Unlike rethinkdb-dump users often assume, an empty database is fine: its backup
             # restores to an empty, initialised server.
             self.log.info("rethinkdb dump holds %d table(s)%s", len(tables), "" if tables else " (the database is empty)")
+            METADATA.write(archive, {"version": version, "tables": len(tables)})
             archive.add_path(output, DUMP_MEMBER)
 
     # -- restore -----------------------------------------------------------------------------
@@ -101,16 +98,16 @@ class RethinkDB(Database):
 
     def _restore(self, archive: ArchiveReader, target: Path, member: str) -> None:
         settings = self.settings
-        if settings.password_file is None:
+        if settings.passwordfile is None:
             raise ConfigError("a rethinkdb restore needs --rethinkdb-passwordfile: it becomes the restored admin password")
         password = settings.read_password()
         binary = _resolve(settings.binary)
         with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-restore-", dir=settings.temp_dir) as scratch:
             work = Path(scratch)
             try:
-                dump = _extract_dump(archive, work, member)
+                dump = _extract_dump(archive, work, member, METADATA.name if member == DUMP_MEMBER else None)
                 tables = dump_tables(dump)
-                with TemporaryServer(binary, target, work / "server", password, log=self.log) as server:
+                with TemporaryRethinkDB(binary, target, work / "server", password, log=self.log) as server:
                     server.start(settings.timeout)
                     if tables:
                         (work / "restore-tmp").mkdir()
@@ -133,9 +130,14 @@ class RethinkDB(Database):
         self.log.info("restored %d RethinkDB table(s) into %s", len(tables), target)
 
 
-def _extract_dump(archive: ArchiveReader, work: Path, member: str) -> Path:
+def _extract_dump(archive: ArchiveReader, work: Path, member: str, metadata_member: str | None) -> Path:
     dump = work / DUMP_MEMBER
     for entry in archive:
+        if entry.name == metadata_member:
+            # Backups of brs-rethinkdb before 0.2 have none; a newer format is refused here.
+            with entry.open() as source:
+                METADATA.read(source)
+            continue
         if entry.name != member:
             raise DatabaseError(f"unexpected member {entry.name!r} in a RethinkDB backup")
         with entry.open() as source, open(dump, "wb") as out:

@@ -6,17 +6,36 @@ a test *failure* with a clear message, never a skip.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from brs import assembly
 from brs.processes import free_port, stop_process
+from brs.testing import BULK
 
 from brs_rethinkdb.connection import driver_password
+from brs_rethinkdb.plugin import RethinkDB
 
-__all__ = ["BINARY_ENV", "LARGE_ROWS", "PASSWORD", "MissingServer", "RealServer", "content", "load_sample", "server_binary"]
+__all__ = [
+    "BINARY_ENV",
+    "LARGE_ROWS",
+    "PASSWORD",
+    "MissingServer",
+    "RealServer",
+    "content",
+    "driver",
+    "load_bulk",
+    "load_sample",
+    "server_binary",
+    "write_dump_tarball",
+]
 
 #: The server binary (scripts/test-servers.env); the default is where scripts/install-test-servers.sh puts it.
 BINARY_ENV = "BRS_RETHINKDB_BINARY"
@@ -131,6 +150,46 @@ def content(server: RealServer) -> dict[str, Any]:
                     "documents": docs,
                 }
     return result
+
+
+def load_bulk(server: RealServer, size: int = BULK) -> None:
+    """At least ``size`` bytes of random binary values in one table (cheap to insert, incompressible)."""
+    from rethinkdb import RethinkDB as Driver
+
+    r = Driver()
+    piece = 1 << 20
+    with server.connect() as conn:
+        r.db_create("bulk").run(conn)
+        r.db("bulk").table_create("blobs").run(conn)
+        for start in range(0, size // piece + 2, 8):
+            batch = [{"id": i, "blob": r.binary(os.urandom(piece))} for i in range(start, start + 8)]
+            r.db("bulk").table("blobs").insert(batch).run(conn)
+
+
+def driver(values: Mapping[str, Any], data_dir: Path | None = None) -> RethinkDB:
+    """The plugin's driver as brs builds it from option values keyed by click parameter name."""
+    made = assembly.database("rethinkdb", values, data_dir=data_dir)
+    assert isinstance(made, RethinkDB)
+    return made
+
+
+def write_dump_tarball(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
+    """A tarball laid out as ``rethinkdb dump`` writes it (``rethinkdb_dump_DATE/DB/TABLE.*``).
+
+    ``tables`` maps ``db.table`` to its documents; an empty mapping gives the empty tarball the
+    tool writes for a database without tables.
+    """
+    top = "rethinkdb_dump_2026-11-24T04:00:00"
+    with tarfile.open(path, mode="w:gz") as tar:
+        for name, documents in tables.items():
+            db, table = name.split(".")
+            info: dict[str, Any] = {"db": {"name": db}, "name": table, "primary_key": "id", "indexes": [], "write_hook": None}
+            for suffix, data in ((".info", json.dumps(info)), (".json", json.dumps(documents))):
+                member = tarfile.TarInfo(f"{top}/{db}/{table}{suffix}")
+                payload = data.encode()
+                member.size = len(payload)
+                tar.addfile(member, io.BytesIO(payload))
+    return path
 
 
 def server_binary() -> str:

@@ -57,3 +57,21 @@ def test_local_storage_never_lists_an_unfinished_upload(tmp_path: Path) -> None:
     os.utime(leftover, (old, old))
     local.ensure()
     assert not leftover.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "foreign"),
+    [("tar", ("lz4", "isal", "backports.zstd")), ("tarlz4", ("isal", "backports.zstd")), ("targz", ("lz4", "backports.zstd"))],
+)
+def test_a_method_imports_only_its_own_codec(method: str, foreign: tuple[str, ...]) -> None:
+    """Selecting one method loads its codec library only (start-up time and memory of every run)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom brs.assembly import compression\n"
+        f"c = compression({method!r}).compressor(); c.compress(b'x'); c.flush()\n"
+        f"print(sorted(m for m in {foreign!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

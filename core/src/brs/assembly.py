@@ -82,17 +82,21 @@ def compression(name: str) -> Compression:
 
 @dataclass
 class Drivers:
-    """The drivers of one engine: one per role, and compression methods made on demand."""
+    """The drivers of one engine: one per role; compression drivers are made when first used
+    (a listing needs none, and each one imports its codec library)."""
 
     storage: Storage[Any]
-    compression: Compression
+    compression_method: str
     database: Database[Any] | None = None
     _compressions: dict[str, Compression] = field(default_factory=dict)
 
+    @property
+    def compression(self) -> Compression:
+        """The driver of the configured method, for new backups."""
+        return self.compression_for(self.compression_method)
+
     def compression_for(self, method: str) -> Compression:
-        """The driver of ``method`` (a backup made with another method than the configured one)."""
-        if method == self.compression.context.name:
-            return self.compression
+        """The driver of ``method`` (also a backup made with another method than the configured one)."""
         if method not in self._compressions:
             self._compressions[method] = compression(method)
         return self._compressions[method]
@@ -132,7 +136,7 @@ def assemble(
     values = values or {}
     drivers = Drivers(
         storage=storage(settings.backup_provider, values, object_prefix=settings.object_prefix),
-        compression=compression(settings.compression_method),
+        compression_method=settings.compression_method,
         database=database(settings.db, values, data_dir=settings.data_dir) if settings.db else None,
     )
     lifecycle = Lifecycle()

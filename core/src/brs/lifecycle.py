@@ -80,7 +80,11 @@ class Lifecycle:
         One that fails to import is reported and left out (a notification plugin must never stop
         backups); one that implements a hook that does not exist is refused with an error.
         """
-        import stevedore  # only runs load hook plugins; listing and selection do not need it
+        from brs.plugins import has_entry_points
+
+        if not has_entry_points(HOOKS_GROUP):
+            return  # nothing to load: spare every command the import of stevedore
+        import stevedore
 
         def on_failure(_manager: Any, entry_point: metadata.EntryPoint, error: BaseException) -> None:
             from brs.plugins import distribution_of

@@ -17,7 +17,15 @@ from typing import Any, cast
 from brs.errors import PluginError, UnknownPlugin
 from brs.interfaces import Compression, Database, Plugin, Role, Storage
 
-__all__ = ["PluginInfo", "distribution_of", "driver_class", "installed_names", "list_plugins"]
+__all__ = [
+    "PluginInfo",
+    "distribution_of",
+    "driver_class",
+    "has_entry_points",
+    "installed_names",
+    "list_plugins",
+    "require_installed",
+]
 
 _BASES: dict[Role, type[Plugin[Any]]] = {Role.DATABASE: Database, Role.STORAGE: Storage, Role.COMPRESSION: Compression}
 
@@ -35,6 +43,11 @@ def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return sorted(_all_entry_points().select(group=group), key=lambda ep: ep.name)
 
 
+def has_entry_points(group: str) -> bool:
+    """Whether any installed distribution registers an entry point in ``group``."""
+    return bool(_entry_points(group))
+
+
 def installed_names(role: Role) -> list[str]:
     """Names registered for ``role``, read from metadata without importing anything."""
     return sorted({ep.name for ep in _entry_points(role.value)})
@@ -48,12 +61,11 @@ def distribution_of(group: str, name: str) -> tuple[str, str]:
     return "unknown", "unknown"
 
 
-@functools.cache
-def driver_class(role: Role, name: str) -> type[Plugin[Any]]:
-    """Import and return the class registered as ``name`` for ``role``.
+def require_installed(role: Role, name: str) -> list[metadata.EntryPoint]:
+    """The one entry point of plugin ``name``, checked without importing it.
 
-    :raises PluginError: one line that lists what is installed when ``name`` is unknown,
-        names both distributions when two claim it, or says why it failed to load.
+    :raises PluginError: one line that lists what is installed when ``name`` is unknown (with
+        "did you mean"), or names both distributions when two claim it.
     """
     installed = installed_names(role)
     if name not in installed:
@@ -61,12 +73,23 @@ def driver_class(role: Role, name: str) -> type[Plugin[Any]]:
         hint = f"; did you mean {close[0]}?" if close else ""
         available = ", ".join(installed) or "none"
         raise UnknownPlugin(f"no {role.label} plugin named {name!r} is installed (installed: {available}){hint}")
-    # Loaded directly rather than through stevedore's DriverManager, which scans every entry
-    # point again on each call: the entry points read above already name the one to import.
     claimants = [ep for ep in _entry_points(role.value) if ep.name == name]
     if len(claimants) > 1:
         dists = ", ".join(ep.dist.name if ep.dist else "?" for ep in claimants)
         raise PluginError(f"{role.label} plugin {name!r} is provided twice ({dists}); uninstall one")
+    return claimants
+
+
+@functools.cache
+def driver_class(role: Role, name: str) -> type[Plugin[Any]]:
+    """Import and return the class registered as ``name`` for ``role``.
+
+    :raises PluginError: one line that lists what is installed when ``name`` is unknown,
+        names both distributions when two claim it, or says why it failed to load.
+    """
+    claimants = require_installed(role, name)
+    # Loaded directly rather than through stevedore's DriverManager, which scans every entry
+    # point again on each call: the entry points read above already name the one to import.
     try:
         cls = claimants[0].load()
     except Exception as error:

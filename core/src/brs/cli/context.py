@@ -452,7 +452,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
     from brs.assembly import assemble
     from brs.engine import Settings
     from brs.legacy.config import warn_deprecated
-    from brs.plugins import driver_class
+    from brs.plugins import driver_class, require_installed
 
     params = dict(ctx.params)
     from brs import logs
@@ -468,8 +468,10 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
 
     selected = [(Role.STORAGE, provider), *([(Role.DATABASE, db)] if db else []), (Role.COMPRESSION, compression)]
     for role, name in selected:
-        driver_class(role, name)  # an unknown or broken plugin is reported before its options are parsed
-    params = _reparse(ctx, selected)
+        # An unknown or broken plugin is reported before its options are parsed; a compression
+        # method (no options) is imported only by the operation that uses it.
+        require_installed(role, name) if role is Role.COMPRESSION else driver_class(role, name)
+    params = _reparse(ctx, [(role, name) for role, name in selected if role is not Role.COMPRESSION])  # no options
     data_dir = params.get("db_data_directory")
     prefix = str(params.get("object_prefix") or "").strip("/")
     settings = Settings(

@@ -137,7 +137,7 @@ def storage_engine(storage: Storage[Any], data_dir: Path, max_keep: int) -> Engi
         compression_method="tar",
     )
     drivers = assembly.Drivers(
-        storage=storage, compression=assembly.compression("tar"), database=assembly.database("localfs", data_dir=data_dir)
+        storage=storage, compression_method="tar", database=assembly.database("localfs", data_dir=data_dir)
     )
     engine = Engine(drivers, settings)
     engine.ensure_storage()

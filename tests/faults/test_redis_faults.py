@@ -3,8 +3,6 @@ save would overwrite the restored RDB."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +10,10 @@ import pytest
 from faultkit import cli_env, listed
 
 from brs.testing.helpers import assert_one_line_error, run_brs
+from brs_redis.testing import StartServer, load_sample, snapshot
+from brs_redis.testing import start_server as start_server
 
-# The Redis plugin's own server helpers (real redis-server processes on free ports).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "brs-redis" / "tests"))
-from redis_servers import Server, StartServer, load_sample, snapshot, start_servers
-
-
-@pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    started: list[Server] = []
-    try:
-        yield start_servers(started)
-    finally:
-        for server in started:
-            server.stop()
+pytestmark = pytest.mark.server("redis")
 
 
 def test_a_local_restore_refuses_while_redis_runs(start_server: StartServer, tmp_path: Path) -> None:

@@ -15,13 +15,12 @@ import pytest
 from aetcd import rpc
 
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.errors import DatabaseError, IntegrityError
-from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs.errors import DatabaseError
+from brs import assembly
+from brs.interfaces import Database, DataDirStatus
 from brs.testing.legacy import make_old_backup
-from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
-from brs_etcd import Etcd
-from brs_etcd.snapshot import SnapshotStream
-from etcd_servers import Member, StartMember, assert_sample, bindir, load_sample, restore_tool
+from brs.testing import BULK, DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
+from brs_etcd.testing import Member, StartMember, assert_sample, bindir, load_bulk, load_sample, restore_tool
 
 pytestmark = pytest.mark.server("etcd")
 
@@ -176,56 +175,9 @@ def test_a_failing_restore_tool_is_one_clear_error_and_keeps_the_data(
     assert sorted(str(p.relative_to(data)) for p in data.rglob("*")) == before
 
 
-# --- snapshot integrity -----------------------------------------------------------------------------
-class _FakeCall:
-    def __init__(self, blobs: list[bytes]) -> None:
-        self._blobs = blobs
-        self.cancelled = False
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(rpc.SnapshotResponse(blob=blob) for blob in self._blobs)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class _FakeSession:
-    label = "etcd at fake"
-    metadata = ()
-
-    def __init__(self, call: _FakeCall) -> None:
-        self.maintenance = type("Stub", (), {"Snapshot": lambda _self, *_a, **_k: call})()
-
-
-def _read(stream: SnapshotStream) -> bytes:
-    out = bytearray()
-    while piece := stream.read(7):
-        out += piece
-    return bytes(out)
-
-
-def test_the_snapshot_hash_is_verified_while_streaming() -> None:
-    body = bytes(range(256)) * 40
-    good = body + hashlib.sha256(body).digest()
-    # Split so that the hash straddles messages.
-    blobs = [good[:1000], good[1000:10230], good[10230:]]
-    assert _read(SnapshotStream(_FakeSession(_FakeCall(blobs)), 10, None)) == good  # type: ignore[arg-type]
-    damaged = bytearray(good)
-    damaged[500] ^= 1
-    with pytest.raises(IntegrityError, match="SHA-256"):
-        _read(SnapshotStream(_FakeSession(_FakeCall([bytes(damaged)])), 10, None))  # type: ignore[arg-type]
-    with pytest.raises(IntegrityError):
-        _read(SnapshotStream(_FakeSession(_FakeCall([good[:-5]])), 10, None))  # type: ignore[arg-type]
-    call = _FakeCall([good])
-    stream = SnapshotStream(_FakeSession(call), 10, None)  # type: ignore[arg-type]
-    stream.read(3)
-    stream.close()
-    assert call.cancelled
-
-
 # --- data directory checks ------------------------------------------------------------------------
 def test_check_reports_empty_healthy_and_corrupt(start_member: StartMember, tmp_path: Path) -> None:
-    driver = Etcd(PluginContext(name="etcd", options={}))
+    driver = assembly.database("etcd")
     assert driver.check(tmp_path / "missing").status is DataDirStatus.EMPTY
     data = tmp_path / "data"
     member = start_member("3.4", data)
@@ -248,7 +200,7 @@ def test_check_reports_empty_healthy_and_corrupt(start_member: StartMember, tmp_
 
 def test_probe_and_version(start_member: StartMember, tmp_path: Path) -> None:
     member = start_member("3.5", tmp_path / "data")
-    driver = Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint, "etcd_dial_timeout": 2}))
+    driver = assembly.database("etcd", {"etcd_endpoints": member.endpoint, "etcd_dial_timeout": 2})
     assert driver.probe() is True
     assert str(driver.version()).startswith("3.5.")
     identity = str(driver.identity())
@@ -265,7 +217,7 @@ class TestEtcd34Contract(DatabaseContract):
     version = "3.4"
 
     @pytest.fixture
-    def database(self, start_member: StartMember, tmp_path: Path) -> Database:
+    def database(self, start_member: StartMember, tmp_path: Path) -> Database[Any]:
         member = start_member(self.version, tmp_path / "contract-source")
         self.sample = load_sample(member)
         self.peer_port = free_port()
@@ -275,7 +227,7 @@ class TestEtcd34Contract(DatabaseContract):
             "etcd_initial_advertise_peer_urls": f"http://127.0.0.1:{self.peer_port}",
             "etcd_restore_tool": restore_tool(self.version),
         }
-        return Etcd(PluginContext(name="etcd", options=options))
+        return assembly.database("etcd", options)
 
     @pytest.fixture
     def assert_restored(self, start_member: StartMember, tmp_path: Path) -> Callable[[Path], None]:
@@ -285,6 +237,16 @@ class TestEtcd34Contract(DatabaseContract):
             assert_sample(start_member(self.version, copy, "restored", self.peer_port), self.sample)
 
         return check
+
+    @pytest.fixture
+    def unreachable_database(self) -> Database[Any]:
+        return assembly.database("etcd", {"etcd_endpoints": f"http://127.0.0.1:{free_port()}", "etcd_dial_timeout": 2})
+
+    @pytest.fixture
+    def bulky_database(self, start_member: StartMember, tmp_path: Path) -> Database[Any]:
+        member = start_member(self.version, tmp_path / "bulky")
+        load_bulk(member, BULK)
+        return assembly.database("etcd", {"etcd_endpoints": member.endpoint})
 
 
 class TestEtcd35Contract(TestEtcd34Contract):
@@ -297,7 +259,7 @@ def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
     path = tmp_path / "dump.tar"
     with open(path, "wb") as sink:
         writer = ArchiveWriter(sink)
-        Etcd(PluginContext(name="etcd", options={"etcd_endpoints": member.endpoint})).dump(writer)
+        assembly.database("etcd", {"etcd_endpoints": member.endpoint}).dump(writer)
         writer.close()
     with open(path, "rb") as source:
         names = []
@@ -312,12 +274,6 @@ def test_archive_layout(start_member: StartMember, tmp_path: Path) -> None:
     assert names == ["etcd/brs-etcd.json", "etcd/snapshot.db"]
     assert meta["version"].startswith("3.4.") and meta["revision_at_start"] > 50
     assert hashlib.sha256(snapshot[:-32]).digest() == snapshot[-32:]
-
-
-def test_missing_etcd_binaries_fail_instead_of_skipping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BRS_ETCD35_BINDIR", str(tmp_path))
-    with pytest.raises(pytest.fail.Exception, match=r"etcd 3\.5: etcd, etcdctl, etcdutl not found"):
-        bindir("3.5")
 
 
 # --- backups of backup-restore-sidecar --------------------------------------------------------

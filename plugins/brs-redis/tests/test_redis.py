@@ -9,15 +9,17 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from brs.archive import ArchiveReader
-from brs.interfaces import Database, DataDirStatus, PluginContext
+from brs import assembly
+from brs.interfaces import Database, DataDirStatus
 from brs.testing.legacy import make_old_backup
-from brs.testing import DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
-from brs_redis import BackupSkipped, Redis
-from redis_servers import StartServer, load_sample, server_binary, snapshot
+from brs.testing import BULK, DatabaseContract, LocalStoreCLI, assert_ok, free_port, make_certificates, one_line_error
+from brs_redis import BackupSkipped
+from brs_redis.testing import StartServer, load_bulk, load_sample, snapshot
 
 pytestmark = pytest.mark.server("redis")
 
@@ -199,7 +201,7 @@ def test_a_replica_is_skipped_and_nothing_is_uploaded(cli: CLI, start_server: St
 def test_the_driver_raises_backup_skipped_on_a_replica(start_server: StartServer, tmp_path: Path) -> None:
     primary = start_server("valkey", tmp_path / "primary")
     replica = start_server("valkey", tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary.port))
-    driver = Redis(PluginContext(name="valkey", options={"redis_addr": replica.addr}))
+    driver = assembly.database("valkey", {"redis_addr": replica.addr})
     with pytest.raises(BackupSkipped, match="skipped: this valkey is a replica"):
         driver.dump(None)  # type: ignore[arg-type]  # raises before writing
 
@@ -321,7 +323,7 @@ def test_the_backup_waits_for_a_save_already_running(cli: CLI, start_server: Sta
 
 # --- data directory checks ------------------------------------------------------------------------
 def test_check_reports_empty_healthy_and_corrupt(start_server: StartServer, tmp_path: Path) -> None:
-    driver = Redis(PluginContext(name="redis", options={}))
+    driver = assembly.database("redis")
     assert driver.check(tmp_path / "missing").status is DataDirStatus.EMPTY
     data = tmp_path / "data"
     server = start_server("redis", data)
@@ -346,13 +348,13 @@ def test_check_of_a_valkey_rdb_uses_a_checker_that_understands_it(start_server: 
     server.client().save()
     server.stop()
     # Even with --db redis, redis-check-rdb 7.0 cannot read format 11: valkey-check-rdb is tried next.
-    assert Redis(PluginContext(name="redis", options={})).check(data).status is DataDirStatus.HEALTHY
-    assert Redis(PluginContext(name="valkey", options={})).check(data).status is DataDirStatus.HEALTHY
+    assert assembly.database("redis").check(data).status is DataDirStatus.HEALTHY
+    assert assembly.database("valkey").check(data).status is DataDirStatus.HEALTHY
 
 
 def test_probe_and_version(start_server: StartServer, tmp_path: Path) -> None:
     server = start_server("valkey", tmp_path / "data")
-    driver = Redis(PluginContext(name="valkey", options={"redis_addr": server.addr}))
+    driver = assembly.database("valkey", {"redis_addr": server.addr})
     assert driver.probe() is True
     assert str(driver.version()).startswith("8.")
     server.stop()
@@ -361,40 +363,41 @@ def test_probe_and_version(start_server: StartServer, tmp_path: Path) -> None:
 
 # --- the shared contract ----------------------------------------------------------------------------
 class TestRedisContract(DatabaseContract):
+    engine = "redis"
+    appendonly = False
+
     @pytest.fixture
-    def database(self, start_server: StartServer, tmp_path: Path) -> Database:
-        server = start_server("redis", tmp_path / "contract-source")
+    def database(self, start_server: StartServer, tmp_path: Path) -> Database[Any]:
+        server = start_server(self.engine, tmp_path / "contract-source", appendonly=self.appendonly)
         load_sample(server.client())
         self.expected = snapshot(server)
-        return Redis(PluginContext(name="redis", options={"redis_addr": server.addr}))
+        return assembly.database(self.engine, {"redis_addr": server.addr})
 
     @pytest.fixture
     def assert_restored(self, start_server: StartServer, tmp_path: Path) -> Callable[[Path], None]:
         def check(target: Path) -> None:
+            if self.appendonly:
+                assert (target / "appendonlydir" / "appendonly.aof.manifest").exists()
             copy = tmp_path / "started-from-restore"
             shutil.copytree(target, copy)
-            assert snapshot(start_server("redis", copy)) == self.expected
+            assert snapshot(start_server(self.engine, copy, appendonly=self.appendonly)) == self.expected
 
         return check
+
+    @pytest.fixture
+    def unreachable_database(self) -> Database[Any]:
+        return assembly.database(self.engine, {"redis_addr": f"127.0.0.1:{free_port()}"})
+
+    @pytest.fixture
+    def bulky_database(self, start_server: StartServer, tmp_path: Path) -> Database[Any]:
+        server = start_server(self.engine, tmp_path / "bulky")
+        load_bulk(server.client(), BULK)
+        return assembly.database(self.engine, {"redis_addr": server.addr})
 
 
 class TestValkeyContract(TestRedisContract):
-    @pytest.fixture
-    def database(self, start_server: StartServer, tmp_path: Path) -> Database:
-        server = start_server("valkey", tmp_path / "contract-source", appendonly=True)
-        load_sample(server.client())
-        self.expected = snapshot(server)
-        return Redis(PluginContext(name="valkey", options={"redis_addr": server.addr}))
-
-    @pytest.fixture
-    def assert_restored(self, start_server: StartServer, tmp_path: Path) -> Callable[[Path], None]:
-        def check(target: Path) -> None:
-            assert (target / "appendonlydir" / "appendonly.aof.manifest").exists()
-            copy = tmp_path / "started-from-restore"
-            shutil.copytree(target, copy)
-            assert snapshot(start_server("valkey", copy, appendonly=True)) == self.expected
-
-        return check
+    engine = "valkey"
+    appendonly = True
 
 
 def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
@@ -406,7 +409,7 @@ def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
     path = tmp_path / "dump.tar"
     with open(path, "wb") as sink:
         writer = ArchiveWriter(sink)
-        Redis(PluginContext(name="redis", options={"redis_addr": server.addr})).dump(writer)
+        assembly.database("redis", {"redis_addr": server.addr}).dump(writer)
         writer.close()
     with open(path, "rb") as source:
         entries = []
@@ -418,12 +421,6 @@ def test_archive_layout(start_server: StartServer, tmp_path: Path) -> None:
     assert entries == ["redis/brs-redis.json", "redis/dump.rdb"]
     assert meta["engine"] == "redis" and meta["version"].startswith("7.") and meta["dbfilename"] == "dump.rdb"
     assert meta["appendonly"] is False
-
-
-def test_a_missing_server_binary_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRS_VALKEY_SERVER", "/nonexistent/valkey-server")
-    with pytest.raises(pytest.fail.Exception, match="valkey server not found at /nonexistent/valkey-server"):
-        server_binary("valkey")
 
 
 # --- backups of backup-restore-sidecar --------------------------------------------------------

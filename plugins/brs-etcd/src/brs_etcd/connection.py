@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from aetcd import rpc
 
-from brs.errors import DatabaseError
-from brs_etcd.options import ClientSettings, Endpoint
+from brs.errors import ConfigError, DatabaseError
+from brs_etcd.options import Endpoint, EtcdOptions
 
 __all__ = ["Session", "open_session", "translate_errors"]
 
@@ -66,10 +67,10 @@ def describe(error: grpc.RpcError, label: str, username: str | None) -> str:
 
 
 @contextmanager
-def open_session(settings: ClientSettings) -> Iterator[Session]:
+def open_session(settings: EtcdOptions) -> Iterator[Session]:
     """Connect to the first endpoint that answers a status request (and authenticate)."""
     errors: list[str] = []
-    for endpoint in settings.endpoints:
+    for endpoint in settings.client_urls:
         label = f"etcd at {endpoint.url}"
         channel = _channel(settings, endpoint)
         try:
@@ -91,21 +92,32 @@ def open_session(settings: ClientSettings) -> Iterator[Session]:
     raise DatabaseError("no etcd endpoint answered: " + "; ".join(errors))
 
 
-def _channel(settings: ClientSettings, endpoint: Endpoint) -> grpc.Channel:
+def _channel(settings: EtcdOptions, endpoint: Endpoint) -> grpc.Channel:
     # Snapshots of large clusters arrive in big messages; lift gRPC's 4 MiB receive limit.
     options = [("grpc.max_receive_message_length", 256 << 20)]
     if settings.tls or endpoint.tls:
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=settings.ca_cert, private_key=settings.key, certificate_chain=settings.cert
+            root_certificates=_read(settings.ca_cert, "--etcd-ca-cert"),
+            private_key=_read(settings.key, "--etcd-key"),
+            certificate_chain=_read(settings.cert, "--etcd-cert"),
         )
         return grpc.secure_channel(endpoint.target, credentials, options=options)
     return grpc.insecure_channel(endpoint.target, options=options)
 
 
-def _authenticate(channel: grpc.Channel, settings: ClientSettings) -> tuple[tuple[str, str], ...]:
+def _authenticate(channel: grpc.Channel, settings: EtcdOptions) -> tuple[tuple[str, str], ...]:
     if not settings.username:
         return ()
     response = rpc.AuthStub(channel).Authenticate(
         rpc.AuthenticateRequest(name=settings.username, password=settings.password or ""), timeout=settings.dial_timeout
     )
     return (("token", str(response.token)),)
+
+
+def _read(path: Path | None, flag: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read {flag} {path}: {error.strerror or error}") from error

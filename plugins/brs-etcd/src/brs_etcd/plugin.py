@@ -6,11 +6,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 from aetcd import rpc
 
 from brs.archive import ArchiveReader, ArchiveWriter
@@ -21,7 +19,7 @@ from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import match_owner
 from brs_etcd.check import check_data_dir
 from brs_etcd.connection import open_session
-from brs_etcd.options import ClientSettings, MemberSettings, plugin_options
+from brs_etcd.options import EtcdOptions
 from brs_etcd.restore import find_restore_tool, restore_snapshot
 from brs_etcd.snapshot import SnapshotStream, verify_snapshot_hash
 
@@ -32,7 +30,7 @@ SNAPSHOT = "etcd/snapshot.db"
 _COPY = 1 << 20
 
 
-class Etcd(Database):
+class Etcd(Database[EtcdOptions]):
     """etcd v3 (3.4 and later).
 
     Backup: the maintenance API's snapshot streamed into the archive and checked against the
@@ -41,32 +39,27 @@ class Etcd(Database):
     name, peer URLs, initial cluster and token from the options, into the staging directory.
     """
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return plugin_options()
-
-    def _client(self) -> ClientSettings:
-        return ClientSettings.from_options(self.context.options)
+    Options = EtcdOptions
 
     def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(data_dir)
 
     def probe(self) -> bool:
         try:
-            with open_session(self._client()):
+            with open_session(self.settings):
                 return True
         except DatabaseError:
             return False
 
     def version(self) -> str | None:
-        settings = self._client()
+        settings = self.settings
         with open_session(settings) as session:
             status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
             return str(status.version) or None
 
     def identity(self) -> str | None:
         """``etcd:<cluster id>`` in hex, or None while no endpoint answers."""
-        settings = self._client()
+        settings = self.settings
         try:
             with open_session(settings) as session:
                 status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
@@ -77,7 +70,7 @@ class Etcd(Database):
 
     # -- backup ------------------------------------------------------------------------------
     def dump(self, archive: ArchiveWriter) -> None:
-        settings = self._client()
+        settings = self.settings
         started = time.monotonic()
         with open_session(settings) as session:
             status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
@@ -105,8 +98,7 @@ class Etcd(Database):
         self._restore(archive, target, LEGACY_ROOT + "snapshot.db")
 
     def _restore(self, archive: ArchiveReader, target: Path, member_name: str) -> None:
-        tool = find_restore_tool(self.option("etcd_restore_tool"))
-        member = MemberSettings.from_options(self.context.options)
+        tool = find_restore_tool(self.settings.restore_tool)
         # The restore tools read a snapshot *file* and create a *new* data directory, so the
         # snapshot is written first and restored into a scratch folder inside the staging
         # directory, whose content then moves up. Both scratch names are brs-reserved.
@@ -125,7 +117,7 @@ class Etcd(Database):
             if not found:
                 raise ArchiveError(f"the backup holds no {member_name}; it is not an etcd backup")
             verify_snapshot_hash(snapshot)
-            restore_snapshot(tool, snapshot, scratch, member)
+            restore_snapshot(tool, snapshot, scratch, self.settings)
             for item in scratch.iterdir():
                 os.rename(item, target / item.name)
             match_owner(target)
@@ -134,4 +126,4 @@ class Etcd(Database):
         finally:
             snapshot.unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
-        self.log.info("restored etcd member %s (%s)", member.name, Path(tool).name)
+        self.log.info("restored etcd member %s (%s)", self.settings.name, Path(tool).name)

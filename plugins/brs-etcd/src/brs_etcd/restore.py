@@ -9,7 +9,7 @@ from pathlib import Path
 
 from brs import processes
 from brs.errors import ConfigError, DatabaseError
-from brs_etcd.options import MemberSettings
+from brs_etcd.options import EtcdOptions
 
 __all__ = ["find_restore_tool", "restore_snapshot"]
 
@@ -29,7 +29,7 @@ def find_restore_tool(configured: str | None) -> str:
     raise DatabaseError("restoring etcd needs etcdutl (etcd >= 3.5) or etcdctl (etcd 3.4) on PATH, or --etcd-restore-tool")
 
 
-def restore_snapshot(tool: str, snapshot: Path, data_dir: Path, member: MemberSettings) -> None:
+def restore_snapshot(tool: str, snapshot: Path, data_dir: Path, member: EtcdOptions) -> None:
     """Run ``<tool> snapshot restore`` into ``data_dir``, which must not exist yet."""
     env = dict(os.environ)
     if "etcdutl" not in Path(tool).name:
@@ -38,9 +38,9 @@ def restore_snapshot(tool: str, snapshot: Path, data_dir: Path, member: MemberSe
         tool, "snapshot", "restore", str(snapshot),
         "--data-dir", str(data_dir),
         "--name", member.name,
-        "--initial-cluster", member.initial_cluster,
-        "--initial-cluster-token", member.token,
-        "--initial-advertise-peer-urls", member.peer_urls,
+        "--initial-cluster", member.cluster,
+        "--initial-cluster-token", member.initial_cluster_token,
+        "--initial-advertise-peer-urls", member.initial_advertise_peer_urls,
     ]  # fmt: skip
     try:
         result = processes.run(

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-
-import click
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ArchiveError, DatabaseError
@@ -21,14 +18,14 @@ from brs_redis.bgsave import bgsave
 from brs_redis.check import check_data_dir, checker_candidates
 from brs_redis.client import connect
 from brs_redis.errors import BackupSkipped
-from brs_redis.layout import METADATA, RDB, RestoreLayout, parse_metadata, write_aof_manifest, write_rdb
-from brs_redis.options import DEFAULT_DBFILENAME, ConnectionSettings, plugin_options
+from brs_redis.layout import DEFAULT_APPENDDIRNAME, METADATA, RDB, RestoreLayout, parse_metadata, write_aof_manifest, write_rdb
+from brs_redis.options import RedisOptions
 from brs_redis.server import is_primary, persistence_config, server_version
 
 __all__ = ["Redis"]
 
 
-class Redis(Database):
+class Redis(Database[RedisOptions]):
     """Redis, Valkey and KeyDB (one class; ``--db`` only names the engine in messages).
 
     Backup: on a primary only, ``BGSAVE``, wait for it, then stream the RDB file the server
@@ -36,57 +33,57 @@ class Redis(Database):
     ``--redis-dbfilename`` plus, for ``appendonly yes`` servers, an AOF manifest based on it.
     """
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return plugin_options()
+    Options = RedisOptions
 
     @property
     def _engine(self) -> str:
         return self.context.name or "redis"
 
-    def _settings(self) -> ConnectionSettings:
-        return ConnectionSettings.from_options(self._engine, self.context.options)
+    @property
+    def _label(self) -> str:
+        """How every message names the server: ``valkey at 127.0.0.1:6379``."""
+        return f"{self._engine} at {self.settings.addr}"
 
     # -- checks ------------------------------------------------------------------------------
     def check(self, data_dir: Path) -> DataDirState:
         return check_data_dir(
             data_dir,
-            dbfilename=str(self.option("redis_dbfilename", DEFAULT_DBFILENAME)),
-            appenddirname=str(self.option("redis_appenddirname", "appendonlydir")),
-            checkers=checker_candidates(self._engine, self.option("redis_check_rdb")),
+            dbfilename=self.settings.dbfilename,
+            appenddirname=self.settings.appenddirname or DEFAULT_APPENDDIRNAME,
+            checkers=checker_candidates(self._engine, self.settings.check_rdb),
         )
 
     def probe(self) -> bool:
         try:
-            with connect(self._settings()) as client:
+            with connect(self.settings, self._label) as client:
                 return bool(client.ping())
         except DatabaseError:
             return False
 
     def version(self) -> str | None:
-        with connect(self._settings()) as client:
+        with connect(self.settings, self._label) as client:
             return server_version(client)
 
     # -- backup ------------------------------------------------------------------------------
     def dump(self, archive: ArchiveWriter) -> None:
-        settings = self._settings()
+        settings, label = self.settings, self._label
         with ExitStack() as files:
-            with connect(settings) as client:
+            with connect(settings, label) as client:
                 primary, role = is_primary(client)
                 if not primary:
                     raise BackupSkipped(f"skipped: this {self._engine} is a replica (role:{role}); only the primary is backed up")
                 version = server_version(client)
                 aof_enabled = bool(int(client.info("persistence").get("aof_enabled", 0)))
-                config = persistence_config(client, settings.label, settings.username, self.option("redis_rdb_path"), aof_enabled)
+                config = persistence_config(client, label, settings.username, settings.rdb_path, aof_enabled)
                 started = time.monotonic()
-                info = bgsave(client, settings.label, float(self.option("redis_bgsave_timeout", 3600.0)))
+                info = bgsave(client, label, settings.bgsave_timeout)
                 # Open right away: a later save replaces the file by rename, and this descriptor
                 # keeps reading the complete snapshot that our BGSAVE wrote.
                 try:
                     rdb = files.enter_context(open(config.rdb_path, "rb"))
                 except OSError as error:
                     raise DatabaseError(
-                        f"{settings.label} saved its RDB to {config.rdb_path}, which brs cannot read ({error.strerror}); "
+                        f"{label} saved its RDB to {config.rdb_path}, which brs cannot read ({error.strerror}); "
                         "mount the data volume at the same path or set --redis-rdb-path"
                     ) from None
             metadata: dict[str, Any] = {
@@ -99,7 +96,7 @@ class Redis(Database):
             }
             archive.add_bytes(METADATA, json.dumps(metadata, indent=2).encode() + b"\n")
             size = archive.add_stream(RDB, rdb)
-        self.log.info("%s: RDB of %d bytes saved and archived in %.1fs", settings.label, size, time.monotonic() - started)
+        self.log.info("%s: RDB of %d bytes saved and archived in %.1fs", label, size, time.monotonic() - started)
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, archive: ArchiveReader, target: Path) -> None:
@@ -136,8 +133,8 @@ class Redis(Database):
     def _layout(self, metadata: dict[str, Any]) -> RestoreLayout:
         return RestoreLayout.resolve(
             metadata,
-            dbfilename=str(self.option("redis_dbfilename", DEFAULT_DBFILENAME)),
-            appendonly=str(self.option("redis_appendonly", "yes")),
-            appenddirname=self.option("redis_appenddirname"),
-            appendfilename=self.option("redis_appendfilename"),
+            dbfilename=self.settings.dbfilename,
+            appendonly=self.settings.appendonly,
+            appenddirname=self.settings.appenddirname,
+            appendfilename=self.settings.appendfilename,
         )

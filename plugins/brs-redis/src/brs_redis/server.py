@@ -50,7 +50,7 @@ class PersistenceConfig:
 
 
 def persistence_config(
-    client: redis.Redis, label: str, user: str | None, rdb_path_option: str | None, aof_enabled: bool | None
+    client: redis.Redis, label: str, user: str | None, rdb_path_option: Path | None, aof_enabled: bool | None
 ) -> PersistenceConfig:
     """Read ``dir``/``dbfilename`` (and the AOF names) with ``CONFIG GET``.
 
@@ -68,7 +68,7 @@ def persistence_config(
                 "set --redis-rdb-path to the RDB file the server writes"
             ) from None
     if rdb_path_option is not None:
-        path = Path(rdb_path_option)
+        path = rdb_path_option
     elif config.get("dir") and config.get("dbfilename"):
         path = Path(config["dir"]) / config["dbfilename"]
     else:

@@ -1,4 +1,9 @@
-"""Helpers to run real Redis and Valkey servers in tests (imported by conftest and the tests)."""
+"""Test helpers: real Redis and Valkey servers on free loopback ports, and a sample data set.
+
+Used by this plugin's tests and by end-to-end tests elsewhere in the repository; import the
+fixtures into a ``conftest.py`` (``from brs_redis.testing import start_server as start_server``).
+A missing server program is a test *failure* with a clear message, never a skip.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,26 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from brs.testing import free_port, stop_server
 import redis
+
+from brs.testing import ServerProcess, free_port, server_factory
+
+__all__ = [
+    "ENGINES",
+    "Server",
+    "StartServer",
+    "load_bulk",
+    "load_sample",
+    "server_binary",
+    "snapshot",
+    "start_server",
+]
 
 ENGINES = {
     # engine name -> (env var, default path), as in scripts/test-servers.env
@@ -39,16 +56,17 @@ def server_binary(engine: str) -> str:
 
 
 @dataclass
-class Server:
-    """One running server process."""
+class Server(ServerProcess):
+    """One redis-server or valkey-server process on loopback; :meth:`start` launches it."""
 
     engine: str
     directory: Path
-    port: int
-    process: subprocess.Popen[bytes]
+    extra: tuple[str, ...] = ()  #: more server arguments (``--dbfilename``, ``custom.rdb``)
     password: str | None = None
-    args: list[str] = field(default_factory=list)
-    tls: Path | None = None
+    appendonly: bool = False
+    tls: Path | None = None  #: certificates of :func:`brs.testing.make_certificates`: TLS only, client certificates required
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def addr(self) -> str:
@@ -62,8 +80,33 @@ class Server:
         kwargs.setdefault("decode_responses", True)
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
-    def stop(self) -> None:
-        stop_server(self.process)
+    def start(self) -> Server:
+        """Launch on a free port and wait until it answers (a port taken meanwhile: another one)."""
+        binary = server_binary(self.engine)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(5):
+            self.port = free_port()
+            log = self.directory.parent / f"{self.directory.name}.{self.port}.log"
+            # fmt: off
+            args = [
+                binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory), "--save", "",
+                "--appendonly", "yes" if self.appendonly else "no", "--logfile", str(log), "--daemonize", "no",
+            ]
+            # fmt: on
+            if self.tls is not None:
+                args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
+                args += ["--tls-cert-file", str(self.tls / "server.crt"), "--tls-key-file", str(self.tls / "server.key")]
+                args += ["--tls-ca-cert-file", str(self.tls / "ca.crt"), "--tls-auth-clients", "yes"]
+            args += self.extra
+            if self.password is not None:
+                args += ["--requirepass", self.password]
+            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if _wait_ready(self):
+                return self
+            self.stop()
+            if "Address already in use" not in self.log():
+                pytest.fail(f"{self.engine} did not start on {self.directory}:\n{self.log()[-2000:]}", pytrace=False)
+        pytest.fail(f"{self.engine} found no free port", pytrace=False)
 
     def log(self) -> str:
         path = self.directory.parent / f"{self.directory.name}.{self.port}.log"
@@ -73,50 +116,23 @@ class Server:
 StartServer = Callable[..., Server]
 
 
-def start_servers(started: list[Server]) -> StartServer:
-    """``start(engine, directory, *extra_args, password=None, appendonly=False)`` -> a ready :class:`Server`.
+def _server(
+    engine: str, directory: Path, *extra: str, password: str | None = None, appendonly: bool = False, tls: Path | None = None
+) -> Server:
+    return Server(engine, directory, extra, password, appendonly, tls)
 
-    Every server is appended to ``started`` so that the caller stops it, whatever happens.
-    """
 
-    def start(
-        engine: str, directory: Path, *extra: str, password: str | None = None, appendonly: bool = False, tls: Path | None = None
-    ) -> Server:
-        binary = server_binary(engine)
-        directory.mkdir(parents=True, exist_ok=True)
-        for _attempt in range(5):
-            port = free_port()
-            log = directory.parent / f"{directory.name}.{port}.log"
-            # fmt: off
-            args = [
-                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-                "--appendonly", "yes" if appendonly else "no", "--logfile", str(log), "--daemonize", "no",
-            ]
-            # fmt: on
-            if tls is not None:  # TLS only, with client certificates required
-                args[1:3] = ["--port", "0", "--tls-port", str(port)]
-                args += ["--tls-cert-file", str(tls / "server.crt"), "--tls-key-file", str(tls / "server.key")]
-                args += ["--tls-ca-cert-file", str(tls / "ca.crt"), "--tls-auth-clients", "yes"]
-            args += extra
-            if password is not None:
-                args += ["--requirepass", password]
-            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            server = Server(engine, directory, port, process, password, args, tls)
-            started.append(server)
-            if _wait_ready(server):
-                return server
-            server.stop()
-            if "Address already in use" not in server.log():
-                pytest.fail(f"{engine} did not start on {directory}:\n{server.log()[-2000:]}", pytrace=False)
-        pytest.fail(f"{engine} found no free port", pytrace=False)
-
-    return start
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """``start_server(engine, directory, *extra_args, password=None, appendonly=False, tls=None)``
+    returns a :class:`Server` that answers; every one is stopped when the test ends."""
+    yield from server_factory(_server)
 
 
 def _wait_ready(server: Server, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
+        if server.process is None or server.process.poll() is not None:
             return False
         try:
             with server.client(socket_connect_timeout=1) as client:
@@ -156,6 +172,12 @@ def load_sample(client: redis.Redis) -> None:
     pipe.set("db3:key", "in database 3")
     pipe.execute_command("SELECT", 0)  # type: ignore[no-untyped-call]
     pipe.execute()
+
+
+def load_bulk(client: redis.Redis, size: int, piece: int = 8 << 20) -> None:
+    """More than ``size`` bytes in a few large random values (incompressible, quick to load)."""
+    for index in range(size // piece + 1):
+        client.set(f"bulk:{index}", os.urandom(piece))
 
 
 def snapshot(server: Server) -> dict[str, Any]:

@@ -1,19 +1,38 @@
-"""Helpers to run real etcd members in tests (imported by conftest and the tests)."""
+"""Test helpers: real etcd members (3.4 and 3.5) on free loopback ports, and a sample data set.
+
+Used by this plugin's tests and by end-to-end tests elsewhere in the repository; import the
+fixture into a ``conftest.py`` (``from brs_etcd.testing import start_member as start_member``).
+Missing etcd programs are a test *failure* with a clear message, never a skip.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-from brs.testing import free_port, stop_server
 from aetcd import rpc
+
+from brs.testing import ServerProcess, free_port, server_factory, stop_server
+
+__all__ = [
+    "VERSIONS",
+    "Member",
+    "Sample",
+    "StartMember",
+    "assert_sample",
+    "bindir",
+    "load_bulk",
+    "load_sample",
+    "read_all",
+    "restore_tool",
+    "start_member",
+]
 
 VERSIONS = {
     # version -> (env var, default bin dir), as in scripts/test-servers.env
@@ -46,17 +65,16 @@ def restore_tool(version: str) -> str:
 
 
 @dataclass
-class Member:
-    """One running single-member etcd cluster."""
+class Member(ServerProcess):
+    """One single-member etcd cluster on loopback; :meth:`start` launches it."""
 
     version: str
-    name: str
     data_dir: Path
-    client_port: int
-    peer_port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    tls: Path | None = None
+    name: str = "n1"
+    peer_port: int | None = None  #: None: a free port, chosen at start
+    tls: Path | None = None  #: certificates of :func:`brs.testing.make_certificates`: client TLS, client certificates required
+    client_port: int = 0
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -66,6 +84,10 @@ class Member:
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.{self.client_port}.log"
+
     def channel(self) -> grpc.Channel:
         target = f"127.0.0.1:{self.client_port}"
         options = [("grpc.max_receive_message_length", 64 << 20)]  # read_all() gets every key at once
@@ -73,6 +95,32 @@ class Member:
             return grpc.insecure_channel(target, options=options)
         files = [(self.tls / name).read_bytes() for name in ("ca.crt", "client.key", "client.crt")]
         return grpc.secure_channel(target, grpc.ssl_channel_credentials(*files), options=options)
+
+    def start(self) -> Member:
+        """Launch on free ports and wait until it has a leader (a port taken meanwhile: others)."""
+        etcd = str(bindir(self.version) / "etcd")
+        scheme = "https" if self.tls else "http"
+        fixed_peer = self.peer_port
+        for _attempt in range(5):
+            self.client_port, self.peer_port, metrics = free_port(), fixed_peer or free_port(), free_port()
+            client, peer, name = self.client_port, self.peer_port, self.name
+            args = [
+                etcd, "--name", name, "--data-dir", str(self.data_dir),
+                "--listen-client-urls", f"{scheme}://127.0.0.1:{client}", "--advertise-client-urls", f"{scheme}://127.0.0.1:{client}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", f"{name}=http://127.0.0.1:{peer}", "--listen-metrics-urls", f"http://127.0.0.1:{metrics}",
+            ]  # fmt: skip
+            if self.tls is not None:  # client TLS with client certificates required; peers stay plain
+                args += ["--cert-file", str(self.tls / "server.crt"), "--key-file", str(self.tls / "server.key")]
+                args += ["--trusted-ca-file", str(self.tls / "ca.crt"), "--client-cert-auth"]
+            with open(self.log_path, "wb") as log:
+                self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            if _wait_ready(self):
+                return self
+            self.stop()
+            if "address already in use" not in self.log():
+                pytest.fail(f"etcd {self.version} did not start on {self.data_dir}:\n{self.log()[-3000:]}", pytrace=False)
+        pytest.fail("etcd found no free port", pytrace=False)
 
     def stop(self) -> None:
         stop_server(self.process, timeout=15)
@@ -84,39 +132,11 @@ class Member:
 StartMember = Callable[..., Member]
 
 
-def start_members(started: list[Member]) -> StartMember:
-    """``start(version, data_dir, name="n1", peer_port=None)`` -> a :class:`Member` that answers.
-
-    Every member is appended to ``started`` so that the caller stops it, whatever happens.
-    """
-
-    def start(version: str, data_dir: Path, name: str = "n1", peer_port: int | None = None, tls: Path | None = None) -> Member:
-        etcd = str(bindir(version) / "etcd")
-        scheme = "https" if tls else "http"
-        for _attempt in range(5):
-            client, peer, metrics = free_port(), peer_port or free_port(), free_port()
-            log_path = data_dir.parent / f"{data_dir.name}.{client}.log"
-            args = [
-                etcd, "--name", name, "--data-dir", str(data_dir),
-                "--listen-client-urls", f"{scheme}://127.0.0.1:{client}", "--advertise-client-urls", f"{scheme}://127.0.0.1:{client}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-cluster", f"{name}=http://127.0.0.1:{peer}", "--listen-metrics-urls", f"http://127.0.0.1:{metrics}",
-            ]  # fmt: skip
-            if tls is not None:  # client TLS with client certificates required; peers stay plain
-                args += ["--cert-file", str(tls / "server.crt"), "--key-file", str(tls / "server.key")]
-                args += ["--trusted-ca-file", str(tls / "ca.crt"), "--client-cert-auth"]
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            member = Member(version, name, data_dir, client, peer, process, log_path, tls)
-            started.append(member)
-            if _wait_ready(member):
-                return member
-            member.stop()
-            if "address already in use" not in member.log():
-                pytest.fail(f"etcd {version} did not start on {data_dir}:\n{member.log()[-3000:]}", pytrace=False)
-        pytest.fail("etcd found no free port", pytrace=False)
-
-    return start
+@pytest.fixture
+def start_member() -> Iterator[StartMember]:
+    """``start_member(version, data_dir, name="n1", peer_port=None, tls=None)`` returns a
+    :class:`Member` that answers; every one is stopped when the test ends."""
+    yield from server_factory(Member)
 
 
 def _wait_ready(member: Member, timeout: float = 30.0) -> bool:
@@ -124,7 +144,7 @@ def _wait_ready(member: Member, timeout: float = 30.0) -> bool:
     with member.channel() as channel:
         kv = rpc.KVStub(channel)
         while time.monotonic() < deadline:
-            if member.process.poll() is not None:
+            if member.process is None or member.process.poll() is not None:
                 return False
             try:
                 kv.Range(rpc.RangeRequest(key=b"probe"), timeout=1)  # linearizable: needs a leader
@@ -161,6 +181,16 @@ def load_sample(member: Member) -> Sample:
     return Sample(keys, granted.ID, frozenset({b"/leased/a", b"/leased/b"}), revision, mods)
 
 
+def load_bulk(member: Member, size: int) -> None:
+    """More than ``size`` bytes of random values, 1 MiB each: etcd refuses requests larger than
+    ``--max-request-bytes`` (1.5 MiB by default), so a large data set is many values."""
+    piece = 1 << 20
+    with member.channel() as channel:
+        kv = rpc.KVStub(channel)
+        for index in range(size // piece + 1):
+            kv.Put(rpc.PutRequest(key=f"/bulk/{index:04d}".encode(), value=os.urandom(piece)), timeout=30)
+
+
 def read_all(member: Member) -> tuple[dict[bytes, bytes], dict[bytes, int], int]:
     with member.channel() as channel:
         response = rpc.KVStub(channel).Range(rpc.RangeRequest(key=b"\0", range_end=b"\0"), timeout=10)
@@ -183,7 +213,3 @@ def assert_sample(member: Member, sample: Sample) -> None:
         assert put.header.revision > sample.revision
         got = rpc.KVStub(channel).Range(rpc.RangeRequest(key=b"/after-restore"), timeout=10)
         assert got.kvs[0].value == b"written"
-
-
-def copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=True)

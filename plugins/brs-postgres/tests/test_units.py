@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from brs.errors import ConfigError, DatabaseError
+from brs.errors import BrsError, ConfigError, DatabaseError
 from brs.interfaces import DataDirStatus, PluginContext
+from brs.testing import archive_of
 
 from brs_postgres import Postgres
 from brs_postgres.dumpall import skip_bootstrap_role
@@ -100,3 +102,22 @@ def test_error_lines_prefer_the_cause() -> None:
     text = "pg_basebackup: starting\npg_basebackup: error: connection failed: FATAL:  password authentication failed\n"
     assert error_line(text) == "pg_basebackup: error: connection failed: FATAL: password authentication failed"
     assert error_line("") == "no error output"
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({"dumpall.sql": b"SELECT 1;"}, "the backup has no brs-postgres.json before its data; it was not made by brs-postgres"),
+        ({"brs-postgres.json": json.dumps({"format": 2}).encode(), "dumpall.sql": b""}, "has format 2, newer than the 1"),
+        ({"brs-postgres.json": b'{"format": 1, "method": "dumpall"}', "dumpall.sql": b""}, "brs-postgres.json is unreadable"),
+        ({"brs-postgres.json": b"[1, 2]", "dumpall.sql": b""}, "brs-postgres.json is not a JSON object"),
+    ],
+    ids=["data-first", "newer-format", "no-server-facts", "not-an-object"],
+)
+def test_the_metadata_member_is_checked_before_any_data(members: dict[str, bytes], expected: str, tmp_path: Path) -> None:
+    plugin = Postgres(PluginContext(name="postgres", settings=PostgresOptions(bindir=tmp_path / "bin")))
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(BrsError, match=expected) as caught:
+        plugin.restore(archive_of(members), target)
+    assert "\n" not in str(caught.value) and list(target.iterdir()) == []

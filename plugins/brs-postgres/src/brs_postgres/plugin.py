@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.kit.metadata import MetadataMember
 
 from brs_postgres import basebackup, dumpall, legacy
 from brs_postgres.binaries import save_binaries
@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["METADATA", "Postgres"]
 
 #: First member of every backup: how it was made and what the server looked like.
-METADATA = "brs-postgres.json"
-_FORMAT = 1
+METADATA = MetadataMember("brs-postgres.json", format=1, plugin="brs-postgres")
 
 
 class Postgres(Database[PostgresOptions]):
@@ -69,8 +68,7 @@ class Postgres(Database[PostgresOptions]):
             client = tools.version()
         except DatabaseError:
             client = "unknown"
-        metadata = {"format": _FORMAT, "method": method, "server": facts.to_json(), "client": client}
-        archive.add_bytes(METADATA, (json.dumps(metadata, indent=2) + "\n").encode(), mode=0o600)
+        METADATA.write(archive, {"method": method, "server": facts.to_json(), "client": client})
         self.log.info("dumping PostgreSQL %s at %s with %s", facts.server_version, settings.server, method)
         if method == "basebackup":
             basebackup.dump(archive, settings, tools)
@@ -78,21 +76,14 @@ class Postgres(Database[PostgresOptions]):
             dumpall.dump(archive, settings, tools)
 
     def restore(self, archive: ArchiveReader, target: Path) -> None:
-        facts: ServerFacts | None = None
-        method = None
+        metadata: dict[str, Any] | None = None
         owner = Owner.resolve(target, self.settings.system_user)
         for entry in archive:
-            if entry.name == METADATA:
+            if entry.name == METADATA.name:
                 with entry.open() as handle:
-                    try:
-                        metadata: dict[str, Any] = json.loads(handle.read())
-                        facts = ServerFacts.from_json(metadata["server"])
-                        method = str(metadata["method"])
-                    except (ValueError, KeyError, TypeError) as error:
-                        raise DatabaseError(f"the backup's {METADATA} is unreadable: {error}") from None
+                    metadata = METADATA.read(handle)
             elif entry.name in (basebackup.STREAM, dumpall.STREAM):
-                if facts is None:
-                    raise DatabaseError(f"the backup has no {METADATA} before its data; it was not made by brs-postgres")
+                method, facts = _recorded(METADATA.require(metadata))
                 self.log.info("restoring a %s backup of PostgreSQL %s into %s", method, facts.server_version, target)
                 with entry.open() as source:
                     if entry.name == basebackup.STREAM:
@@ -153,3 +144,11 @@ class Postgres(Database[PostgresOptions]):
             return (Path(self.tools.pg_config("--pkglibdir")) / "timescaledb.so").exists()
         except DatabaseError:
             return False
+
+
+def _recorded(metadata: dict[str, Any]) -> tuple[str, ServerFacts]:
+    """The backup method and the server's facts from the metadata member."""
+    try:
+        return str(metadata["method"]), ServerFacts.from_json(metadata["server"])
+    except (KeyError, TypeError) as error:
+        raise DatabaseError(f"the backup's {METADATA.name} is unreadable: {error}") from None

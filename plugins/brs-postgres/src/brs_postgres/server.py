@@ -2,18 +2,24 @@
 
 Restores and upgrades start PostgreSQL on data that is not live yet. Nobody else may connect to
 it, so it listens on no TCP address at all, and its socket lives in a fresh directory that only
-the server's account can enter.
+the server's account can enter. The process itself is a :class:`brs.kit.server.TemporaryServer`:
+``postgres`` runs as brs's child (not daemonized by ``pg_ctl``), so it never outlives brs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 from brs import killpoints
 from brs.errors import DatabaseError
+from brs.kit.server import TemporaryServer
 
 from brs_postgres.tools import Owner, Toolset, error_line
 
@@ -21,6 +27,10 @@ __all__ = ["TempServer", "write_trust_hba"]
 
 #: The port only names the socket file inside the private directory.
 _SOCKET_PORT = 5432
+#: Seconds to start (crash recovery of a restored base backup included) and to stop cleanly.
+_TIMEOUT = 300.0
+#: ``postmaster.pid`` line 8: what ``pg_ctl -w`` waits for (PostgreSQL 10+).
+_READY = ("ready", "standby")
 
 
 def write_trust_hba(directory: Path, owner: Owner) -> Path:
@@ -36,20 +46,30 @@ def write_trust_hba(directory: Path, owner: Owner) -> Path:
     return path
 
 
-class TempServer:
-    """Context manager: ``pg_ctl start`` on enter, a clean ``pg_ctl stop`` on exit.
+class TempServer(TemporaryServer):
+    """``postgres`` on ``data_dir`` as ``owner``; as a context manager, started on entry and stopped cleanly on exit.
 
     :param options: extra ``-c name=value`` settings (e.g. ``shared_preload_libraries``).
     """
 
+    what = "temporary PostgreSQL server"
+    port_count = 0  # a Unix socket only
+    stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown: ends sessions, then a checkpoint
+    stop_timeout = _TIMEOUT
+
     def __init__(self, tools: Toolset, data_dir: Path, owner: Owner, options: tuple[str, ...] = ()) -> None:
+        socket_dir = owner.private_dir("brs-pg-")  # also the working directory, with the server's log
+        super().__init__(socket_dir, log=logging.getLogger("brs.database.postgres"))
+        self.socket_dir: Path | None = socket_dir
         self.tools = tools
         self.data_dir = data_dir
         self.owner = owner
         self.options = options
-        self.socket_dir: Path | None = None
-        self.port = _SOCKET_PORT
-        self.running = False
+
+    @property
+    def port(self) -> int:
+        """The number in the socket's file name (the server listens on no TCP port)."""
+        return _SOCKET_PORT
 
     def client_env(self, user: str) -> dict[str, str]:
         """libpq variables that reach this server over its socket as ``user``."""
@@ -60,72 +80,67 @@ class TempServer:
         assert self.socket_dir is not None
         return f"host={self.socket_dir} port={self.port} user={user} dbname={dbname}"
 
-    def start(self) -> None:
-        self.socket_dir = self.owner.private_dir("brs-pg-")
-        log = self.socket_dir / "server.log"
+    # -- what the kit asks for ---------------------------------------------------------------
+    def command(self) -> list[str]:
+        assert self.socket_dir is not None
         hba = write_trust_hba(self.socket_dir, self.owner)
-        settings = " ".join(
-            [
-                f"-p {self.port}",
-                "-c listen_addresses=''",
-                f"-c unix_socket_directories='{self.socket_dir}'",
-                f"-c hba_file='{hba}'",
-                *(f"-c {o}" for o in self.options),
-            ]
-        )
-        try:
-            self.tools.run(
-                "pg_ctl",
-                ["-D", str(self.data_dir), "-l", str(log), "-w", "-t", "300", "-o", settings, "start"],
-                owner=self.owner,
-                cwd=self.socket_dir,
-                what=f"starting a temporary server on {self.data_dir}",
-            )
-        except DatabaseError as error:
-            detail = error_line(log.read_text(errors="replace")) if log.exists() else str(error)
-            self._cleanup()
-            raise DatabaseError(f"cannot start PostgreSQL on {self.data_dir}: {detail}") from None
-        self.running = True
-        killpoints.reached("postgres-temporary-server")
+        settings = ["listen_addresses=", f"unix_socket_directories={self.socket_dir}", f"hba_file={hba}", *self.options]
+        options = [part for setting in settings for part in ("-c", setting)]
+        return [self.tools.path("postgres"), "-D", str(self.data_dir), "-p", str(self.port), *options]
 
-    def stop(self) -> None:
-        """Stop cleanly (a fast shutdown still checkpoints); raises if it does not stop."""
-        if not self.running:
-            self._cleanup()
-            return
+    def ready(self) -> bool:
+        # What pg_ctl -w waits for: postmaster.pid names this process and says it accepts connections.
         try:
-            self.tools.run(
-                "pg_ctl",
-                ["-D", str(self.data_dir), "-m", "fast", "-w", "-t", "300", "stop"],
-                owner=self.owner,
-                cwd=self.socket_dir,
-                what=f"stopping the temporary server on {self.data_dir}",
-            )
-            self.running = False
-        finally:
-            if not self.running:
-                self._cleanup()
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return False
+        return len(lines) >= 8 and lines[0].strip() == str(self.pid) and lines[7].strip() in _READY
+
+    def environment(self) -> Mapping[str, str]:
+        return self.tools.env()  # no PG* variables meant for the live server; saved programs' libraries
+
+    def popen_options(self) -> dict[str, Any]:
+        return self.owner.process_kwargs()  # PostgreSQL refuses to run as root
+
+    def last_error(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return error_line(text)  # PostgreSQL's FATAL/PANIC line first
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = _TIMEOUT) -> Self:
+        """Start and wait until the server accepts connections (one-line DatabaseError otherwise)."""
+        try:
+            super().start(timeout)
+        except DatabaseError as error:
+            self._cleanup()
+            raise DatabaseError(f"cannot start PostgreSQL on {self.data_dir}: {error}") from None
+        killpoints.reached("postgres-temporary-server")
+        return self
+
+    def stop(self) -> bool:
+        """Stop cleanly (a fast shutdown still checkpoints); raises if it does not, or had stopped on its own."""
+        if self.pid is None:
+            self._cleanup()
+            return True
+        died = None if self.running() else self.last_error()
+        if super().stop() and died is None:
+            return True
+        if died is not None:
+            raise DatabaseError(f"the temporary server on {self.data_dir} stopped on its own: {died}")
+        raise DatabaseError(f"the temporary server on {self.data_dir} did not stop within {self.stop_timeout:.0f}s")
 
     def kill(self) -> None:
-        """Best-effort immediate stop after a failure (the data is discarded or retried anyway)."""
-        if self.running:
-            try:
-                self.tools.run(
-                    "pg_ctl", ["-D", str(self.data_dir), "-m", "immediate", "-w", "stop"], owner=self.owner, cwd=self.socket_dir
-                )
-                self.running = False
-            except DatabaseError:
-                pass
+        """Immediate stop after a failure (the data is discarded or retried anyway)."""
+        super().kill()
         self._cleanup()
 
     def _cleanup(self) -> None:
-        if self.socket_dir is not None and not self.running:
+        if self.socket_dir is not None and not self.running():
             shutil.rmtree(self.socket_dir, ignore_errors=True)
             self.socket_dir = None
 
-    def __enter__(self) -> TempServer:
-        self.start()
-        return self
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc_type is None:

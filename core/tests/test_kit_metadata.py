@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,31 @@ def test_require_names_the_missing_member() -> None:
     assert MEMBER.require({"format": 1}) == {"format": 1}
     with pytest.raises(BrsError, match=r"^the backup has no brs-example.json before its data; it was not made by brs-example$"):
         MEMBER.require(None)
+
+
+def test_extract_copies_the_one_data_member_after_the_metadata(tmp_path: Path) -> None:
+    archive = archive_of((MEMBER.name, b'{"format": 1, "version": "7"}'), ("dump", b"the data"))
+    assert MEMBER.extract(archive, "dump", tmp_path / "dump", engine="Example") == {"format": 1, "version": "7"}
+    assert (tmp_path / "dump").read_bytes() == b"the data"
+
+
+def test_extract_of_a_backup_made_before_the_metadata_existed(tmp_path: Path) -> None:
+    assert MEMBER.extract(archive_of(("dump", b"old")), "dump", tmp_path / "dump", engine="Example") is None
+    assert (tmp_path / "dump").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize(
+    ("members", "with_metadata", "message"),
+    [
+        ([("dump.rdb", b"x")], True, "unexpected member 'dump.rdb' in a Example backup"),
+        ([("dump", b"x"), ("dump", b"y")], True, "unexpected member 'dump' in a Example backup"),
+        ([(MEMBER.name, b'{"format": 1}')], True, "the backup holds no dump"),
+        ([(MEMBER.name, b'{"format": 1}'), ("dump", b"x")], False, "unexpected member 'brs-example.json' in a Example backup"),
+    ],
+)
+def test_extract_refuses_what_is_not_such_a_backup(
+    tmp_path: Path, members: list[tuple[str, bytes]], with_metadata: bool, message: str
+) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        MEMBER.extract(archive_of(*members), "dump", tmp_path / "dump", engine="Example", with_metadata=with_metadata)
+    assert str(caught.value) == message

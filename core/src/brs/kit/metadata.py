@@ -27,14 +27,16 @@ object with a whole ``format`` number; anything else is a one-line
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from brs.errors import ArchiveError, DatabaseError
 
 if TYPE_CHECKING:
-    from brs.archive import ArchiveWriter
+    from brs.archive import ArchiveReader, ArchiveWriter
 
 __all__ = ["FORMAT_KEY", "LIMIT", "MetadataMember"]
 
@@ -42,6 +44,7 @@ __all__ = ["FORMAT_KEY", "LIMIT", "MetadataMember"]
 FORMAT_KEY = "format"
 #: Largest member read (metadata is a few hundred bytes; a larger one is not ours).
 LIMIT = 1 << 20
+_COPY_BUFFER = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,34 @@ class MetadataMember:
                 f" restore it with a newer {self.plugin}"
             )
         return document
+
+    def extract(
+        self, archive: ArchiveReader, member: str, path: Path, *, engine: str, with_metadata: bool = True
+    ) -> dict[str, Any] | None:
+        """Copy the one data ``member`` of a backup to the new file ``path``, reading the metadata first.
+
+        For plugins whose backup is the metadata member and one file (a dump). Returns the
+        metadata, or None for a backup without it (made before the plugin wrote one;
+        ``with_metadata=False`` for backups of backup-restore-sidecar, which never had one).
+
+        :raises DatabaseError: a member that is neither (``engine`` names the backup's kind), or
+            no ``member`` at all; and what :meth:`read` raises.
+        """
+        metadata: dict[str, Any] | None = None
+        found = False
+        for entry in archive:
+            if with_metadata and entry.name == self.name and metadata is None and not found:
+                with entry.open() as source:
+                    metadata = self.read(source)
+            elif entry.name == member and not found:
+                with entry.open() as source, open(path, "xb") as out:
+                    shutil.copyfileobj(source, out, _COPY_BUFFER)
+                found = True
+            else:
+                raise DatabaseError(f"unexpected member {entry.name!r} in a {engine} backup")
+        if not found:
+            raise DatabaseError(f"the backup holds no {member}")
+        return metadata
 
     def require(self, document: dict[str, Any] | None) -> dict[str, Any]:
         """``document`` when the member was read, else a one-line :class:`~brs.errors.DatabaseError`.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ConfigError, DatabaseError
@@ -21,7 +19,6 @@ from brs_meilisearch.upgrade import upgrade_data_dir
 
 __all__ = ["Meilisearch"]
 
-_COPY_BUFFER = 1 << 20
 
 
 class Meilisearch(Database[MeiliOptions]):
@@ -103,33 +100,23 @@ class Meilisearch(Database[MeiliOptions]):
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, archive: ArchiveReader, target: Path) -> None:
-        self._restore(archive, target, DUMP_MEMBER, METADATA.name)
+        self._restore(archive, target, DUMP_MEMBER, with_metadata=True)
 
     def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar (up to its removal of Meilisearch) stored the dump as files/latest.dump.
-        self._restore(archive, target, LEGACY_ROOT + "latest.dump", None)
+        self._restore(archive, target, LEGACY_ROOT + "latest.dump", with_metadata=False)
 
-    def _restore(self, archive: ArchiveReader, target: Path, member: str, metadata_member: str | None) -> None:
+    def _restore(self, archive: ArchiveReader, target: Path, member: str, *, with_metadata: bool) -> None:
         settings = self.settings
         binary = resolve_binary(settings.binary)
         scratch = target / SCRATCH
         dump = scratch / DUMP_MEMBER
         try:
             scratch.mkdir(exist_ok=True)
-            metadata: dict[str, Any] | None = None
-            for entry in archive:
-                if entry.name == metadata_member and metadata is None:
-                    # Backups of brs-meilisearch before 0.2 have none; a newer format is refused.
-                    with entry.open() as source:
-                        metadata = METADATA.read(source)
-                    self.log.info("restoring a dump of Meilisearch %s", metadata.get("version", "(version unknown)"))
-                    continue
-                if entry.name != member:
-                    raise DatabaseError(f"unexpected member {entry.name!r} in a Meilisearch backup")
-                with entry.open() as source, open(dump, "wb") as out:
-                    shutil.copyfileobj(source, out, _COPY_BUFFER)
-            if not dump.is_file():
-                raise DatabaseError(f"the backup holds no {member}")
+            # Backups of brs-meilisearch 0.1 have no metadata; a newer format is refused.
+            metadata = METADATA.extract(archive, member, dump, engine="Meilisearch", with_metadata=with_metadata)
+            if metadata is not None:
+                self.log.info("restoring a dump of Meilisearch %s", metadata.get("version", "(version unknown)"))
         except BaseException:
             clear_directory(target)
             raise

@@ -23,7 +23,6 @@ from brs_rethinkdb.tools import dump_command, restore_command, run_tool, write_p
 
 __all__ = ["RethinkDB"]
 
-_COPY_BUFFER = 1 << 20
 #: RethinkDB's cluster metadata file; every initialised data directory has it.
 METADATA_FILE = "metadata"
 #: The first member of a backup: the server's version and the number of tables.
@@ -105,7 +104,9 @@ class RethinkDB(Database[RethinkOptions]):
         with tempfile.TemporaryDirectory(prefix="brs-rethinkdb-restore-", dir=settings.temp_dir) as scratch:
             work = Path(scratch)
             try:
-                dump = _extract_dump(archive, work, member, METADATA.name if member == DUMP_MEMBER else None)
+                # Backups of brs-rethinkdb 0.1 have no metadata; a newer format is refused.
+                dump = work / DUMP_MEMBER
+                METADATA.extract(archive, member, dump, engine="RethinkDB", with_metadata=member == DUMP_MEMBER)
                 tables = dump_tables(dump)
                 with TemporaryRethinkDB(binary, target, work / "server", password, log=self.log) as server:
                     server.start(settings.timeout)
@@ -128,23 +129,6 @@ class RethinkDB(Database[RethinkOptions]):
                 clear_directory(target)
                 raise
         self.log.info("restored %d RethinkDB table(s) into %s", len(tables), target)
-
-
-def _extract_dump(archive: ArchiveReader, work: Path, member: str, metadata_member: str | None) -> Path:
-    dump = work / DUMP_MEMBER
-    for entry in archive:
-        if entry.name == metadata_member:
-            # Backups of brs-rethinkdb before 0.2 have none; a newer format is refused here.
-            with entry.open() as source:
-                METADATA.read(source)
-            continue
-        if entry.name != member:
-            raise DatabaseError(f"unexpected member {entry.name!r} in a RethinkDB backup")
-        with entry.open() as source, open(dump, "wb") as out:
-            shutil.copyfileobj(source, out, _COPY_BUFFER)
-    if not dump.is_file():
-        raise DatabaseError(f"the backup holds no {member}")
-    return dump
 
 
 def _resolve(binary: str) -> Path:

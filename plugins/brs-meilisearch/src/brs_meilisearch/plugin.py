@@ -20,7 +20,6 @@ from brs_meilisearch.upgrade import upgrade_data_dir
 __all__ = ["Meilisearch"]
 
 
-
 class Meilisearch(Database[MeiliOptions]):
     """Backs up a running Meilisearch through its dumps API and restores by importing the dump.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from brs.errors import BackupNotFound, ConfigError, StorageError
 from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.kit.objects import check_object_name
 from brs.legacy.naming import is_local_name
 from brs.options import PluginOptions, option
 
@@ -56,9 +57,7 @@ class LocalStorage(Storage[LocalStorageOptions]):
         return str(self.root)
 
     def _path(self, name: str) -> Path:
-        if not name or name.startswith(".") or "/" in name or "\\" in name:
-            raise StorageError(f"invalid object name {name!r}")
-        return self.root / name
+        return self.root / check_object_name(name)
 
     def ensure(self) -> None:
         try:

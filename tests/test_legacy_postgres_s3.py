@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -25,10 +24,8 @@ import pytest
 from brs.testing import run_brs
 from brs.testing.legacy import SUFFIXES, make_old_backup
 from brs_postgres.testing import bindir_for, old_format_versions, served_rows, world_tempdir
+from brs_storage_s3.testing import KEY, S3Target, ceph_rgw, moto, versioned_bucket
 
-# The S3 test servers live with the S3 plugin's tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "brs-storage-s3" / "tests"))
-from s3_servers import KEY, S3Target, ceph_rgw, moto, versioned_bucket
 
 pytestmark = [pytest.mark.server("postgres"), pytest.mark.server("s3")]
 

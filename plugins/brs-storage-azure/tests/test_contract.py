@@ -5,23 +5,31 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from azure_servers import Azurite, unique_container
+from brs_storage_azure.testing import Azurite, unique_container
 from brs.interfaces import Storage
 from brs.testing import StorageContract
 from brs.testing.storage import GreedyReader
 
-from azure import AzureStorage
+from brs_storage_azure import AzureStorage
+
+pytestmark = pytest.mark.server("azurite")
 
 _MiB = 1 << 20
 
 
 class TestAzureContract(StorageContract):
     @pytest.fixture
-    def storage_factory(self, azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> Callable[[str], Storage]:
+    def storage_factory(self, azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> Callable[[str], Storage[Any]]:
         container = unique_container()
         return lambda prefix: azure_storage_on(azurite, container, prefix)
+
+    @pytest.fixture
+    def unreachable_storage(self, azure_storage_on: Callable[..., AzureStorage]) -> Storage[Any]:
+        # An Azurite that was never started: nothing listens on its port; no retries.
+        return azure_storage_on(Azurite(), unique_container(), "contract", azure_max_retries=0)
 
 
 def test_listing_ignores_deeper_folders(azurite: Azurite, azure_storage_on: Callable[..., AzureStorage]) -> None:

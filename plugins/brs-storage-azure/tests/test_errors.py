@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure_servers import ACCOUNT_KEY, Azurite, unique_container
+from brs_storage_azure.testing import ACCOUNT_KEY, Azurite, unique_container
 from brs.testing import assert_one_line_error, free_port
 from brs.testing.storage import backup_small
 from datetime import UTC
+
+pytestmark = pytest.mark.server("azurite")
 
 
 def test_a_wrong_account_key(tmp_path: Path, azurite: Azurite) -> None:

@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from azure_servers import Azurite, unique_container
+from brs_storage_azure.testing import Azurite, unique_container
 from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
+import pytest
+
+pytestmark = pytest.mark.server("azurite")
 
 _MiB = 1 << 20
 

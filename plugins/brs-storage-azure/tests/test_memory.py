@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure_servers import Azurite, unique_container
+from brs_storage_azure.testing import Azurite, unique_container
 from brs.testing.storage import memory_bounded_round_trip
+
+pytestmark = pytest.mark.server("azurite")
 
 LIMIT_KIB = 150 * 1024
 

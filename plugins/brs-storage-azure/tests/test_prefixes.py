@@ -6,9 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brs.testing.storage import sidecars_keep_to_their_prefixes, storage_engine
-from azure_servers import Azurite, unique_container
+from brs_storage_azure.testing import Azurite, unique_container
 
-from azure import AzureStorage
+from brs_storage_azure import AzureStorage
+import pytest
+
+pytestmark = pytest.mark.server("azurite")
 
 
 def test_two_sidecars_in_one_container_keep_to_themselves(

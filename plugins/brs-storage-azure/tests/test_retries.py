@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from azure_servers import ACCOUNT, ACCOUNT_KEY, Azurite, unique_container
+from brs_storage_azure.testing import ACCOUNT, ACCOUNT_KEY, Azurite, unique_container
 from brs.testing import FlakyProxy
 from brs.testing.storage import backup_wipe_restore
+import pytest
+
+pytestmark = pytest.mark.server("azurite")
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, azurite: Azurite) -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from brs.testing.storage import COMPRESSION_SUFFIXES, encrypted_round_trip
-from azure_servers import Azurite, unique_container
+from brs_storage_azure.testing import Azurite, unique_container
+
+pytestmark = pytest.mark.server("azurite")
 
 
 @pytest.mark.parametrize("method", list(COMPRESSION_SUFFIXES))

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from brs.interfaces import Storage
 from brs.testing import StorageContract
 from brs.testing.storage import GreedyReader
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
 
-from gcs import GcsStorage
+from brs_storage_gcs import GcsStorage
+
+pytestmark = pytest.mark.server("gcs")
 
 _MiB = 1 << 20
 
 
 class TestGcsContract(StorageContract):
     @pytest.fixture
-    def storage_factory(self, gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]) -> Callable[[str], Storage]:
+    def storage_factory(self, gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]) -> Callable[[str], Storage[Any]]:
         bucket = unique_bucket()
         return lambda prefix: gcs_storage_on(gcs_emulator, bucket, prefix)
+
+    @pytest.fixture
+    def unreachable_storage(self, gcs_storage_on: Callable[..., GcsStorage]) -> Storage[Any]:
+        # An emulator that was never started: nothing listens on its port. Retries stop after a second.
+        return gcs_storage_on(Emulator(), unique_bucket(), "contract", gcp_retry_timeout=1)
 
 
 def test_listing_ignores_deeper_folders(gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]) -> None:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from brs.testing import assert_one_line_error, free_port
 from brs.testing.storage import backup_small
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 
 def _without_emulator(env: dict[str, str]) -> dict[str, str]:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 _MiB = 1 << 20
 

@@ -18,7 +18,10 @@ from brs.testing.legacy import make_old_backup, old_localfs_dump
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from gcs_servers import KEY, Emulator
+from brs_storage_gcs.testing import KEY, Emulator
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 
 def test_the_live_generation_of_an_old_backup_lists_and_restores(tmp_path: Path, gcs_emulator: Emulator) -> None:

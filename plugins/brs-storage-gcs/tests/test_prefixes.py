@@ -6,9 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brs.testing.storage import sidecars_keep_to_their_prefixes, storage_engine
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
 
-from gcs import GcsStorage
+from brs_storage_gcs import GcsStorage
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 
 def test_two_sidecars_in_one_bucket_keep_to_themselves(

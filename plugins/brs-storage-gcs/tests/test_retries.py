@@ -6,7 +6,10 @@ from pathlib import Path
 
 from brs.testing import FlakyProxy
 from brs.testing.storage import backup_wipe_restore
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 
 def test_backup_and_restore_ride_out_503s(tmp_path: Path, gcs_emulator: Emulator) -> None:

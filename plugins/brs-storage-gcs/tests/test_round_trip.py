@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from brs.testing.storage import COMPRESSION_SUFFIXES, encrypted_round_trip
-from gcs_servers import Emulator, unique_bucket
+from brs_storage_gcs.testing import Emulator, unique_bucket
+
+pytestmark = pytest.mark.server("gcs")
 
 
 @pytest.mark.parametrize("method", list(COMPRESSION_SUFFIXES))

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from brs.testing import assert_one_line_error, listed_backups
 from brs.testing.storage import backup_small, backup_wipe_restore
-from gcs_servers import Emulator, Pki, TlsProxy, unique_bucket
+from brs_storage_gcs.testing import Emulator, Pki, TlsProxy, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("gcs")
 
 
 def _env(tmp_path: Path, emulator: Emulator, proxy: TlsProxy, bucket: str, **extra: str) -> dict[str, str]:

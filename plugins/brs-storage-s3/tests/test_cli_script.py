@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from s3_servers import Moto, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, moto_target, unique_bucket
 
 from brs.errors import StorageError
 from brs.testing import run_brs
 from brs.processes import free_port
 from brs.testing.helpers import assert_one_line_error, run_backup_cycle
+import pytest
+
+pytestmark = pytest.mark.server("s3")
 
 
 def test_the_backup_cycle_script_on_s3(moto: Moto, tmp_path: Path) -> None:

@@ -5,25 +5,34 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from brs.interfaces import Storage
-from brs.testing import StorageContract
+from brs.testing import StorageContract, free_port
 from brs.testing.storage import GreedyReader
-from s3_servers import Moto, S3Target, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, S3Target, moto_target, s3_storage, unique_bucket
 
-from s3 import S3Storage
+from brs_storage_s3 import S3Storage
+
+pytestmark = pytest.mark.server("s3")
 
 _MiB = 1 << 20
 
 
 class TestS3Contract(StorageContract):
     @pytest.fixture
-    def storage_factory(self, moto: Moto, storage_on: Callable[..., S3Storage]) -> Callable[[str], Storage]:
+    def storage_factory(self, moto: Moto, storage_on: Callable[..., S3Storage]) -> Callable[[str], Storage[Any]]:
         bucket = unique_bucket()
         return lambda prefix: storage_on(moto_target(moto), bucket, prefix)
+
+    @pytest.fixture
+    def unreachable_storage(self) -> Storage[Any]:
+        # Nothing listens on the port; one attempt per request, so the refusal is reported at once.
+        target = S3Target(f"http://127.0.0.1:{free_port()}", "test", "test")
+        return s3_storage(target, unique_bucket(), "contract", s3_max_attempts=1)
 
 
 def _client(target: S3Target) -> object:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from brs.testing import assert_one_line_error, free_port, listed_backups
 from brs.testing.storage import backup_small
-from s3_servers import Moto, Pki, Restricted, S3Target, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, Pki, Restricted, S3Target, moto_target, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("s3")
 
 
 def _backup(tmp_path: Path, target: S3Target, bucket: str, **extra: str) -> tuple[dict[str, str], object]:

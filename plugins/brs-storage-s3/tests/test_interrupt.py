@@ -13,7 +13,10 @@ import boto3
 from botocore.config import Config
 from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
-from s3_servers import Moto, S3Target, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, S3Target, moto_target, unique_bucket
+import pytest
+
+pytestmark = pytest.mark.server("s3")
 
 _MiB = 1 << 20
 

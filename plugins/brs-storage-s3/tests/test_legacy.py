@@ -21,7 +21,9 @@ from brs.testing import assert_one_line_error, listed_backups, tree_snapshot
 from brs.testing.legacy import SUFFIXES, make_old_backup, old_localfs_dump
 from brs.testing.storage import backup_small
 
-from s3_servers import KEY, Moto, Pki, S3Target, engine_for, moto_target, unique_bucket, versioned_bucket
+from brs_storage_s3.testing import KEY, Moto, Pki, S3Target, engine_for, moto_target, unique_bucket, versioned_bucket
+
+pytestmark = pytest.mark.server("s3")
 
 COMBINATIONS = [(compression, encrypted) for compression in SUFFIXES for encrypted in (True, False)]
 

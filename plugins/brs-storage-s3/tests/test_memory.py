@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from brs.testing.storage import memory_bounded_round_trip
-from s3_servers import Moto, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, moto_target, unique_bucket
+
+pytestmark = pytest.mark.server("s3")
 
 LIMIT_KIB = 150 * 1024
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from brs.testing.storage import sidecars_keep_to_their_prefixes
-from s3_servers import Moto, S3Target, engine_for, moto_target, unique_bucket
+from brs_storage_s3.testing import Moto, S3Target, engine_for, moto_target, unique_bucket
+
+pytestmark = pytest.mark.server("s3")
 
 
 @pytest.fixture(params=["moto", "ceph"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from azure.storage import AzureStorage
+from brs_storage_azure.options import AzureOptions
+from brs_storage_azure.storage import AzureStorage
 
-__all__ = ["AzureStorage"]
+__all__ = ["AzureOptions", "AzureStorage"]

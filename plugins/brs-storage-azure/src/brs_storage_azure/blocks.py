@@ -1,4 +1,4 @@
-"""A streamed block upload with a fixed memory budget that commits only a complete stream.
+"""Azure's side of a bounded parted upload (:mod:`brs.kit.uploads`): blocks committed at the end.
 
 Azure shows a block blob once its block list is committed. Blocks staged by an upload that
 fails or is killed stay uncommitted: invisible to listings and discarded by the service after
@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import base64
 import io
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 from azure.core import MatchConditions
 from azure.storage.blob import BlobBlock
-from brs.buffers import BufferPool, Filler
+from brs.kit.uploads import PartedUpload
 
-__all__ = ["MAX_BLOCKS", "BlockUpload", "block_size_for"]
-
-MAX_BLOCKS = 50_000
-#: The block size doubles after every this many blocks: 8 MiB blocks cover the first 78 GiB,
-#: and the sizes that follow reach several TiB within Azure's 50 000 blocks.
-BLOCKS_PER_STEP = 10_000
-
-
-def block_size_for(number: int, base: int) -> int:
-    """Size of block ``number`` (1-based) when blocks start at ``base`` bytes."""
-    return base << min((number - 1) // BLOCKS_PER_STEP, 8)
+__all__ = ["BlockUpload", "block_id"]
 
 
 def block_id(number: int) -> str:
@@ -34,60 +23,28 @@ def block_id(number: int) -> str:
     return base64.b64encode(f"brs-{number:08d}".encode()).decode()
 
 
-class BlockUpload:
-    """Stages the stream as blocks (``concurrency`` at a time) and commits them at its end.
+class BlockUpload(PartedUpload[str]):
+    """Stages ``source`` as blocks of ``blob`` (an ``azure.storage.blob.BlobClient``) and commits them at its end."""
 
-    :param blob: an ``azure.storage.blob.BlobClient``.
-    :param fill: fills a buffer from the stream, see :data:`brs.buffers.Filler`.
-    """
+    max_parts = 50_000
+    #: 8 MiB blocks cover the first 78 GiB, and the sizes that follow reach several TiB within
+    #: Azure's 50 000 blocks.
+    parts_per_step = 10_000
+    size_option = "--azure-block-size-mib"
 
-    def __init__(self, blob: Any, fill: Filler, block_size: int, concurrency: int = 2) -> None:
+    def __init__(self, blob: Any, source: BinaryIO, block_size: int, concurrency: int = 2) -> None:
+        super().__init__(source, block_size, concurrency)
         self.blob = blob
-        self._fill = fill
-        self.block_size = block_size
-        self.concurrency = concurrency
-        self.size = 0
-        self._buffers = BufferPool(concurrency + 1)
 
-    def run(self) -> int:
-        """Upload the stream; returns its size. On any failure nothing is committed."""
-        futures: list[Future[str]] = []
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="brs-azure-block") as pool:
-            try:
-                number = 1
-                while True:
-                    buffer = self._buffers.take(block_size_for(number, self.block_size))
-                    filled = self._fill(buffer)
-                    if not filled:
-                        self._buffers.give(buffer)
-                        break
-                    if number > MAX_BLOCKS:
-                        raise ValueError(f"the backup needs more than {MAX_BLOCKS} blocks; raise --azure-block-size-mib")
-                    failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-                    if failed is not None:
-                        failed.result()  # raises the block's error
-                    self.size += filled
-                    futures.append(pool.submit(self._stage, number, buffer, filled))
-                    number += 1
-                ids = [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-        # If-None-Match: * — a backup never replaces an object of the same name.
-        self.blob.commit_block_list([BlobBlock(block_id=i) for i in ids], match_condition=MatchConditions.IfMissing)
-        return self.size
-
-    def _stage(self, number: int, buffer: bytearray, filled: int) -> str:
+    def send(self, number: int, part: bytearray) -> str:
         identifier = block_id(number)
-        try:
-            # Only the last block is shorter than its buffer; shrinking in place copies nothing.
-            del buffer[filled:]
-            with memoryview(buffer) as view:
-                self.blob.stage_block(identifier, _BufferReader(view), length=filled, validate_content=True)
-        finally:
-            self._buffers.give(buffer)
+        with memoryview(part) as view:
+            self.blob.stage_block(identifier, _BufferReader(view), length=len(part), validate_content=True)
         return identifier
+
+    def commit(self, parts: list[str]) -> None:
+        # If-None-Match: * - a backup never replaces an object of the same name.
+        self.blob.commit_block_list([BlobBlock(block_id=i) for i in parts], match_condition=MatchConditions.IfMissing)
 
 
 class _BufferReader(io.RawIOBase):

@@ -1,4 +1,4 @@
-"""Build the Blob service client, its retry policy and transport settings from :class:`AzureSettings`."""
+"""Build the Blob service client, its retry policy and transport settings from the Azure options."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from brs.errors import ConfigError
 
-from azure.settings import AzureSettings
+from brs_storage_azure.options import AzureOptions
 
 __all__ = ["make_service"]
 
 _MiB = 1 << 20
 
 
-def make_service(settings: AzureSettings) -> BlobServiceClient:
+def make_service(settings: AzureOptions) -> BlobServiceClient:
     """A client for the account, authenticated by the connection string, a SAS URL or
     DefaultAzureCredential (workload identity, managed identity, environment, az login)."""
     kwargs: dict[str, Any] = {
@@ -31,7 +31,7 @@ def make_service(settings: AzureSettings) -> BlobServiceClient:
         "max_chunk_get_size": 4 * _MiB,
     }
     if settings.trusted_ca_cert:
-        kwargs["connection_verify"] = settings.trusted_ca_cert
+        kwargs["connection_verify"] = str(settings.trusted_ca_cert)
     if settings.connection_string:
         try:
             return BlobServiceClient.from_connection_string(settings.connection_string, **kwargs)

@@ -1,4 +1,4 @@
-"""Turn azure-core exceptions into one-line :class:`brs.errors.StorageError` messages.
+"""Explain azure-core exceptions in one line for :func:`brs.kit.errors.storage_error`.
 
 The SDK's retry policy has already retried transient failures (timeouts, 408/429/5xx,
 connection errors) when an exception reaches this module. Its messages span several lines and
@@ -7,8 +7,6 @@ include the response body, so only the status, the error code and a short reason
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -16,9 +14,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from brs.errors import StorageError
+from brs.kit.errors import first_line
 
-__all__ = ["AZURE_ERRORS", "describe", "storage_error"]
+__all__ = ["AZURE_ERRORS", "describe"]
 
 AZURE_ERRORS: tuple[type[BaseException], ...] = (AzureError,)
 
@@ -44,25 +42,11 @@ def describe(error: BaseException) -> str:
             return f"access denied (HTTP 403{'; ' + code if code else ''})"
         return f"HTTP {error.status_code}{' ' + code if code else ''}: {error.reason or ''}".rstrip(": ")
     if isinstance(error, ClientAuthenticationError):
-        return f"cannot obtain a token: {_first_line(error)}"
+        return f"cannot obtain a token: {first_line(error)}"
     if isinstance(error, ServiceRequestError):
         if "CERTIFICATE_VERIFY_FAILED" in str(error) or "SSL" in str(error):
             return "TLS failure talking to the endpoint (certificate not trusted? see --azure-trusted-ca-cert)"
         return "cannot connect to the endpoint (after retries)"
     if isinstance(error, ServiceResponseError):
         return "the connection failed while waiting for the response (after retries)"
-    return f"{type(error).__name__}: {_first_line(error)}"
-
-
-def storage_error(action: str, where: str, error: BaseException, secrets: Iterable[str | None] = ()) -> StorageError:
-    """``StorageError("cannot ACTION in WHERE: REASON")`` on one line, secrets masked."""
-    message = " ".join(f"cannot {action} in {where}: {describe(error)}".split())
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return StorageError(message)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "message", None) or error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}"

@@ -10,15 +10,16 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject
-from brs.streams import FullReader, TranslatingReader
+from brs.kit.errors import storage_error
+from brs.kit.objects import ObjectKeys
+from brs.streams import TranslatingReader
 
-from azure.blocks import BlockUpload
-from azure.client import make_service
-from azure.errors import AZURE_ERRORS, storage_error
-from azure.settings import AzureSettings, options
+from brs_storage_azure.blocks import BlockUpload
+from brs_storage_azure.client import make_service
+from brs_storage_azure.errors import AZURE_ERRORS, describe
+from brs_storage_azure.options import AzureOptions
 
 if TYPE_CHECKING:
-    import click
     from azure.storage.blob import BlobServiceClient, ContainerClient
     from brs.interfaces import PluginContext
 
@@ -28,23 +29,20 @@ __all__ = ["AzureStorage"]
 CONCURRENCY = 2
 
 
-class AzureStorage(Storage):
+class AzureStorage(Storage[AzureOptions]):
     """Blobs ``<prefix>/<name>`` in ``--azure-container``.
 
     Uploads stage blocks from the stream with bounded memory and commit the block list only
     after the stream ended, so a failed or killed upload never shows up as a blob.
     """
 
-    def __init__(self, context: PluginContext) -> None:
-        super().__init__(context)
-        self.settings = AzureSettings.from_options(context.options)
-        self.prefix = context.object_prefix.strip("/")
-        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
-        self._service: BlobServiceClient | None = None
+    Options = AzureOptions
 
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return options()
+    def __init__(self, context: PluginContext[AzureOptions]) -> None:
+        super().__init__(context)
+        self.prefix = context.object_prefix.strip("/")
+        self.keys = ObjectKeys.below(self.prefix)
+        self._service: BlobServiceClient | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -57,21 +55,17 @@ class AzureStorage(Storage):
     @property
     def where(self) -> str:
         """``<account endpoint>/<container>/<prefix>/``, for messages (never with a SAS)."""
-        return f"{self.settings.account.rstrip('/')}/{self.settings.container}/{self._key_prefix}"
+        return f"{self.settings.account.rstrip('/')}/{self.settings.container}/{self.keys.folder}"
 
     def _error(self, action: str, error: BaseException) -> StorageError:
-        return storage_error(action, self.where, error, secrets=(self.settings.connection_string, self.settings.account_url))
-
-    def _key(self, name: str) -> str:
-        if not name or name.startswith(".") or "/" in name or "\\" in name:
-            raise StorageError(f"invalid object name {name!r}")
-        return self._key_prefix + name
+        secrets = (self.settings.connection_string, self.settings.account_url)
+        return storage_error(action, self.where, describe(error), secrets=secrets)
 
     def _probe(self) -> None:
-        pages = self.container.list_blobs(name_starts_with=self._key_prefix, results_per_page=1).by_page()
+        pages = self.container.list_blobs(name_starts_with=self.keys.folder, results_per_page=1).by_page()
         next(pages, None)
 
-    # -- hooks -----------------------------------------------------------------------------
+    # -- the storage contract -----------------------------------------------------------------------------
     def ensure(self) -> None:
         try:
             self._probe()
@@ -97,15 +91,15 @@ class AzureStorage(Storage):
             raise self._error("open the container", error) from error
 
     def upload(self, name: str, source: BinaryIO) -> int:
-        blob = self.container.get_blob_client(self._key(name))
-        upload = BlockUpload(blob, FullReader(source).fill, self.settings.block_size, concurrency=CONCURRENCY)
+        blob = self.container.get_blob_client(self.keys.key(name))
+        upload = BlockUpload(blob, source, self.settings.block_size, concurrency=CONCURRENCY)
         try:
             return upload.run()
         except AZURE_ERRORS as error:
             raise self._error(f"upload {name}", error) from error
 
     def download(self, name: str) -> BinaryIO:
-        blob = self.container.get_blob_client(self._key(name))
+        blob = self.container.get_blob_client(self.keys.key(name))
         try:
             downloader = blob.download_blob(max_concurrency=1)
         except ResourceNotFoundError as error:
@@ -118,15 +112,15 @@ class AzureStorage(Storage):
 
         return TranslatingReader(downloader, translate)  # type: ignore[return-value]
 
-    def list(self) -> list[StoredObject]:
+    def list(self) -> Sequence[StoredObject]:
         objects = []
         try:
             # walk_blobs with "/" stops at the prefix's own level: another sidecar's deeper
             # prefix shows up as a BlobPrefix, not as its objects.
-            for item in self.container.walk_blobs(name_starts_with=self._key_prefix, delimiter="/"):
+            for item in self.container.walk_blobs(name_starts_with=self.keys.folder, delimiter="/"):
                 if isinstance(item, BlobPrefix):
                     continue
-                name = item.name[len(self._key_prefix) :]
+                name = self.keys.name(item.name)
                 if name:
                     objects.append(StoredObject(name=name, size=int(item.size or 0), modified=_utc(item.last_modified)))
         except AZURE_ERRORS as error:
@@ -135,7 +129,7 @@ class AzureStorage(Storage):
 
     def delete(self, name: str) -> None:
         try:
-            self.container.get_blob_client(self._key(name)).delete_blob(delete_snapshots="include")
+            self.container.get_blob_client(self.keys.key(name)).delete_blob(delete_snapshots="include")
         except ResourceNotFoundError:
             pass
         except AZURE_ERRORS as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from gcs.storage import GcsStorage
+from brs_storage_gcs.options import GcsOptions
+from brs_storage_gcs.storage import GcsStorage
 
-__all__ = ["GcsStorage"]
+__all__ = ["GcsOptions", "GcsStorage"]

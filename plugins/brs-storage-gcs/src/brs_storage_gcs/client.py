@@ -1,4 +1,4 @@
-"""Build the google-cloud-storage client and the retry policy from :class:`GcsSettings`."""
+"""Build the google-cloud-storage client and the retry policy from :class:`~brs_storage_gcs.options.GcsOptions`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from google.api_core.retry import Retry
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from gcs.errors import untrusted_certificate
-from gcs.settings import GcsSettings
+from brs_storage_gcs.errors import untrusted_certificate
+from brs_storage_gcs.options import GcsOptions
 
 __all__ = ["TIMEOUT", "make_client", "make_retry"]
 
@@ -19,7 +19,7 @@ __all__ = ["TIMEOUT", "make_client", "make_retry"]
 TIMEOUT = (10.0, 60.0)
 
 
-def make_client(settings: GcsSettings) -> storage.Client:
+def make_client(settings: GcsOptions) -> storage.Client:
     """A client with Application Default Credentials.
 
     ``GOOGLE_APPLICATION_CREDENTIALS``, workload identity or the metadata server supply them;
@@ -62,7 +62,7 @@ class _VerifyingAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def make_retry(settings: GcsSettings) -> Retry:
+def make_retry(settings: GcsOptions) -> Retry:
     """google-api-core's retry on 408/429/5xx and connection errors, bounded in time.
 
     requests counts a failed certificate verification as a connection error, which the

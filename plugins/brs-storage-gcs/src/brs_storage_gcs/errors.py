@@ -1,4 +1,5 @@
-"""Turn google-cloud-storage, google-auth and transport exceptions into one-line messages.
+"""Explain google-cloud-storage, google-auth and transport exceptions in one line for
+:func:`brs.kit.errors.storage_error`.
 
 google-api-core's Retry has already retried transient failures when an exception reaches this
 module, so whatever arrives here is reported, never retried again.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ssl
 
 import requests
-from brs.errors import StorageError
+from brs.kit.errors import one_line
 from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 
@@ -18,7 +19,7 @@ try:  # google-resumable-media moved into google-cloud-storage in 3.x
 except ImportError:  # pragma: no cover - older google-cloud-storage
     from google.resumable_media.common import DataCorruption, InvalidResponse
 
-__all__ = ["GCS_ERRORS", "describe", "storage_error", "untrusted_certificate"]
+__all__ = ["GCS_ERRORS", "describe", "untrusted_certificate"]
 
 #: Every exception type the client library raises for a failed request.
 GCS_ERRORS: tuple[type[BaseException], ...] = (
@@ -77,18 +78,12 @@ def untrusted_certificate(error: BaseException) -> str | None:
             continue
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError):
-            return " ".join(str(current.verify_message or current.reason or "certificate verify failed").split())
+            return one_line(str(current.verify_message or current.reason or "certificate verify failed"))
         pending.extend((current.__cause__, current.__context__, getattr(current, "reason", None), *current.args))
     if "CERTIFICATE_VERIFY_FAILED" in str(error):  # a wrapper that kept only the text
         return "certificate verify failed"
     return None
 
 
-def storage_error(action: str, where: str, error: BaseException) -> StorageError:
-    """``StorageError("cannot ACTION in WHERE: REASON")`` on one line."""
-    return StorageError(" ".join(f"cannot {action} in {where}: {describe(error)}".split()))
-
-
 def _first_sentence(error: BaseException) -> str:
-    text = " ".join(str(getattr(error, "message", None) or error).split())
-    return text[:300]
+    return one_line(str(getattr(error, "message", None) or error), 300)

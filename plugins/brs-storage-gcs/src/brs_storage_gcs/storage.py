@@ -9,23 +9,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.kit.errors import storage_error
+from brs.kit.objects import ObjectKeys
 from brs.legacy.naming import is_bucket_name
 from brs.streams import FullReader, TranslatingReader
 from google.api_core import exceptions as api
 
-from gcs.client import TIMEOUT, make_client, make_retry
-from gcs.errors import GCS_ERRORS, storage_error
-from gcs.settings import GcsSettings, options
+from brs_storage_gcs.client import TIMEOUT, make_client, make_retry
+from brs_storage_gcs.errors import GCS_ERRORS, describe
+from brs_storage_gcs.options import GcsOptions
 
 if TYPE_CHECKING:
-    import click
     from brs.interfaces import PluginContext
     from google.cloud import storage
 
 __all__ = ["GcsStorage"]
 
 
-class GcsStorage(Storage):
+class GcsStorage(Storage[GcsOptions]):
     """Objects ``<prefix>/<name>`` in ``--gcp-bucket-name``.
 
     Uploads are resumable uploads fed chunk by chunk from the stream. GCS creates the object
@@ -33,21 +34,18 @@ class GcsStorage(Storage):
     listed (its session expires after a week).
     """
 
-    def __init__(self, context: PluginContext) -> None:
+    Options = GcsOptions
+
+    def __init__(self, context: PluginContext[GcsOptions]) -> None:
         super().__init__(context)
-        self.settings = GcsSettings.from_options(context.options)
         self.prefix = context.object_prefix.strip("/")
-        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        self.keys = ObjectKeys.below(self.prefix)
         self._retry = make_retry(self.settings)
         if self.settings.insecure_skip_verify:
             # urllib3 would warn on every request; say it once.
             warnings.filterwarnings("ignore", message="Unverified HTTPS request")
             self.log.warning("TLS certificate verification of the GCS endpoint is disabled")
         self._client: storage.Client | None = None
-
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return options()
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -63,25 +61,20 @@ class GcsStorage(Storage):
     @property
     def where(self) -> str:
         """``gs://bucket/prefix/``, for messages."""
-        return f"gs://{self.settings.bucket}/{self._key_prefix}"
+        return f"gs://{self.settings.bucket}/{self.keys.folder}"
 
     def _error(self, action: str, error: BaseException) -> StorageError:
-        return storage_error(action, self.where, error)
-
-    def _key(self, name: str) -> str:
-        if not name or name.startswith(".") or "/" in name or "\\" in name:
-            raise StorageError(f"invalid object name {name!r}")
-        return self._key_prefix + name
+        return storage_error(action, self.where, describe(error))
 
     def _probe(self) -> None:
         # Listing needs only storage.objects.list, which any role that can back up has; reading
         # the bucket's metadata would need storage.buckets.get as well.
         iterator = self.client.list_blobs(
-            self.settings.bucket, prefix=self._key_prefix, delimiter="/", max_results=1, retry=self._retry, timeout=TIMEOUT
+            self.settings.bucket, prefix=self.keys.folder, delimiter="/", max_results=1, retry=self._retry, timeout=TIMEOUT
         )
         next(iter(iterator.pages), None)
 
-    # -- hooks -----------------------------------------------------------------------------
+    # -- the storage contract -----------------------------------------------------------------------------
     def ensure(self) -> None:
         try:
             self._probe()
@@ -113,7 +106,7 @@ class GcsStorage(Storage):
             raise self._error("open the bucket", error) from error
 
     def upload(self, name: str, source: BinaryIO) -> int:
-        blob = self.client.bucket(self.settings.bucket).blob(self._key(name), chunk_size=self.settings.chunk_size)
+        blob = self.client.bucket(self.settings.bucket).blob(self.keys.key(name), chunk_size=self.settings.chunk_size)
         reader = FullReader(source)
         try:
             # if_generation_match=0: never replace an object, and it makes the upload safe to
@@ -133,7 +126,7 @@ class GcsStorage(Storage):
         return reader.tell()
 
     def download(self, name: str) -> BinaryIO:
-        return self._open(name, self._key(name))
+        return self._open(name, self.keys.key(name))
 
     def _open(self, name: str, key: str, generation: int | None = None, offset: int = 0) -> BinaryIO:
         blob = self.client.bucket(self.settings.bucket).blob(key, generation=generation)
@@ -154,27 +147,27 @@ class GcsStorage(Storage):
 
         return TranslatingReader(inner, translate)  # type: ignore[return-value]
 
-    def list(self) -> list[StoredObject]:
+    def list(self) -> Sequence[StoredObject]:
         objects = []
         try:
             for blob in self.client.list_blobs(
-                self.settings.bucket, prefix=self._key_prefix, delimiter="/", retry=self._retry, timeout=TIMEOUT
+                self.settings.bucket, prefix=self.keys.folder, delimiter="/", retry=self._retry, timeout=TIMEOUT
             ):
-                name = blob.name[len(self._key_prefix) :]
-                if name:  # "prefix/" itself is a folder placeholder some consoles create
+                name = self.keys.name(blob.name)
+                if name:
                     objects.append(StoredObject(name=name, size=int(blob.size or 0), modified=_utc(blob.updated)))
         except GCS_ERRORS as error:
             raise self._error("list objects", error) from error
         return objects
 
-    def legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> Sequence[StoredVersion]:
         """Every generation of ``[prefix/]db.tar*``: the old tool overwrote one object in a versioned bucket."""
         versions = []
         try:
             for blob in self.client.list_blobs(
-                self.settings.bucket, prefix=self._key_prefix + "db.tar", versions=True, retry=self._retry, timeout=TIMEOUT
+                self.settings.bucket, prefix=self.keys.folder + "db.tar", versions=True, retry=self._retry, timeout=TIMEOUT
             ):
-                if is_bucket_name(blob.name[len(self._key_prefix) :]):
+                if is_bucket_name(self.keys.name(blob.name) or ""):
                     versions.append(StoredVersion(blob.name, str(blob.generation), int(blob.size or 0), _utc(blob.updated)))
         except GCS_ERRORS as error:
             raise self._error("list object generations", error) from error
@@ -196,17 +189,13 @@ class GcsStorage(Storage):
 
     def _legacy_key(self, version: StoredVersion) -> str:
         key = version.name
-        if (
-            not key.startswith(self._key_prefix)
-            or not is_bucket_name(key[len(self._key_prefix) :])
-            or not version.version.isdigit()
-        ):
+        if not is_bucket_name(self.keys.name(key) or "") or not version.version.isdigit():
             raise StorageError(f"invalid old object {key!r} generation {version.version!r}")
         return key
 
     def delete(self, name: str) -> None:
         try:
-            self.client.bucket(self.settings.bucket).blob(self._key(name)).delete(retry=self._retry, timeout=TIMEOUT)
+            self.client.bucket(self.settings.bucket).blob(self.keys.key(name)).delete(retry=self._retry, timeout=TIMEOUT)
         except api.NotFound:
             pass
         except GCS_ERRORS as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from s3.storage import S3Storage
+from brs_storage_s3.options import S3Options
+from brs_storage_s3.storage import S3Storage
 
-__all__ = ["S3Storage"]
+__all__ = ["S3Options", "S3Storage"]

@@ -1,4 +1,4 @@
-"""Build the boto3 S3 client and transfer configuration from :class:`S3Settings`."""
+"""Build the boto3 S3 client from :class:`~brs_storage_s3.options.S3Options`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from s3.settings import S3Settings
+from brs_storage_s3.options import S3Options
 
 __all__ = ["CONCURRENCY", "DEFAULT_REGION", "make_client"]
 
@@ -17,7 +17,7 @@ DEFAULT_REGION = "us-east-1"
 CONCURRENCY = 2
 
 
-def make_client(settings: S3Settings) -> Any:
+def make_client(settings: S3Options) -> Any:
     """An S3 client with retries, timeouts, TLS and credentials as configured.
 
     Without explicit keys boto3's own chain applies (``AWS_*`` variables, shared config files,
@@ -44,8 +44,8 @@ def make_client(settings: S3Settings) -> Any:
     verify: bool | str | None = None
     if settings.insecure_skip_verify:
         verify = False
-    elif settings.trusted_ca_cert:
-        verify = settings.trusted_ca_cert
+    elif settings.ca_file:
+        verify = settings.ca_file
     return session.client(
         "s3",
         endpoint_url=settings.endpoint,

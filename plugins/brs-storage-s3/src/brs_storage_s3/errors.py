@@ -1,12 +1,10 @@
-"""Turn botocore and s3transfer exceptions into one-line :class:`brs.errors.StorageError` messages.
+"""Explain botocore exceptions in one line for :func:`brs.kit.errors.storage_error`.
 
 botocore has already retried transient failures (timeouts, 5xx, throttling) when an exception
 reaches this module, so whatever arrives here is reported, never retried again.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -18,9 +16,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
-from brs.errors import StorageError
+from brs.kit.errors import cause_of
 
-__all__ = ["error_code", "storage_error"]
+__all__ = ["describe", "error_code"]
 
 #: Codes whose meaning is clearer in words than in S3's names.
 _EXPLAINED = {
@@ -50,7 +48,7 @@ def _status(error: ClientError) -> int:
 
 def describe(error: BaseException) -> str:
     """A short human explanation of a botocore failure, without request details or secrets."""
-    cause = _unwrap(error)
+    cause = cause_of(error, (ClientError, BotoCoreError)) or error
     if isinstance(cause, ClientError):
         code = error_code(cause)
         status = _status(cause)
@@ -75,28 +73,6 @@ def describe(error: BaseException) -> str:
     if isinstance(cause, BotoCoreError):
         return _reason(cause)
     return f"{type(cause).__name__}: {cause}"
-
-
-def storage_error(action: str, where: str, error: BaseException, secrets: Iterable[str | None] = ()) -> StorageError:
-    """``StorageError("cannot ACTION in WHERE: REASON")`` with any secret value masked."""
-    message = f"cannot {action} in {where}: {describe(error)}"
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return StorageError(" ".join(message.split()))
-
-
-def _unwrap(error: BaseException) -> BaseException:
-    """Find the botocore failure in the cause chain (a part's error is re-raised by the uploader)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (ClientError, BotoCoreError)):
-            found: BaseException = current
-            return found
-        current = current.__cause__ or current.__context__
-    return error
 
 
 def _reason(error: BaseException) -> str:

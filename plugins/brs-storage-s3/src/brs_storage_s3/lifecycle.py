@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from brs.errors import ConfigError
 
-from s3.errors import error_code
+from brs_storage_s3.errors import error_code
 
 __all__ = ["install_rule", "rule_id"]
 

@@ -17,18 +17,18 @@ from botocore.exceptions import (
 )
 from brs.errors import BackupNotFound, StorageError
 from brs.interfaces import Storage, StoredObject, StoredVersion
+from brs.kit.errors import storage_error
+from brs.kit.objects import ObjectKeys
 from brs.legacy.naming import is_bucket_name
-from brs.streams import FullReader
 
-from s3 import lifecycle
-from s3.client import CONCURRENCY, DEFAULT_REGION, make_client
-from s3.errors import error_code, storage_error
-from s3.multipart import MultipartUpload
-from s3.settings import S3Settings, options
-from s3.streams import ResumingReader
+from brs_storage_s3 import lifecycle
+from brs_storage_s3.client import CONCURRENCY, DEFAULT_REGION, make_client
+from brs_storage_s3.errors import describe, error_code
+from brs_storage_s3.multipart import MultipartUpload
+from brs_storage_s3.options import S3Options
+from brs_storage_s3.streams import ResumingReader
 
 if TYPE_CHECKING:
-    import click
     from brs.interfaces import PluginContext
 
 __all__ = ["S3Storage"]
@@ -40,7 +40,7 @@ _STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, IncompleteReadError,
 _BOTO_ERRORS = (BotoCoreError, ClientError)
 
 
-class S3Storage(Storage):
+class S3Storage(Storage[S3Options]):
     """Objects ``<prefix>/<name>`` in ``--s3-bucket-name`` on AWS or an S3-compatible server.
 
     Uploads are multipart uploads of a stream with bounded memory (about three parts); S3 only
@@ -48,11 +48,12 @@ class S3Storage(Storage):
     partial is ever listed.
     """
 
-    def __init__(self, context: PluginContext) -> None:
+    Options = S3Options
+
+    def __init__(self, context: PluginContext[S3Options]) -> None:
         super().__init__(context)
-        self.settings = S3Settings.from_options(context.options)
         self.prefix = context.object_prefix.strip("/")
-        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        self.keys = ObjectKeys.below(self.prefix)
         if self.settings.insecure_skip_verify:
             # urllib3 would warn on every request; say it once.
             warnings.filterwarnings("ignore", message="Unverified HTTPS request")
@@ -61,10 +62,6 @@ class S3Storage(Storage):
 
     def location(self) -> str:
         return f"s3://{self.settings.bucket}/{self.prefix}".rstrip("/")
-
-    @classmethod
-    def options(cls) -> Sequence[click.Option]:
-        return options()
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -80,18 +77,13 @@ class S3Storage(Storage):
     @property
     def where(self) -> str:
         """``s3://bucket/prefix/`` and the endpoint, for messages."""
-        location = f"s3://{self.settings.bucket}/{self._key_prefix}"
+        location = f"s3://{self.settings.bucket}/{self.keys.folder}"
         return f"{location} at {self.settings.endpoint}" if self.settings.endpoint else location
 
     def _error(self, action: str, error: BaseException) -> StorageError:
-        return storage_error(action, self.where, error, secrets=(self.settings.secret_key,))
+        return storage_error(action, self.where, describe(error), secrets=(self.settings.secret_key,))
 
-    def _key(self, name: str) -> str:
-        if not name or name.startswith(".") or "/" in name or "\\" in name:
-            raise StorageError(f"invalid object name {name!r}")
-        return self._key_prefix + name
-
-    # -- hooks -----------------------------------------------------------------------------
+    # -- the storage contract -----------------------------------------------------------------------------
     def ensure(self) -> None:
         # ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so a 403 could not
         # tell bad credentials from a missing permission, and it needs only s3:ListBucket too.
@@ -118,7 +110,7 @@ class S3Storage(Storage):
         self.abort_stale_uploads(STALE_UPLOAD_AGE)
 
     def _probe(self) -> None:
-        self.client.list_objects_v2(Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/", MaxKeys=1)
+        self.client.list_objects_v2(Bucket=self.settings.bucket, Prefix=self.keys.folder, Delimiter="/", MaxKeys=1)
 
     def _create_bucket(self) -> None:
         bucket = self.settings.bucket
@@ -147,8 +139,8 @@ class S3Storage(Storage):
         upload = MultipartUpload(
             self.client,
             self.settings.bucket,
-            self._key(name),
-            FullReader(source).fill,
+            self.keys.key(name),
+            source,
             part_size=self.settings.part_size,
             concurrency=CONCURRENCY,
             checksum=None if self._checksum_mode() == "when_required" else "CRC32",
@@ -162,7 +154,7 @@ class S3Storage(Storage):
         return str(getattr(self.client.meta.config, "request_checksum_calculation", None) or "when_supported")
 
     def download(self, name: str) -> BinaryIO:
-        return self._open(name, self._key(name))
+        return self._open(name, self.keys.key(name))
 
     def _open(self, name: str, key: str, version_id: str | None = None, start: int = 0) -> BinaryIO:
         def open_at(offset: int) -> Any:
@@ -185,16 +177,16 @@ class S3Storage(Storage):
         except BotoCoreError as error:
             raise self._error(f"download {name}", error) from error
 
-    def list(self) -> list[StoredObject]:
+    def list(self) -> Sequence[StoredObject]:
         objects = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/"
+                Bucket=self.settings.bucket, Prefix=self.keys.folder, Delimiter="/"
             )
             for page in pages:
                 for item in page.get("Contents", ()):
-                    name = item["Key"][len(self._key_prefix) :]
-                    if name:  # "prefix/" itself is a folder marker some tools create
+                    name = self.keys.name(item["Key"])
+                    if name:
                         objects.append(StoredObject(name=name, size=int(item["Size"]), modified=_utc(item["LastModified"])))
         except _BOTO_ERRORS as error:
             raise self._error("list objects", error) from error
@@ -202,7 +194,7 @@ class S3Storage(Storage):
 
     def delete(self, name: str) -> None:
         try:
-            self.client.delete_object(Bucket=self.settings.bucket, Key=self._key(name))
+            self.client.delete_object(Bucket=self.settings.bucket, Key=self.keys.key(name))
         except ClientError as error:
             if error_code(error) not in ("NoSuchKey", "404", "NotFound"):
                 raise self._error(f"delete {name}", error) from error
@@ -210,14 +202,14 @@ class S3Storage(Storage):
             raise self._error(f"delete {name}", error) from error
 
     # -- backups of backup-restore-sidecar ----------------------------------------------------
-    def legacy_list(self) -> list[StoredVersion]:
+    def legacy_list(self) -> Sequence[StoredVersion]:
         """Every version of ``[prefix/]db.tar*``: the old tool overwrote one key in a versioned bucket."""
-        stem = self._key_prefix + "db.tar"
+        stem = self.keys.folder + "db.tar"
         versions = []
         try:
             for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.settings.bucket, Prefix=stem):
                 for item in page.get("Versions", ()):  # delete markers are listed apart and ignored
-                    if is_bucket_name(item["Key"][len(self._key_prefix) :]):
+                    if is_bucket_name(self.keys.name(item["Key"]) or ""):
                         versions.append(
                             StoredVersion(item["Key"], str(item["VersionId"]), int(item["Size"]), _utc(item["LastModified"]))
                         )
@@ -234,12 +226,12 @@ class S3Storage(Storage):
             raise self._error("list object versions", error) from error
         return versions
 
-    def _current_legacy_versions(self, stem: str) -> list[StoredVersion]:
+    def _current_legacy_versions(self, stem: str) -> Sequence[StoredVersion]:
         versions = []
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.settings.bucket, Prefix=stem):
                 for item in page.get("Contents", ()):
-                    if is_bucket_name(item["Key"][len(self._key_prefix) :]):
+                    if is_bucket_name(self.keys.name(item["Key"]) or ""):
                         head = self.client.head_object(Bucket=self.settings.bucket, Key=item["Key"])
                         version = str(head.get("VersionId") or "null")
                         versions.append(StoredVersion(item["Key"], version, int(item["Size"]), _utc(item["LastModified"])))
@@ -263,7 +255,7 @@ class S3Storage(Storage):
 
     def _legacy_key(self, version: StoredVersion) -> str:
         key = version.name
-        if not key.startswith(self._key_prefix) or not is_bucket_name(key[len(self._key_prefix) :]):
+        if not is_bucket_name(self.keys.name(key) or ""):
             raise StorageError(f"invalid old object name {key!r}")
         return key
 
@@ -278,7 +270,7 @@ class S3Storage(Storage):
         aborted = 0
         try:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.settings.bucket, Prefix=self._key_prefix, Delimiter="/"
+                Bucket=self.settings.bucket, Prefix=self.keys.folder, Delimiter="/"
             )
             for page in pages:
                 for upload in page.get("Uploads", ()):
@@ -288,7 +280,7 @@ class S3Storage(Storage):
                         )
                         aborted += 1
         except _BOTO_ERRORS as error:
-            self.log.debug("cannot clean up unfinished uploads in %s: %s", self.where, storage_error("list", self.where, error))
+            self.log.debug("cannot clean up unfinished uploads in %s: %s", self.where, self._error("list", error))
         if aborted:
             self.log.info("aborted %d unfinished uploads older than %s in %s", aborted, older_than, self.where)
         return aborted

@@ -1,4 +1,6 @@
-"""Servers and helpers for the S3 tests: moto (subprocess, fast) and a single-node Ceph RGW (real S3).
+"""Test servers and helpers for the S3 driver: moto (subprocess, fast) and a single-node Ceph RGW (real S3).
+
+Import the fixtures into a ``conftest.py`` (``from brs_storage_s3.testing import moto, ...``).
 
 Every server is started by a fixture on a free 127.0.0.1 port and stopped by the same fixture,
 also when the test fails. A server that cannot start fails the tests that need it; nothing is
@@ -18,15 +20,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from brs.interfaces import PluginContext
-from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_http
+from brs import assembly
+from brs.testing import ServerProcess, free_port, make_certificates, serve, server_factory, wait_for_http
+from brs.testing.storage import storage_engine
 
-from s3 import S3Storage
+from brs_storage_s3.storage import S3Storage
 
-REPO = Path(__file__).resolve().parents[3]
+if TYPE_CHECKING:
+    from brs.engine import Engine
+
+#: The source checkout, for the Ceph scripts (``BRS_CEPH_RGW_START``/``_STOP`` name them elsewhere).
+REPO = Path(__file__).resolve().parents[4]
 KEY = "0123456789abcdef0123456789abcdef"
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -143,14 +150,17 @@ def versioned_bucket(request: pytest.FixtureRequest, tag: str) -> tuple[S3Target
     return target, client, bucket
 
 
+def s3_storage(target: S3Target, bucket: str, prefix: str, **more: Any) -> S3Storage:
+    """A driver for ``target``/``bucket``/``prefix``, configured as the CLI configures it."""
+    storage = assembly.storage("s3", target.options(bucket, **more), object_prefix=prefix)
+    assert isinstance(storage, S3Storage)
+    return storage
+
+
 @pytest.fixture
-def storage_on() -> Callable[[S3Target, str, str], S3Storage]:
-    """Build a driver in-process for ``target``/``bucket``/``prefix``."""
-
-    def make(target: S3Target, bucket: str, prefix: str, **more: Any) -> S3Storage:
-        return S3Storage(PluginContext(name="s3", options=target.options(bucket, **more), object_prefix=prefix))
-
-    return make
+def storage_on() -> Callable[..., S3Storage]:
+    """Build a driver in-process for ``target``/``bucket``/``prefix`` (and more option values)."""
+    return s3_storage
 
 
 # -- Ceph RGW ---------------------------------------------------------------------------------
@@ -204,30 +214,9 @@ def ceph_rgw() -> Iterator[S3Target]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def engine_for(target: S3Target, bucket: str, prefix: str, data_dir: Path, max_keep: int = 20) -> Any:
+def engine_for(target: S3Target, bucket: str, prefix: str, data_dir: Path, max_keep: int = 20) -> Engine:
     """An in-process engine (localfs + s3 + tar), wired as the CLI wires it, for fast loops."""
-    import logging
-
-    from brs.engine import Engine, Settings
-    from brs.interfaces import Role
-    from brs.plugins import Session, driver_class
-
-    options = target.options(bucket)
-    settings = Settings(
-        db="localfs",
-        data_dir=data_dir,
-        backup_provider="s3",
-        object_prefix=prefix,
-        object_max_keep=max_keep,
-        compression_method="tar",
-        plugin_options=options,
-    )
-    session = Session(load_hook_plugins=False)
-    for role, name in ((Role.DATABASE, "localfs"), (Role.STORAGE, "s3"), (Role.COMPRESSION, "tar")):
-        context = PluginContext(name=name, options=options, data_dir=data_dir, object_prefix=prefix, log=logging.getLogger(name))
-        session.use(role, name, driver_class(role, name)(context))
-    session.call(Role.STORAGE, "ensure")
-    return Engine(session, settings)
+    return storage_engine(s3_storage(target, bucket, prefix), data_dir, max_keep=max_keep)
 
 
 @dataclass(frozen=True)
@@ -275,75 +264,28 @@ def _lower(keys: dict[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Pki:
-    """A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA."""
+    """``ours``: a CA and a server certificate for 127.0.0.1 it signed; ``other``: an unrelated CA."""
 
-    ca: Path
-    cert: Path
-    key: Path
-    other_ca: Path
+    ours: Path
+    other: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.ours / "ca.crt"
+
+    @property
+    def other_ca(self) -> Path:
+        return self.other / "ca.crt"
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    directory = tmp_path_factory.mktemp("pki")
-    now = datetime.datetime.now(datetime.UTC)
-
-    def name(text: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-    def make_ca(label: str) -> tuple[Any, Any]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name(label))
-            .issuer_name(name(label))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        (directory / f"{label}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return key, cert
-
-    ca_key, ca_cert = make_ca("brs-test-ca")
-    make_ca("brs-other-ca")
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (directory / "server.pem").write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "server.key").write_bytes(
-        server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return Pki(directory / "brs-test-ca.pem", directory / "server.pem", directory / "server.key", directory / "brs-other-ca.pem")
+    return Pki(make_certificates(tmp_path_factory.mktemp("pki")), make_certificates(tmp_path_factory.mktemp("other-pki")))
 
 
 @pytest.fixture(scope="session")
 def moto_tls(pki: Pki) -> Iterator[Moto]:
-    server = Moto(tls=(pki.cert, pki.key)).start()
+    server = Moto(tls=(pki.ours / "server.crt", pki.ours / "server.key")).start()
     try:
         yield server
     finally:

@@ -1,4 +1,6 @@
-"""Servers and helpers for the GCS tests: gcp-storage-emulator in a subprocess.
+"""Test servers and helpers for the GCS driver: gcp-storage-emulator in a subprocess.
+
+Import the fixtures into a ``conftest.py`` (``from brs_storage_gcs.testing import gcs_emulator, ...``).
 
 Every emulator is started by a fixture on a free 127.0.0.1 port and stopped by the same
 fixture, also when the test fails. An emulator that cannot start fails the tests.
@@ -18,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brs.interfaces import PluginContext
+from brs import assembly
 from brs.testing import RelayProxy, ServerProcess, free_port, make_certificates, serve, server_factory, wait_for_http
 
-from gcs import GcsStorage
+from brs_storage_gcs.storage import GcsStorage
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -94,7 +96,9 @@ def gcs_storage_on(monkeypatch: pytest.MonkeyPatch) -> Callable[..., GcsStorage]
     def make(server: Emulator, bucket: str, prefix: str, **more: Any) -> GcsStorage:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.endpoint)
         options = {"gcp_bucket_name": bucket, "gcp_project": "brs-test", "gcp_retry_timeout": 5, **more}
-        return GcsStorage(PluginContext(name="gcs", options=options, object_prefix=prefix))
+        storage = assembly.storage("gcs", options, object_prefix=prefix)
+        assert isinstance(storage, GcsStorage)
+        return storage
 
     return make
 

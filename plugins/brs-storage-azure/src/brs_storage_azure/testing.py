@@ -1,4 +1,6 @@
-"""Servers and helpers for the Azure tests: Azurite (npm) in a subprocess.
+"""Test servers and helpers for the Azure driver: Azurite (npm) in a subprocess.
+
+Import the fixtures into a ``conftest.py`` (``from brs_storage_azure.testing import azurite, ...``).
 
 Every Azurite is started by a fixture on a free 127.0.0.1 port and stopped by the same
 fixture, also when the test fails. A missing Azurite fails the tests with the install hint.
@@ -16,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brs.interfaces import PluginContext
+from brs import assembly
 from brs.testing import ServerProcess, free_port, serve, server_factory, wait_for_port
 
-from azure import AzureStorage
+from brs_storage_azure.storage import AzureStorage
 
 KEY = "0123456789abcdef0123456789abcdef"
 ACCOUNT = "devstoreaccount1"
@@ -119,6 +121,8 @@ def azure_storage_on() -> Callable[..., AzureStorage]:
             "azure_max_retries": 2,
             **more,
         }
-        return AzureStorage(PluginContext(name="azure", options=options, object_prefix=prefix))
+        storage = assembly.storage("azure", options, object_prefix=prefix)
+        assert isinstance(storage, AzureStorage)
+        return storage
 
     return make

@@ -23,6 +23,7 @@ def _driver(**options: object) -> RethinkDB:
     return driver(options)
 
 
+@pytest.mark.integration  # the brs CLI as a process
 def test_backup_against_a_closed_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / "pw").write_text("secret\n")

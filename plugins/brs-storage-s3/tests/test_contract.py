@@ -7,9 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from brs.interfaces import Storage
 from brs.testing import StorageContract, free_port
 from brs.testing.storage import GreedyReader
@@ -35,17 +33,6 @@ class TestS3Contract(StorageContract):
         return s3_storage(target, unique_bucket(), "contract", s3_max_attempts=1)
 
 
-def _client(target: S3Target) -> object:
-    return boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
     target = moto_target(moto)
     bucket = unique_bucket()
@@ -53,8 +40,8 @@ def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, s
     storage.ensure()
     data = os.urandom(12 * _MiB + 5)
     assert storage.upload("big", _Trickle(data)) == len(data)
-    client = _client(target)
-    head = client.head_object(Bucket=bucket, Key="mp/big")  # type: ignore[attr-defined]
+    client = target.client()
+    head = client.head_object(Bucket=bucket, Key="mp/big")
     assert head["ETag"].strip('"').endswith("-3")  # three parts: the 1 MiB pieces were gathered
     with storage.download("big") as handle:
         assert handle.read() == data
@@ -73,7 +60,7 @@ def test_a_multipart_upload_uses_parts_and_a_failed_one_is_aborted(moto: Moto, s
 
     with pytest.raises(OSError):
         storage.upload("broken", Broken())
-    uploads = client.list_multipart_uploads(Bucket=bucket, Prefix="mp/")  # type: ignore[attr-defined]
+    uploads = client.list_multipart_uploads(Bucket=bucket, Prefix="mp/")
     assert uploads.get("Uploads", []) == []
     assert [obj.name for obj in storage.list()] == ["big"]
 
@@ -83,11 +70,11 @@ def test_listing_pages_and_ignores_deeper_folders(moto: Moto, storage_on: Callab
     bucket = unique_bucket()
     storage = storage_on(target, bucket, "team/db")
     storage.ensure()
-    client = _client(target)
+    client = target.client()
     for i in range(1005):  # more than one page of 1000 keys
-        client.put_object(Bucket=bucket, Key=f"team/db/obj-{i:04d}", Body=b"")  # type: ignore[attr-defined]
-    client.put_object(Bucket=bucket, Key="team/db/nested/other", Body=b"x")  # type: ignore[attr-defined]
-    client.put_object(Bucket=bucket, Key="team/db-2/other", Body=b"x")  # type: ignore[attr-defined]
+        client.put_object(Bucket=bucket, Key=f"team/db/obj-{i:04d}", Body=b"")
+    client.put_object(Bucket=bucket, Key="team/db/nested/other", Body=b"x")
+    client.put_object(Bucket=bucket, Key="team/db-2/other", Body=b"x")
     names = {obj.name for obj in storage.list()}
     assert len(names) == 1005 and "nested/other" not in names and "other" not in names
 
@@ -95,13 +82,13 @@ def test_listing_pages_and_ignores_deeper_folders(moto: Moto, storage_on: Callab
 def test_lifecycle_rule_keeps_other_rules(moto: Moto, storage_on: Callable[..., S3Storage]) -> None:
     target = moto_target(moto)
     bucket = unique_bucket()
-    client = _client(target)
-    client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    client = target.client()
+    client.create_bucket(Bucket=bucket)
     foreign = {"ID": "someone-else", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
-    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})  # type: ignore[attr-defined]
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})
     for days in (30, 30, 40):
         storage_on(target, bucket, "pg", s3_lifecycle_days=days).ensure()
-    rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]  # type: ignore[attr-defined]
+    rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     by_id = {rule["ID"]: rule for rule in rules}
     assert set(by_id) == {"someone-else", "brs-pg-expire"}
     assert by_id["brs-pg-expire"]["Expiration"]["Days"] == 40

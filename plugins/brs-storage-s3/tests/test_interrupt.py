@@ -7,10 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import boto3
-from botocore.config import Config
 from brs.testing import assert_one_line_error, listed_backups, run_brs
 from brs.testing.helpers import brs_executable
 from brs_storage_s3.testing import Moto, S3Target, moto_target, unique_bucket
@@ -19,17 +16,6 @@ import pytest
 pytestmark = pytest.mark.server("s3")
 
 _MiB = 1 << 20
-
-
-def _client(target: S3Target) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
 
 
 def _start_big_backup(tmp_path: Path, target: S3Target, bucket: str) -> tuple[dict[str, str], subprocess.Popen[str]]:
@@ -52,7 +38,7 @@ def _start_big_backup(tmp_path: Path, target: S3Target, bucket: str) -> tuple[di
 
 def _wait_for_multipart(target: S3Target, bucket: str, process: subprocess.Popen[str]) -> None:
     """Return once a multipart upload is under way: the backup is mid-upload."""
-    client = _client(target)
+    client = target.client(attempts=1)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -92,6 +78,6 @@ def test_backup_killed_mid_upload(tmp_path: Path, moto: Moto) -> None:
         process.kill()
         process.communicate()
     assert listed_backups(env) == []
-    assert _client(target).list_multipart_uploads(Bucket=bucket).get("Uploads")  # unfinished, unlisted
+    assert target.client(attempts=1).list_multipart_uploads(Bucket=bucket).get("Uploads")  # unfinished, unlisted
     version = run_brs("backup", env=env, check=True).stdout.strip()
     assert [b["version"] for b in listed_backups(env)] == [version]

@@ -101,6 +101,20 @@ class S3Target:
         values.update(more)
         return values
 
+    def client(self, attempts: int = 3) -> Any:
+        """A boto3 client straight to the server (path-style), to look behind brs's back."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": attempts}),
+        )
+
     def env(self, tmp_path: Path, bucket: str, prefix: str = "") -> dict[str, str]:
         """Environment for ``brs`` subprocesses: localfs data under ``tmp_path``, secrets not on argv."""
         tmp_path.mkdir(parents=True, exist_ok=True)
@@ -134,16 +148,8 @@ def unique_bucket(tag: str = "brs") -> str:
 def versioned_bucket(request: pytest.FixtureRequest, tag: str) -> tuple[S3Target, Any, str]:
     """For a fixture parametrized with ``"moto"`` or ``"ceph"``: that server, a boto3 client to it
     and a new versioned bucket, made directly (not through brs) as the old tool's users had it."""
-    import boto3
-
     target = moto_target(request.getfixturevalue("moto")) if request.param == "moto" else request.getfixturevalue("ceph_rgw")
-    client = boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-    )
+    client = target.client()
     bucket = unique_bucket(tag)
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

@@ -1,8 +1,10 @@
-"""Server-free tests of brs-etcd: its options, the snapshot stream's hash check, missing programs."""
+"""Server-free tests of brs-etcd: its options, backups it must refuse, the snapshot stream's hash
+check, missing programs."""
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,11 @@ import pytest
 from aetcd import rpc
 
 from brs import assembly
-from brs.errors import ConfigError, IntegrityError
+from brs.errors import ConfigError, DatabaseError, IntegrityError
+from brs.testing import archive_of
 from brs_etcd import Etcd
 from brs_etcd.options import EtcdOptions
+from brs_etcd.plugin import METADATA, SNAPSHOT
 from brs_etcd.restore import find_restore_tool
 from brs_etcd.snapshot import SnapshotStream
 from brs_etcd.testing import bindir
@@ -139,3 +143,24 @@ def test_missing_etcd_binaries_fail_instead_of_skipping(monkeypatch: pytest.Monk
     monkeypatch.setenv("BRS_ETCD35_BINDIR", str(tmp_path))
     with pytest.raises(pytest.fail.Exception, match=r"etcd 3\.5: etcd, etcdctl, etcdutl not found"):
         bindir("3.5")
+
+
+# --- backups this plugin cannot read: refused before anything is written -------------------------
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        (
+            {METADATA.name: b'{"format": 2}', SNAPSHOT: b"bbolt"},
+            "the backup's etcd/brs-etcd.json has format 2, newer than the 1 this brs-etcd reads",
+        ),
+        ({SNAPSHOT: b"bbolt"}, "the backup has no etcd/brs-etcd.json before its data; it was not made by brs-etcd"),
+    ],
+    ids=["newer-metadata-format", "data-without-metadata"],
+)
+def test_a_backup_this_plugin_cannot_read_is_refused(members: dict[str, bytes], message: str, tmp_path: Path) -> None:
+    # Any executable will do as the restore tool: the archive is refused before it would run.
+    driver = assembly.database("etcd", {"etcd_restore_tool": sys.executable})
+    with pytest.raises(DatabaseError) as caught:
+        driver.restore(archive_of(members), tmp_path)
+    assert str(caught.value).startswith(message)
+    assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""Server-free tests of brs-redis: its options and the missing-server rule of its test helpers."""
+"""Server-free tests of brs-redis: its options, backups it must refuse, and the missing-server rule of its test helpers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from brs import assembly
-from brs.errors import ConfigError
+from brs.errors import ConfigError, DatabaseError
+from brs.testing import archive_of
 from brs_redis import Redis
+from brs_redis.layout import METADATA, RDB
 from brs_redis.options import RedisOptions
 from brs_redis.testing import server_binary
 
@@ -70,3 +72,22 @@ def test_a_missing_server_binary_fails_instead_of_skipping(monkeypatch: pytest.M
     monkeypatch.setenv("BRS_VALKEY_SERVER", "/nonexistent/valkey-server")
     with pytest.raises(pytest.fail.Exception, match="valkey server not found at /nonexistent/valkey-server"):
         server_binary("valkey")
+
+
+# --- backups this plugin cannot read: refused before anything is written -------------------------
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        (
+            {METADATA.name: b'{"format": 2}', RDB: b"REDIS0011"},
+            "the backup's redis/brs-redis.json has format 2, newer than the 1 this brs-redis reads",
+        ),
+        ({RDB: b"REDIS0011"}, "the backup has no redis/brs-redis.json before its data; it was not made by brs-redis"),
+    ],
+    ids=["newer-metadata-format", "data-without-metadata"],
+)
+def test_a_backup_this_plugin_cannot_read_is_refused(members: dict[str, bytes], message: str, tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        assembly.database("redis").restore(archive_of(members), tmp_path)
+    assert str(caught.value).startswith(message)
+    assert list(tmp_path.iterdir()) == []

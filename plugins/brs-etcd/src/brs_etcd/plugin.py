@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -13,8 +12,9 @@ from aetcd import rpc
 
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.datadir import RESERVED_PREFIX
-from brs.errors import ArchiveError, DatabaseError
+from brs.errors import DatabaseError
 from brs.interfaces import Database, DataDirState
+from brs.kit.metadata import MetadataMember
 from brs.legacy import ROOT as LEGACY_ROOT
 from brs.staging import match_owner
 from brs_etcd.check import check_data_dir
@@ -25,9 +25,8 @@ from brs_etcd.snapshot import SnapshotStream, verify_snapshot_hash
 
 __all__ = ["Etcd"]
 
-METADATA = "etcd/brs-etcd.json"
+METADATA = MetadataMember("etcd/brs-etcd.json", format=1, plugin="brs-etcd")
 SNAPSHOT = "etcd/snapshot.db"
-_COPY = 1 << 20
 
 
 class Etcd(Database[EtcdOptions]):
@@ -75,7 +74,6 @@ class Etcd(Database[EtcdOptions]):
         with open_session(settings) as session:
             status = session.maintenance.Status(rpc.StatusRequest(), timeout=settings.dial_timeout, metadata=session.metadata)
             metadata: dict[str, Any] = {
-                "format": 1,
                 "version": status.version,
                 "endpoint": session.endpoint.url,
                 "revision_at_start": status.header.revision,
@@ -83,7 +81,7 @@ class Etcd(Database[EtcdOptions]):
                 "member_id": f"{status.header.member_id:x}",
                 "cluster_id": f"{status.header.cluster_id:x}",
             }
-            archive.add_bytes(METADATA, json.dumps(metadata, indent=2).encode() + b"\n")
+            METADATA.write(archive, metadata)
             stream = SnapshotStream(session, settings.snapshot_timeout, settings.username)
             with stream:
                 size = archive.add_stream(SNAPSHOT, stream)  # type: ignore[arg-type]
@@ -91,13 +89,13 @@ class Etcd(Database[EtcdOptions]):
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, archive: ArchiveReader, target: Path) -> None:
-        self._restore(archive, target, SNAPSHOT)
+        self._restore(archive, target, SNAPSHOT, legacy=False)
 
     def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar stored the output of `etcdctl snapshot save` as files/snapshot.db.
-        self._restore(archive, target, LEGACY_ROOT + "snapshot.db")
+        self._restore(archive, target, LEGACY_ROOT + "snapshot.db", legacy=True)
 
-    def _restore(self, archive: ArchiveReader, target: Path, member_name: str) -> None:
+    def _restore(self, archive: ArchiveReader, target: Path, member_name: str, *, legacy: bool) -> None:
         tool = find_restore_tool(self.settings.restore_tool)
         # The restore tools read a snapshot *file* and create a *new* data directory, so the
         # snapshot is written first and restored into a scratch folder inside the staging
@@ -105,17 +103,10 @@ class Etcd(Database[EtcdOptions]):
         snapshot = target / f"{RESERVED_PREFIX}etcd-snapshot.db"
         scratch = target / f"{RESERVED_PREFIX}etcd-restore"
         try:
-            found = False
-            for entry in archive:
-                if entry.name == member_name and not found:
-                    with entry.open() as source, open(snapshot, "xb") as out:
-                        while piece := source.read(_COPY):
-                            out.write(piece)
-                        out.flush()
-                        os.fsync(out.fileno())
-                    found = True
-            if not found:
-                raise ArchiveError(f"the backup holds no {member_name}; it is not an etcd backup")
+            # The old tool wrote no metadata member; brs always wrote it before the snapshot.
+            metadata = METADATA.extract(archive, member_name, snapshot, engine="etcd", with_metadata=not legacy)
+            if not legacy:
+                METADATA.require(metadata)
             verify_snapshot_hash(snapshot)
             restore_snapshot(tool, snapshot, scratch, self.settings)
             for item in scratch.iterdir():

@@ -14,17 +14,17 @@ the AOF must either be absent with ``appendonly no`` or point at the restored da
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from brs.errors import ArchiveError, DatabaseError
+from brs.kit.metadata import MetadataMember
 
-__all__ = ["METADATA", "RDB", "RestoreLayout", "parse_metadata", "write_aof_manifest", "write_rdb"]
+__all__ = ["METADATA", "RDB", "RestoreLayout", "write_aof_manifest", "write_rdb"]
 
-METADATA = "redis/brs-redis.json"
+METADATA = MetadataMember("redis/brs-redis.json", format=1, plugin="brs-redis")
 RDB = "redis/dump.rdb"
 DEFAULT_APPENDDIRNAME = "appendonlydir"
 DEFAULT_APPENDFILENAME = "appendonly.aof"
@@ -63,16 +63,6 @@ class RestoreLayout:
 
 def _plain(name: Any) -> str | None:
     return name if isinstance(name, str) and name and "/" not in name and name not in (".", "..") else None
-
-
-def parse_metadata(source: BinaryIO) -> dict[str, Any]:
-    try:
-        data = json.loads(source.read(1 << 20))
-    except ValueError as error:
-        raise ArchiveError(f"{METADATA} is not valid JSON: {error}") from error
-    if not isinstance(data, dict):
-        raise ArchiveError(f"{METADATA} is not a JSON object")
-    return data
 
 
 def write_rdb(source: BinaryIO, target: Path) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import ExitStack
@@ -18,7 +17,7 @@ from brs_redis.bgsave import bgsave
 from brs_redis.check import check_data_dir, checker_candidates
 from brs_redis.client import connect
 from brs_redis.errors import BackupSkipped
-from brs_redis.layout import DEFAULT_APPENDDIRNAME, METADATA, RDB, RestoreLayout, parse_metadata, write_aof_manifest, write_rdb
+from brs_redis.layout import DEFAULT_APPENDDIRNAME, METADATA, RDB, RestoreLayout, write_aof_manifest, write_rdb
 from brs_redis.options import RedisOptions
 from brs_redis.server import is_primary, persistence_config, server_version
 
@@ -87,42 +86,42 @@ class Redis(Database[RedisOptions]):
                         "mount the data volume at the same path or set --redis-rdb-path"
                     ) from None
             metadata: dict[str, Any] = {
-                "format": 1,
                 "engine": self._engine,
                 "version": version,
                 "rdb_size": os.fstat(rdb.fileno()).st_size,
                 "rdb_last_save_time": int(info.get("rdb_last_save_time", 0)),
                 **config.metadata(),
             }
-            archive.add_bytes(METADATA, json.dumps(metadata, indent=2).encode() + b"\n")
+            METADATA.write(archive, metadata)
             size = archive.add_stream(RDB, rdb)
         self.log.info("%s: RDB of %d bytes saved and archived in %.1fs", label, size, time.monotonic() - started)
 
     # -- restore -----------------------------------------------------------------------------
     def restore(self, archive: ArchiveReader, target: Path) -> None:
-        self._restore(archive, target, RDB)
+        self._restore(archive, target, RDB, legacy=False)
 
     def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         # backup-restore-sidecar copied dump.rdb after SAVE; without metadata the configured
         # layout (--redis-dbfilename, --redis-appendonly, ...) applies.
-        self._restore(archive, target, LEGACY_ROOT + "dump.rdb")
+        self._restore(archive, target, LEGACY_ROOT + "dump.rdb", legacy=True)
 
-    def _restore(self, archive: ArchiveReader, target: Path, rdb_member: str) -> None:
-        metadata: dict[str, Any] = {}
+    def _restore(self, archive: ArchiveReader, target: Path, rdb_member: str, *, legacy: bool) -> None:
+        metadata: dict[str, Any] | None = None
         rdb: Path | None = None
         try:
             for entry in archive:
-                if entry.name == METADATA:
+                if entry.name == METADATA.name:
                     with entry.open() as source:
-                        metadata = parse_metadata(source)
+                        metadata = METADATA.read(source)
                 elif entry.name == rdb_member and rdb is None:
-                    layout = self._layout(metadata)
+                    # brs wrote the metadata before the RDB; the old tool wrote none.
+                    layout = self._layout((metadata or {}) if legacy else METADATA.require(metadata))
                     rdb = target / layout.dbfilename
                     with entry.open() as source:
                         write_rdb(source, rdb)
             if rdb is None:
                 raise ArchiveError(f"the backup holds no {rdb_member}; it is not a {self._engine} backup")
-            layout = self._layout(metadata)
+            layout = self._layout(metadata or {})
             if layout.appendonly:
                 write_aof_manifest(target, rdb, layout)
             match_owner(target)

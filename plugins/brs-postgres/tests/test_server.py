@@ -38,7 +38,9 @@ def test_a_private_server_that_stops_cleanly(clusters: Callable[..., PgCluster],
         assert server.socket_dir is not None and server.pid is not None
         socket_dir, pid = server.socket_dir, server.pid
         with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
-            settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'work_mem')"))
+            settings: dict[str, str] = dict(
+                conn.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'work_mem')")
+            )
         assert settings == {"listen_addresses": "", "work_mem": "5120"}  # no TCP at all; the options applied
         info = socket_dir.stat()
         assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == cluster.owner.uid

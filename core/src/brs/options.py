@@ -165,8 +165,8 @@ class PluginOptions:
                 value: Any = _read_secret(values, item)
             else:
                 value = values.get(item.param)
-            if value is None or (value == () and item.kind is tuple):
-                continue
+            if value is None or value == "" or (value == () and item.kind is tuple):
+                continue  # unset; an empty value from a config file or variable means unset too
             arguments[item.field] = _convert(item, value)
         return cls(**arguments)
 

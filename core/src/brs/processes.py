@@ -87,13 +87,17 @@ def redact(argv: Sequence[str]) -> list[str]:
     return shown
 
 
-def _die_with_parent(signum: int) -> None:
-    # Runs in the child after fork and after any user switch (which would clear the setting).
-    # Linux ties it to the thread that started the child: callers start long-lived children
-    # from a thread that outlives them.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl``, looked up in the parent: the child between fork and exec must not load
+    anything (in a process with threads, the loader's or malloc's lock may be held by another
+    thread at fork time). None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def popen(
@@ -104,8 +108,12 @@ def popen(
     ``die_with_parent``: the signal the child gets when brs dies (a database under ``brs wait``
     gets SIGTERM, a temporary server SIGKILL), so that no child outlives a killed brs.
     """
-    if die_with_parent is not None:
-        kwargs["preexec_fn"] = functools.partial(_die_with_parent, int(die_with_parent))
+    prctl = _prctl() if die_with_parent is not None else None
+    if prctl is not None:
+        # Runs in the child after fork (and after any user switch, which would clear it): one
+        # foreign call, nothing else. Linux ties the setting to the thread that started the
+        # child, so callers start long-lived children from a thread that outlives them.
+        kwargs["preexec_fn"] = functools.partial(prctl, _PR_SET_PDEATHSIG, int(die_with_parent or 0))
     return subprocess.Popen(list(argv), env=child_env(base=env), **kwargs)
 
 

@@ -31,7 +31,7 @@ def make_service(settings: AzureOptions) -> BlobServiceClient:
         "max_chunk_get_size": 4 * _MiB,
     }
     if settings.trusted_ca_cert:
-        kwargs["connection_verify"] = str(settings.trusted_ca_cert)
+        kwargs["connection_verify"] = settings.trusted_ca_cert
     if settings.connection_string:
         try:
             return BlobServiceClient.from_connection_string(settings.connection_string, **kwargs)

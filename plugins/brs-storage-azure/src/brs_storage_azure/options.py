@@ -29,12 +29,15 @@ class AzureOptions(PluginOptions):
         "DefaultAzureCredential unless the URL carries a SAS.",
     )
     connection_string: str | None = secret("Storage account connection string.")
-    trusted_ca_cert: Path | None = option(None, "PEM file of CA certificates to trust.", metavar="FILE")
+    trusted_ca_cert: str | None = option(None, "PEM file of CA certificates to trust.", metavar="FILE")
     create_container: bool = option(True, "Create the container when missing.")
     max_retries: int = option(5, "Retries of a transiently failing request.", minimum=0)
     block_size_mib: int = option(8, "Upload block size.", minimum=1, maximum=4000)
 
     def __post_init__(self) -> None:
+        for name in ("account_url", "trusted_ca_cert"):
+            if getattr(self, name) == "":  # an empty variable means unset, as before
+                object.__setattr__(self, name, None)
         container = self.container
         if not container:
             raise ConfigError("--azure-container is required with --backup-provider azure")
@@ -47,7 +50,7 @@ class AzureOptions(PluginOptions):
             raise ConfigError("set exactly one of --azure-connection-string and --azure-account-url")
         if self.account_url and urlparse(self.account_url).scheme not in ("http", "https"):
             raise ConfigError(f"--azure-account-url {_without_query(self.account_url)!r} is not an http(s) URL")
-        if self.trusted_ca_cert and not self.trusted_ca_cert.is_file():
+        if self.trusted_ca_cert and not Path(self.trusted_ca_cert).is_file():
             raise ConfigError(f"--azure-trusted-ca-cert {self.trusted_ca_cert} does not exist")
 
     def __repr__(self) -> str:

@@ -32,19 +32,22 @@ class GcsOptions(PluginOptions):
     )
     # Resumable uploads need multiples of 256 KiB; whole MiB always are.
     chunk_size_mib: int = option(8, "Resumable upload and download chunk size.", minimum=1)
-    trusted_ca_cert: Path | None = option(
+    trusted_ca_cert: str | None = option(
         None, "PEM file of CA certificates to trust for the storage endpoint (instead of the system's).", metavar="FILE"
     )
     insecure_skip_verify: bool = option(False, "Do not verify the storage endpoint's TLS certificate.")
 
     def __post_init__(self) -> None:
+        for name in ("project", "location", "trusted_ca_cert"):
+            if getattr(self, name) == "":  # an empty variable (often an old tool's) means unset, as before
+                object.__setattr__(self, name, None)
         if not self.bucket:
             raise ConfigError("--gcp-bucket-name is required with --backup-provider gcs")
         ca = self.trusted_ca_cert
         if ca and self.insecure_skip_verify:
             raise ConfigError("--gcp-trusted-ca-cert and --gcp-insecure-skip-verify contradict each other; use one")
         if ca:
-            _check_ca_file(ca)
+            _check_ca_file(Path(ca))
 
     @property
     def chunk_size(self) -> int:
@@ -57,7 +60,7 @@ class GcsOptions(PluginOptions):
         CAs (``True``) or nothing (``False``)."""
         if self.insecure_skip_verify:
             return False
-        return str(self.trusted_ca_cert) if self.trusted_ca_cert else True
+        return self.trusted_ca_cert or True
 
 
 def _check_ca_file(path: Path) -> None:

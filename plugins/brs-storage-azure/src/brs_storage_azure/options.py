@@ -35,9 +35,6 @@ class AzureOptions(PluginOptions):
     block_size_mib: int = option(8, "Upload block size.", minimum=1, maximum=4000)
 
     def __post_init__(self) -> None:
-        for name in ("account_url", "trusted_ca_cert"):
-            if getattr(self, name) == "":  # an empty variable means unset, as before
-                object.__setattr__(self, name, None)
         container = self.container
         if not container:
             raise ConfigError("--azure-container is required with --backup-provider azure")

@@ -38,9 +38,6 @@ class GcsOptions(PluginOptions):
     insecure_skip_verify: bool = option(False, "Do not verify the storage endpoint's TLS certificate.")
 
     def __post_init__(self) -> None:
-        for name in ("project", "location", "trusted_ca_cert"):
-            if getattr(self, name) == "":  # an empty variable (often an old tool's) means unset, as before
-                object.__setattr__(self, name, None)
         if not self.bucket:
             raise ConfigError("--gcp-bucket-name is required with --backup-provider gcs")
         ca = self.trusted_ca_cert

@@ -54,9 +54,6 @@ class S3Options(PluginOptions):
     ca_file: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("region", "endpoint", "trusted_ca_cert"):
-            if getattr(self, name) == "":  # an empty variable (often an old tool's) means unset, as before
-                object.__setattr__(self, name, None)
         if not self.bucket:
             raise ConfigError("--s3-bucket-name is required with --backup-provider s3")
         if bool(self.access_key) != bool(self.secret_key):

@@ -46,7 +46,7 @@ def test_metrics_series_after_a_backup(pods: Callable[..., Pod]) -> None:
     assert now - 600 < newest <= last_success
     assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "done")]) == 1.0
     assert metric_value(text, "brs_initializer_state", [("brs_initializer_state", "restoring")]) == 0.0
-    assert metric_value(text, "ready") == 1.0
+    assert metric_value(text, "brs_database_ready") == 1.0
     assert metric_value(text, "brs_info", [("db", "journaldb"), ("storage", "local")]) == 1.0
     assert metric_value(text, "brs_restores_total", [("trigger", "startup"), ("result", "success")]) == 0.0
     assert metric_value(text, "brs_backup_errors_total", [("stage", "upload")]) == 0.0

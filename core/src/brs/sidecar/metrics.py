@@ -107,7 +107,7 @@ class Metrics:
         self.init_state = Enum(
             "brs_initializer_state", "Phase of the sidecar initializer", states=[s.value for s in InitStatus], registry=r
         )
-        self.ready = Gauge("ready", "1 while the database may run and answered the probe", registry=r)
+        self.ready = Gauge("brs_database_ready", "1 while the database may run and answered the probe", registry=r)
         self.next_run = Gauge(
             "brs_next_run_timestamp_seconds", "Unix time of the next scheduled run by job (backup, verify)", ["job"], registry=r
         )

@@ -100,7 +100,7 @@ def plugin_tables(level: str = "###") -> str:
     """One table per plugin of this repository that has options, headed ``<level> role `name```.
 
     A class registered under several names (``redis``, ``keydb``, ``valkey``) is listed once,
-    under its first name, with the others named.
+    under the name its flags start with (else its first name), with the others named.
     """
     head = ["| option | environment | config key | default | meaning |", "|---|---|---|---|---|"]
     seen: dict[type[Any], list[str]] = {}
@@ -111,6 +111,7 @@ def plugin_tables(level: str = "###") -> str:
         rows = plugin_rows(cls.Options)
         if not rows:
             continue
+        names.sort(key=lambda name: name != cls.Options.prefix)
         also = f" (also {', '.join(f'`{other}`' for other in names[1:])})" if names[1:] else ""
         lines += [f"{level} {cls.role.label} `{names[0]}`{also}", "", *head, *rows, ""]
     return "\n".join(lines)

@@ -31,9 +31,6 @@ TEMPLATE = REPO / "templates" / "brs-plugin"
 NAME = "file-tree"  # a dash in the name: flags, variables and the module name must all follow it
 SKIPPED = "cache"
 
-# Builds a distribution and runs brs and pytest in subprocesses: seconds, not a unit test.
-pytestmark = pytest.mark.integration
-
 
 @dataclass(frozen=True)
 class Installed:

@@ -104,6 +104,24 @@ def test_the_rendered_plugin_passes_the_database_contract(installed: Installed, 
     assert "test_brs_finds_the_plugin_and_reads_its_options_by_their_flag_names" in passed
 
 
+@pytest.mark.parametrize(
+    "check",
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    ids=["ruff", "ruff-format", "mypy-strict"],
+)
+def test_the_rendered_code_passes_the_projects_own_checks(installed: Installed, check: list[str]) -> None:
+    # The rendered pyproject.toml configures both (mypy --strict); the tools are brs's lint tools.
+    result = subprocess.run(
+        [sys.executable, "-m", *check],
+        cwd=installed.project,
+        env={**os.environ, **installed.env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_brs_lists_the_installed_plugin(installed: Installed) -> None:
     rows = json.loads(assert_ok(run_brs("plugins", "list", "--check", "--json", env=installed.env)))
     ours = [row for row in rows if row["name"] == NAME]

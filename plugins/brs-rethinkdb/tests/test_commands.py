@@ -11,7 +11,7 @@ import pytest
 from brs.errors import ConfigError
 from brs_rethinkdb.connection import driver_password
 from brs_rethinkdb.server import TemporaryRethinkDB
-from brs_rethinkdb.settings import RethinkOptions, parse_address
+from brs_rethinkdb.options import RethinkOptions, parse_address
 from brs_rethinkdb.tools import dump_command, error_summary, restore_command, write_password_file
 
 

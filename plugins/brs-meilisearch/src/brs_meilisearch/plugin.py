@@ -14,7 +14,7 @@ from brs_meilisearch.api import MeiliApi
 from brs_meilisearch.binary import binary_version, keep_copy, resolve_binary
 from brs_meilisearch.importer import SCRATCH, import_dump
 from brs_meilisearch.layout import DUMP_MEMBER, METADATA, check_data_dir
-from brs_meilisearch.settings import MeiliOptions, default_previous_binary
+from brs_meilisearch.options import MeiliOptions, default_previous_binary
 from brs_meilisearch.upgrade import upgrade_data_dir
 
 __all__ = ["Meilisearch"]

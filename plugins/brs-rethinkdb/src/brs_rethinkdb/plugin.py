@@ -18,7 +18,7 @@ from brs.staging import clear_directory, match_owner
 from brs_rethinkdb.connection import connect, server_version, wait_tables_ready
 from brs_rethinkdb.dumpfile import DUMP_MEMBER, dump_tables
 from brs_rethinkdb.server import TemporaryRethinkDB
-from brs_rethinkdb.settings import RethinkOptions
+from brs_rethinkdb.options import RethinkOptions
 from brs_rethinkdb.tools import dump_command, restore_command, run_tool, write_password_file
 
 __all__ = ["RethinkDB"]

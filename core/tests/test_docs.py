@@ -125,3 +125,12 @@ def test_the_tutorials_excerpts_are_the_plugins_real_code(path: str, code: str) 
     # A line "..." separates excerpts of one file; each must be found as it is.
     for part in re.split(r"^\.\.\.\n", code, flags=re.MULTILINE):
         assert part in text, f"docs/tutorial-database-plugin.md quotes {path} as it no longer is:\n{part}"
+
+
+def test_the_modules_the_tutorial_names_exist() -> None:
+    plugin = DOCS.parent / "plugins" / "brs-meilisearch"
+    text = (DOCS / "tutorial-database-plugin.md").read_text()
+    named = set(re.findall(r"`(\w+\.py)`", text))
+    assert named, "the tutorial names no module of the plugin"
+    missing = sorted(name for name in named if not list(plugin.rglob(name)))
+    assert not missing, f"docs/tutorial-database-plugin.md names modules brs-meilisearch no longer has: {missing}"

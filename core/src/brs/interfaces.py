@@ -239,7 +239,7 @@ class Database(Plugin[OptionsT]):
 class Storage(Plugin[OptionsT]):
     """A place that stores objects under the configured prefix.
 
-    Object names are single path components (:func:`brs.kit.check_object_name`); the driver
+    Object names are single path components (:func:`brs.kit.objects.check_object_name`); the driver
     puts them below :attr:`PluginContext.object_prefix`.
     """
 

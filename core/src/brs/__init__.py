@@ -16,17 +16,13 @@ __all__ = ["__version__", "hookimpl"]
 
 
 def __getattr__(name: str) -> Any:
-    # Both are resolved on first use: importing pluggy and the package metadata costs more
-    # than the rest of ``brs --help``.
+    # Both are resolved on first use: importing pluggy costs more than the rest of ``brs --help``.
     if name == "hookimpl":
         from brs.hookspecs import hookimpl
 
         return hookimpl
     if name == "__version__":
-        from importlib import metadata
+        from brs.entrypoints import version_of
 
-        try:
-            return metadata.version("brs")
-        except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-            return "0.0.0+unknown"
+        return version_of("brs") or "0.0.0+unknown"  # unknown: running from a bare checkout
     raise AttributeError(name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from brs.errors import ConfigError
 from brs.legacy.config import old_config_paths, translate
 
@@ -25,6 +23,8 @@ def load_config(path: str | None) -> dict[str, Any]:
     candidates = [Path(path)] if path else [p for p in (*DEFAULT_PATHS, *old_config_paths()) if p.is_file()]
     if not candidates:
         return {}
+    import yaml  # only when there is a file to read: most runs in a pod have one, --help has none
+
     source = candidates[0]
     try:
         document = yaml.safe_load(source.read_text()) or {}

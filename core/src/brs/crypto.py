@@ -26,12 +26,20 @@ import hashlib
 import hmac
 import os
 from collections.abc import Sequence
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from brs.errors import ConfigError, DecryptionError, KeyMissing
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+def _invalid_tag() -> type[Exception]:
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
+
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -236,6 +244,8 @@ class StreamEncryptor:
                 encoded_id,
             ]
         )
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # the keyring and listings need no cipher
+
         self._aead = AESGCM(key)
         self._chunk_size = chunk_size
         # Plaintext that does not fill a chunk yet; a fixed buffer plus a fill count, so
@@ -470,6 +480,8 @@ class StreamDecryptor:
         # Not authenticated yet, so decode leniently; a damaged id fails chunk 0 anyway.
         self._backup_id = self._aad[_FIXED_HEADER_SIZE:].decode("utf-8", "replace")
         key = self._keyring.find(self._key_id, self._what)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # the keyring and listings need no cipher
+
         self._aead = AESGCM(key)
         self._buffer = bytearray(self._sealed_size)
         self._buffer_view = memoryview(self._buffer)
@@ -519,7 +531,7 @@ class StreamDecryptor:
             raise DecryptionError(f"{self._what} has more chunks than the format allows")
         try:
             plaintext = self._aead.decrypt(_nonce(self._nonce_prefix, index, last), sealed, self._aad)
-        except InvalidTag:
+        except _invalid_tag():
             return None
         self._index = index + 1
         if index == 0:

@@ -25,7 +25,6 @@ from typing import Any
 
 from brs import killpoints
 from brs.errors import LocalIOError
-from brs.processes import stop_processes_under
 
 __all__ = [
     "RESERVED_PREFIX",
@@ -276,6 +275,8 @@ def remove_leftovers(data_dir: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     for staging in candidates:
+        from brs.processes import stop_processes_under  # a rare path; spares every listing the import
+
         stop_processes_under(staging)
         log.warning("removing %s, left behind by an interrupted restore", staging, extra={"staging": str(staging)})
         shutil.rmtree(staging, ignore_errors=True)

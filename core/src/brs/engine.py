@@ -47,7 +47,8 @@ from brs.identity import host_name
 from brs.interfaces import Compression, Database, DataDirState, Storage, StoredObject
 from brs.lifecycle import Lifecycle
 from brs.assembly import Drivers
-from brs.legacy import ROOT as LEGACY_ROOT, LegacyBackup, list_legacy, read_legacy
+from brs.legacy import ROOT as LEGACY_ROOT
+from brs.legacy.backups import LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidManifest, Manifest
 from brs.manifest import format_time, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline

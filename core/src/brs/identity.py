@@ -12,7 +12,6 @@ backups after losing its volume, ``db-1`` does not take them.
 from __future__ import annotations
 
 import os
-import socket
 
 from brs.manifest import Identity
 
@@ -26,7 +25,7 @@ def host_name() -> str:
         value = os.environ.get(variable, "").strip()
         if value:
             return value[:255]
-    return socket.gethostname()[:255] or "unknown"
+    return os.uname().nodename[:255] or "unknown"  # gethostname() without importing socket
 
 
 def same_database(ours: Identity, theirs: Identity | None) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import functools
 import logging
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from brs import hookspecs
 from brs.errors import PluginError
+
+if TYPE_CHECKING:
+    from importlib import metadata
+
+    import pluggy
 
 __all__ = ["HOOKS_GROUP", "Lifecycle"]
 
@@ -25,14 +26,22 @@ HOOKS_GROUP = "brs.hooks"
 log = logging.getLogger("brs.lifecycle")
 
 
-class _Manager(pluggy.PluginManager):
+def _new_manager() -> pluggy.PluginManager:
     """pluggy's manager, with pytest's naming rule: a ``brs_*`` function is an implementation."""
+    import pluggy
 
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        opts = super().parse_hookimpl_opts(plugin, name)
-        if opts is None and name.startswith("brs_") and callable(getattr(plugin, name, None)):
-            return {}
-        return opts
+    from brs import hookspecs
+
+    class Manager(pluggy.PluginManager):
+        def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+            opts = super().parse_hookimpl_opts(plugin, name)
+            if opts is None and name.startswith("brs_") and callable(getattr(plugin, name, None)):
+                return {}
+            return opts
+
+    manager = Manager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs.LifecycleSpecs)
+    return manager
 
 
 def _isolated(function: Any, plugin_name: str, hook_name: str) -> Any:
@@ -48,17 +57,28 @@ def _isolated(function: Any, plugin_name: str, hook_name: str) -> Any:
 
 
 class Lifecycle:
-    """Registered lifecycle plugins and the way to notify them."""
+    """Registered lifecycle plugins and the way to notify them.
+
+    pluggy is imported when the first plugin registers: a run without hook plugins (a listing,
+    most one-shot commands) never needs it.
+    """
 
     def __init__(self) -> None:
-        self.pm = _Manager(hookspecs.PROJECT)
-        self.pm.add_hookspecs(hookspecs.LifecycleSpecs)
+        self._manager: pluggy.PluginManager | None = None
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        if self._manager is None:
+            self._manager = _new_manager()
+        return self._manager
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module; a ``brs_*`` name that is no hook is refused.
 
         :raises PluginError: one line naming the plugin, the unknown hook and the closest hook.
         """
+        import pluggy
+
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
@@ -100,6 +120,8 @@ class Lifecycle:
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook in pluggy's order; no plugin's failure reaches the caller."""
+        if self._manager is None:
+            return  # no plugin registered: nobody to tell
         try:
             getattr(self.pm.hook, hook_name)(**kwargs)
         except Exception:  # a failing wrapper
@@ -112,6 +134,8 @@ def _first_line(error: BaseException) -> str:
 
 def _hint(message: str) -> str:
     """``; did you mean brs_backup_started?`` for a message that names an unknown ``brs_*`` hook."""
+    from brs import hookspecs
+
     known = [name for name in dir(hookspecs.LifecycleSpecs) if name.startswith("brs_")]
     for word in message.replace("'", " ").replace('"', " ").split():
         if word.startswith("brs_") and word not in known:

@@ -11,9 +11,9 @@ import difflib
 import functools
 import inspect
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, cast
+from typing import Any
 
+from brs.entrypoints import EntryPoint, entry_points
 from brs.errors import PluginError, UnknownPlugin
 from brs.interfaces import Compression, Database, Plugin, Role, Storage
 
@@ -30,17 +30,8 @@ __all__ = [
 _BASES: dict[Role, type[Plugin[Any]]] = {Role.DATABASE: Database, Role.STORAGE: Storage, Role.COMPRESSION: Compression}
 
 
-@functools.cache
-def _all_entry_points() -> metadata.EntryPoints:
-    # Scanning every installed distribution costs tens of milliseconds; the set of installed
-    # plugins does not change while a command runs.
-    # Python 3.11 answers a deprecated per-group mapping; select() without criteria is every
-    # entry point on every version.
-    return cast(metadata.EntryPoints, metadata.entry_points().select())
-
-
-def _entry_points(group: str) -> list[metadata.EntryPoint]:
-    return sorted(_all_entry_points().select(group=group), key=lambda ep: ep.name)
+def _entry_points(group: str) -> list[EntryPoint]:
+    return sorted((ep for ep in entry_points() if ep.group == group), key=lambda ep: ep.name)
 
 
 def has_entry_points(group: str) -> bool:
@@ -56,12 +47,12 @@ def installed_names(role: Role) -> list[str]:
 def distribution_of(group: str, name: str) -> tuple[str, str]:
     """``(distribution, version)`` that provides entry point ``name`` in ``group``."""
     for ep in _entry_points(group):
-        if ep.name == name and ep.dist is not None:
-            return ep.dist.name, ep.dist.version
+        if ep.name == name:
+            return ep.dist, ep.version
     return "unknown", "unknown"
 
 
-def require_installed(role: Role, name: str) -> list[metadata.EntryPoint]:
+def require_installed(role: Role, name: str) -> list[EntryPoint]:
     """The one entry point of plugin ``name``, checked without importing it.
 
     :raises PluginError: one line that lists what is installed when ``name`` is unknown (with
@@ -75,7 +66,7 @@ def require_installed(role: Role, name: str) -> list[metadata.EntryPoint]:
         raise UnknownPlugin(f"no {role.label} plugin named {name!r} is installed (installed: {available}){hint}")
     claimants = [ep for ep in _entry_points(role.value) if ep.name == name]
     if len(claimants) > 1:
-        dists = ", ".join(ep.dist.name if ep.dist else "?" for ep in claimants)
+        dists = ", ".join(ep.dist for ep in claimants)
         raise PluginError(f"{role.label} plugin {name!r} is provided twice ({dists}); uninstall one")
     return claimants
 
@@ -120,7 +111,7 @@ def list_plugins(check: bool = True) -> list[PluginInfo]:
     rows = []
     for group in [role.value for role in Role] + [HOOKS_GROUP]:
         for ep in _entry_points(group):
-            dist, version = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("unknown", "unknown")
+            dist, version = ep.dist, ep.version
             status, error = "not checked", ""
             if check:
                 try:

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, cast
 from brs.crypto import Keyring
 from brs.errors import DecryptionError, IntegrityError, KeyMissing
 from brs.interfaces import Compression, Storage, StoredVersion
-from brs.legacy import naming
+from brs.legacy import FORMAT, ROOT, SCHEME, naming
 from brs.legacy.ctr import HEAD_SIZE, IV_SIZE, CtrDecryptor, starts_like
 from brs.manifest import Manifest, format_time
 from brs.pipeline import CHUNK, Channel, ChannelReader, Pipeline
@@ -17,12 +17,6 @@ from brs.streams import FullReader
 
 __all__ = ["FORMAT", "ROOT", "SCHEME", "LegacyBackup", "list_legacy", "read_legacy"]
 
-#: How listings name the format of these backups.
-FORMAT = "backup-restore-sidecar"
-#: Every archive member of an old backup lives below this folder.
-ROOT = "files/"
-#: The old encryption, as recorded in :attr:`LegacyBackup.encryption`.
-SCHEME = "aes-256-ctr (backup-restore-sidecar)"
 #: Prefix of the version ids brs gives old backups, so they never collide with its own ids.
 ID_PREFIX = "old-"
 

@@ -8,7 +8,6 @@ never does, which lets brs say "wrong key" instead of a decompression error.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 __all__ = ["HEAD_SIZE", "IV_SIZE", "CtrDecryptor", "starts_like"]
 
@@ -24,6 +23,8 @@ class CtrDecryptor:
     def __init__(self, key: bytes, iv: bytes) -> None:
         if len(iv) != IV_SIZE:
             raise ValueError(f"the IV must be {IV_SIZE} bytes")
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # only for old backups
+
         self._context = Cipher(algorithms.AES(key), modes.CTR(iv)).decryptor()
 
     def update(self, data: bytes) -> bytes:

@@ -3,7 +3,9 @@
 Measures ``brs --help`` (the command tree only: no engine, no plugins) and ``brs backups list``
 on local storage holding a few backups (engine, manifests, plugin discovery), each as the median
 of several runs of a fresh process, in wall-clock and CPU time (CPU time is steadier on a busy
-machine). Nothing is asserted: the figures go into docs/performance.md.
+machine), and prints each target with PASS or FAIL: ``brs --help`` under 150 ms and
+``brs backups list`` under 300 ms (wall-clock, on an idle machine: on a busy one compare the
+ratios to ``python -c pass``). Nothing is asserted: the figures go into docs/performance.md.
 
     .venv/bin/python bench/startup.py [--runs 15]
 """
@@ -40,6 +42,10 @@ def _median(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, flo
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
+#: Start-up targets in milliseconds of wall-clock time.
+TARGETS = {"brs --help": 150, "brs backups list": 300}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -72,6 +78,12 @@ def main() -> None:
         print(f"{'command':<20} {'wall ms':>8} {'cpu ms':>8} {'wall ratio':>11} {'cpu ratio':>10}")
         for name, (wall, cpu) in results.items():
             print(f"{name:<20} {wall * 1000:8.0f} {cpu * 1000:8.0f} {wall / base_wall:11.1f} {cpu / base_cpu:10.1f}")
+        load = os.getloadavg()[0]
+        for name, limit in TARGETS.items():
+            wall = results[name][0] * 1000
+            verdict = "PASS" if wall < limit else "FAIL"
+            print(f"[{verdict}] {name} < {limit} ms: {wall:.0f} ms ({wall / (base_wall * 1000):.1f}x python -c pass)")
+        print(f"load average during the run: {load:.2f} (the targets are for an idle machine)")
     finally:
         shutil.rmtree(work)
 

@@ -121,12 +121,15 @@ def assemble(
     settings: Settings,
     values: Mapping[str, Any] | None = None,
     *,
+    storage_driver: Storage[Any] | None = None,
     load_hooks: bool = True,
     hook_plugins: Iterable[tuple[str, Any]] = (),
 ) -> Engine:
     """The engine for ``settings``: its drivers configured from ``values``, its hook plugins loaded.
 
     :param values: option values keyed by click parameter name; each driver reads only its own.
+    :param storage_driver: a storage driver built already (the storage conformance tests pass
+        theirs), instead of one made from ``settings.backup_provider`` and ``values``.
     :param load_hooks: load the ``brs.hooks`` entry-point group (tests of core turn it off).
     :param hook_plugins: extra ``(name, plugin)`` lifecycle plugins (the sidecar's metrics).
     """
@@ -135,7 +138,7 @@ def assemble(
 
     values = values or {}
     drivers = Drivers(
-        storage=storage(settings.backup_provider, values, object_prefix=settings.object_prefix),
+        storage=storage_driver or storage(settings.backup_provider, values, object_prefix=settings.object_prefix),
         compression_method=settings.compression_method,
         database=database(settings.db, values, data_dir=settings.data_dir) if settings.db else None,
     )

@@ -124,8 +124,8 @@ def storage_engine(storage: Storage[Any], data_dir: Path, max_keep: int) -> Engi
 
     The storage plugin's name and object prefix come from ``storage.context``.
     """
-    from brs import assembly
-    from brs.engine import Engine, Settings
+    from brs.assembly import assemble
+    from brs.engine import Settings
 
     name, prefix = storage.context.name, storage.context.object_prefix
     settings = Settings(
@@ -136,10 +136,7 @@ def storage_engine(storage: Storage[Any], data_dir: Path, max_keep: int) -> Engi
         object_max_keep=max_keep,
         compression_method="tar",
     )
-    drivers = assembly.Drivers(
-        storage=storage, compression_method="tar", database=assembly.database("localfs", data_dir=data_dir)
-    )
-    engine = Engine(drivers, settings)
+    engine = assemble(settings, storage_driver=storage, load_hooks=False)
     engine.ensure_storage()
     return engine
 

@@ -127,7 +127,7 @@ def _known_options(db: str, storage: str, compression: str) -> set[str]:
     """Config keys brs start accepts with these plugins: brs's own option declarations."""
     params = list(start.params)
     for role, name in ((Role.DATABASE, db), (Role.STORAGE, storage), (Role.COMPRESSION, compression)):
-        params += driver_class(role, name).options()
+        params += driver_class(role, name).Options.click_options()
     return {str(p.name).replace("_", "-") for p in params if p.name}
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,12 @@ log = logging.getLogger("brs.datadir")
 RESERVED_PREFIX = ".brs-"
 _IGNORED = {"lost+found"}
 _STAGING = f"{RESERVED_PREFIX}staging-"
+
+
+def _rmtree(path: Path, ignore_errors: bool = False) -> None:
+    import shutil  # listings import this module and never remove a tree
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def is_reserved(name: str) -> bool:
@@ -95,7 +100,7 @@ def prepare_staging(data_dir: Path, label: str) -> Path:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = _beside(data_dir, f"staging-{label}")
     if staging.exists():
-        shutil.rmtree(staging)
+        _rmtree(staging)
     staging.mkdir(mode=0o700)
     if data_dir.is_dir():
         info = data_dir.stat()
@@ -107,7 +112,7 @@ def prepare_staging(data_dir: Path, label: str) -> Path:
 
 def discard_staging(staging: Path) -> None:
     """Remove a staging directory after a failed restore (it never held live data)."""
-    shutil.rmtree(staging, ignore_errors=True)
+    _rmtree(staging, ignore_errors=True)
 
 
 def _unused(path: Path) -> Path:
@@ -228,7 +233,7 @@ def swap_in(staging: Path, data_dir: Path, keep_previous: bool = True) -> Path |
         raise LocalIOError(f"cannot move the restored data into {data_dir}: {error.strerror or error}") from error
     previous = aside if aside is not None and f"{RESERVED_PREFIX}previous-" in aside.name else None
     if previous is not None and not keep_previous:
-        shutil.rmtree(previous, ignore_errors=True)
+        _rmtree(previous, ignore_errors=True)
         return None
     return previous
 
@@ -279,6 +284,6 @@ def remove_leftovers(data_dir: Path) -> list[Path]:
 
         stop_processes_under(staging)
         log.warning("removing %s, left behind by an interrupted restore", staging, extra={"staging": str(staging)})
-        shutil.rmtree(staging, ignore_errors=True)
+        _rmtree(staging, ignore_errors=True)
         removed.append(staging)
     return removed

@@ -8,7 +8,6 @@ variable is read here and nowhere else; unset, :func:`reached` costs one diction
 from __future__ import annotations
 
 import os
-import signal
 
 __all__ = ["VARIABLE", "reached"]
 
@@ -18,4 +17,6 @@ VARIABLE = "BRS_TEST_KILL_AT"
 def reached(point: str) -> None:
     """SIGKILL this process when ``BRS_TEST_KILL_AT`` names ``point``."""
     if os.environ.get(VARIABLE) == point:
+        import signal  # only when a test asked for the kill
+
         os.kill(os.getpid(), signal.SIGKILL)

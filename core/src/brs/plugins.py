@@ -7,7 +7,6 @@ stops a run). Wiring the selected drivers together is :mod:`brs.assembly`'s job.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from dataclasses import dataclass
@@ -60,6 +59,8 @@ def require_installed(role: Role, name: str) -> list[EntryPoint]:
     """
     installed = installed_names(role)
     if name not in installed:
+        import difflib
+
         close = difflib.get_close_matches(name, installed, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         available = ", ".join(installed) or "none"

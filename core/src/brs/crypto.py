@@ -22,8 +22,6 @@ errors can say which key an object needs without exposing any key material.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -116,6 +114,9 @@ def key_id(key: bytes) -> str:
 
 
 def _key_id_bytes(key: bytes) -> bytes:
+    import hashlib  # loads OpenSSL's libcrypto: only runs with a key
+    import hmac
+
     return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).digest()[:_KEY_ID_SIZE]
 
 

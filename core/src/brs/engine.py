@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import os
 import stat
@@ -22,11 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import brs
 from brs import datadir, defaults, failures, killpoints, retention, trust, verification
-from brs.archive import ArchiveReader, ArchiveWriter
 from brs.catalog import EXPLICITLY_RESTORABLE, Catalog, Entry, Policy, RetentionPlan, Standing
 from brs.crypto import SCHEME, FORMAT_VERSION, Keyring, StreamDecryptor, StreamEncryptor, is_stream_of
 from brs.datalock import DataDirLock
@@ -54,6 +52,9 @@ from brs.manifest import format_time, new_backup_id
 from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
 from brs.streams import FullReader
 from brs.units import format_size
+
+if TYPE_CHECKING:
+    from brs.archive import ArchiveReader
 
 __all__ = ["Engine", "Progress", "RestoreResult", "Settings", "VerifyResult"]
 
@@ -154,6 +155,8 @@ class _HashingReader:
     def __init__(self, source: ChannelReader, progress: Progress) -> None:
         self._source = source
         self._progress = progress
+        import hashlib  # OpenSSL's libcrypto: loaded by the operations that hash, not by listings
+
         self.sha256 = hashlib.sha256()
         self.size = 0
 
@@ -463,6 +466,8 @@ class Engine:
         sealed = pipe.channel() if key else compressed
         counts: dict[str, int] = {}
 
+        from brs.archive import ArchiveWriter  # tarfile and the tree walker: operations only
+
         def dump() -> None:
             sink = ChannelWriter(tar_out)
             archive = ArchiveWriter(cast(BinaryIO, sink))
@@ -710,6 +715,8 @@ class Engine:
             plain = fetched
 
         def download() -> None:
+            import hashlib
+
             digest, size = hashlib.sha256(), 0
             try:
                 with self.storage.download(name=manifest.object_name) as handle:
@@ -754,6 +761,8 @@ class Engine:
         return pipe.run(lambda: consume(ChannelReader(tar_in)), name=phase)  # type: ignore[arg-type]
 
     def _read_archive(self, manifest: Manifest, consume: Callable[[ArchiveReader], Any], phase: str) -> Any:
+        from brs.archive import ArchiveReader
+
         def run(stream: BinaryIO) -> Any:
             archive = ArchiveReader(stream, keep_special_bits=self.settings.keep_special_bits)
             result = consume(archive)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from typing import Annotated, Any, Final
@@ -63,6 +62,8 @@ class InvalidManifest(IntegrityError):
 
 def new_backup_id(now: datetime | None = None) -> str:
     """A unique, time-ordered id: UTC time with microseconds plus a random suffix."""
+    import secrets  # only a backup makes an id; listings import this module too
+
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 

@@ -12,8 +12,6 @@ whichever configured key has the manifest's key id, so key rotation keeps old ba
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 from typing import Final
 
 from brs.crypto import Keyring
@@ -33,6 +31,9 @@ def mac_key(key: bytes) -> bytes:
 
 
 def _mac(key: bytes, manifest: Manifest) -> str:
+    import hashlib  # only with a key: a listing without one loads no OpenSSL
+    import hmac
+
     return hmac.new(mac_key(key), manifest.signed_bytes(), hashlib.sha256).hexdigest()
 
 
@@ -49,4 +50,6 @@ def verify(manifest: Manifest, keyring: Keyring) -> bool | None:
         return None
     if manifest.mac is None:
         return False
+    import hmac
+
     return hmac.compare_digest(manifest.mac, _mac(keyring.find(key_id), manifest))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, UTC
@@ -62,7 +61,7 @@ class LocalStorage(Storage[LocalStorageOptions]):
     def ensure(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f"{_TEMP_MARK}probe-{secrets.token_hex(4)}"
+            probe = self.root / f"{_TEMP_MARK}probe-{_token()}"
             probe.write_bytes(b"")
             probe.unlink()
             self.remove_stale_uploads()
@@ -71,7 +70,7 @@ class LocalStorage(Storage[LocalStorageOptions]):
 
     def upload(self, name: str, source: BinaryIO) -> int:
         final = self._path(name)
-        temporary = self.root / f"{_TEMP_MARK}{name}-{secrets.token_hex(4)}"
+        temporary = self.root / f"{_TEMP_MARK}{name}-{_token()}"
         written = 0
         try:
             with open(temporary, "wb") as out:
@@ -181,6 +180,12 @@ class LocalStorage(Storage[LocalStorageOptions]):
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _token() -> str:
+    import secrets  # hmac and OpenSSL come with it; a listing needs neither
+
+    return secrets.token_hex(4)
 
 
 def _entries(directory: Path) -> list[os.DirEntry[str]]:

@@ -173,7 +173,14 @@ class Pod:
         wait_for(ready, timeout, lambda: f"{self.name} ready\n{self.diagnostics()}")
 
     def backup(self) -> str:
-        status, answer = self.api("POST", "/v1/backups", {})
+        """A backup through the API; waits while a scheduled one runs (the manifests back up every
+        15 minutes, and a tick may fall on the test's own backup)."""
+        deadline = time.monotonic() + 300
+        while True:
+            status, answer = self.api("POST", "/v1/backups", {})
+            if status != 409 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
         assert status == 201, answer
         return str(answer["version"])
 

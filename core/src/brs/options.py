@@ -244,7 +244,7 @@ def _click_options(item: Declared) -> Iterator[click.Option]:
             type=click.Path(dir_okay=False),
             envvar=env_name(item.file_flag),
             show_envvar=True,
-            help=f"File that holds the {spec.help.rstrip('.').lower()}.",
+            help=f"File that holds the {_lowered_first(spec.help.rstrip('.'))}.",
         )
         return
     show_default = item.default not in (None, (), "")
@@ -299,6 +299,12 @@ def _convert(item: Declared, value: Any) -> Any:
     if spec.maximum is not None and converted > spec.maximum:
         raise ConfigError(f"--{item.flag} must be at most {_number(spec.maximum)}, not {value!r}")
     return converted
+
+
+def _lowered_first(text: str) -> str:
+    """``Password of ...`` -> ``password of ...``; an acronym stays (``API key``, ``S3 access key``)."""
+    first = text.split(" ", 1)[0]
+    return text if (len(first) > 1 and first[1:2].isupper()) or first[1:2].isdigit() else text[:1].lower() + text[1:]
 
 
 def _boolean(text: str) -> bool:

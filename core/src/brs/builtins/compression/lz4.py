@@ -7,29 +7,10 @@ from typing import BinaryIO, ClassVar
 
 import lz4.frame
 
-from brs.builtins.compression.reading import BoundedReader
+from brs.builtins.compression.reading import BoundedReader, FrameCodec
 from brs.interfaces import Compression, Compressor
 
 __all__ = ["Lz4"]
-
-
-class _Lz4Codec:
-    def __init__(self) -> None:
-        self._d = lz4.frame.LZ4FrameDecompressor()
-        self.eof = False
-
-    @property
-    def needs_input(self) -> bool:
-        return bool(self._d.needs_input)
-
-    @property
-    def unused(self) -> bytes:
-        return bytes(self._d.unused_data or b"")
-
-    def feed(self, data: bytes, max_length: int) -> bytes:
-        out: bytes = self._d.decompress(data, max_length=max_length)
-        self.eof = bool(self._d.eof)
-        return out
 
 
 class Lz4(Compression):
@@ -41,7 +22,7 @@ class Lz4(Compression):
         return _Lz4Compressor()
 
     def decompress(self, source: BinaryIO) -> BinaryIO:
-        return BoundedReader(source, "lz4", _Lz4Codec)  # type: ignore[return-value]
+        return BoundedReader(source, "lz4", lambda: FrameCodec(lz4.frame.LZ4FrameDecompressor()))  # type: ignore[return-value]
 
 
 class _Lz4Compressor:

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Protocol
 
 from brs.errors import IntegrityError
 
-__all__ = ["BoundedReader", "Codec"]
+__all__ = ["BoundedReader", "Codec", "FrameCodec"]
 
 _READ = 1 << 16  # compressed input per decompress() call: bounds the work per read
 
@@ -25,6 +25,28 @@ class Codec(Protocol):
     def unused(self) -> bytes: ...
 
     def feed(self, data: bytes, max_length: int) -> bytes: ...
+
+
+class FrameCodec:
+    """A :class:`Codec` over a decompressor with the API that lz4 and zstd share
+    (``decompress(data, max_length)``, ``needs_input``, ``unused_data``, ``eof``)."""
+
+    def __init__(self, decompressor: Any) -> None:
+        self._d = decompressor
+        self.eof = False
+
+    @property
+    def needs_input(self) -> bool:
+        return bool(self._d.needs_input)
+
+    @property
+    def unused(self) -> bytes:
+        return bytes(self._d.unused_data or b"")  # lz4 says None where zstd says b""
+
+    def feed(self, data: bytes, max_length: int) -> bytes:
+        out: bytes = self._d.decompress(data, max_length=max_length)
+        self.eof = bool(self._d.eof)
+        return out
 
 
 class BoundedReader(io.RawIOBase):

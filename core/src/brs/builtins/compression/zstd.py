@@ -10,29 +10,10 @@ try:  # the standard library's zstd (Python >= 3.14), else its backport
 except ImportError:  # pragma: no cover - depends on the Python version
     from backports import zstd
 
-from brs.builtins.compression.reading import BoundedReader
+from brs.builtins.compression.reading import BoundedReader, FrameCodec
 from brs.interfaces import Compression, Compressor
 
 __all__ = ["Zstd"]
-
-
-class _ZstdCodec:
-    def __init__(self) -> None:
-        self._d = zstd.ZstdDecompressor()
-        self.eof = False
-
-    @property
-    def needs_input(self) -> bool:
-        return bool(self._d.needs_input)
-
-    @property
-    def unused(self) -> bytes:
-        return bytes(self._d.unused_data)
-
-    def feed(self, data: bytes, max_length: int) -> bytes:
-        out: bytes = self._d.decompress(data, max_length=max_length)
-        self.eof = bool(self._d.eof)
-        return out
 
 
 class Zstd(Compression):
@@ -45,7 +26,7 @@ class Zstd(Compression):
         return _ZstdCompressor(self.level)
 
     def decompress(self, source: BinaryIO) -> BinaryIO:
-        return BoundedReader(source, "zstd", _ZstdCodec)  # type: ignore[return-value]
+        return BoundedReader(source, "zstd", lambda: FrameCodec(zstd.ZstdDecompressor()))  # type: ignore[return-value]
 
 
 class _ZstdCompressor:

@@ -43,6 +43,17 @@ class Installed:
     def env(self) -> dict[str, str]:
         return {"PYTHONPATH": str(self.site)}
 
+    def python(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``python ARGS`` in the rendered project, with the installed copy on the path."""
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=self.project,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
@@ -87,14 +98,7 @@ def test_the_template_renders_a_separate_distribution_pinned_to_this_brs_series(
 
 def test_the_rendered_plugin_passes_the_database_contract(installed: Installed, tmp_path: Path) -> None:
     report = tmp_path / "report.xml"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"],
-        cwd=installed.project,
-        env={**os.environ, **installed.env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = installed.python("-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}")
     assert result.returncode == 0, result.stdout + result.stderr
     cases = ElementTree.parse(report).getroot().iter("testcase")
     passed = {case.get("name", "") for case in cases if not any(child.tag in ("failure", "error", "skipped") for child in case)}
@@ -111,14 +115,7 @@ def test_the_rendered_plugin_passes_the_database_contract(installed: Installed, 
 )
 def test_the_rendered_code_passes_the_projects_own_checks(installed: Installed, check: list[str]) -> None:
     # The rendered pyproject.toml configures both (mypy --strict); the tools are brs's lint tools.
-    result = subprocess.run(
-        [sys.executable, "-m", *check],
-        cwd=installed.project,
-        env={**os.environ, **installed.env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = installed.python("-m", *check)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -62,6 +62,7 @@ def test_flags_variables_and_defaults_keep_their_names() -> None:
         "postgres-user": "postgres",
         "postgres-password": None,
         "postgres-backup-method": "basebackup",
+        "postgres-basebackup-compression": "auto",
         "postgres-bindir": None,
         "postgres-binaries-store": None,
         "postgres-system-user": "postgres",
@@ -70,7 +71,7 @@ def test_flags_variables_and_defaults_keep_their_names() -> None:
     }
     assert {option.envvar for option in PostgresOptions.click_options()} == {
         "BRS_POSTGRES_HOST", "BRS_POSTGRES_PORT", "BRS_POSTGRES_USER", "BRS_POSTGRES_PASSWORD",
-        "BRS_POSTGRES_PASSWORD_FILE", "BRS_POSTGRES_BACKUP_METHOD", "BRS_POSTGRES_BINDIR",
+        "BRS_POSTGRES_PASSWORD_FILE", "BRS_POSTGRES_BACKUP_METHOD", "BRS_POSTGRES_BASEBACKUP_COMPRESSION", "BRS_POSTGRES_BINDIR",
         "BRS_POSTGRES_BINARIES_STORE", "BRS_POSTGRES_SYSTEM_USER", "BRS_POSTGRES_UPGRADE_MODE",
         "BRS_POSTGRES_UPGRADE_STRIP_ATTVER",
     }  # fmt: skip
@@ -108,7 +109,7 @@ def test_error_lines_prefer_the_cause() -> None:
     ("members", "expected"),
     [
         ({"dumpall.sql": b"SELECT 1;"}, "the backup has no brs-postgres.json before its data; it was not made by brs-postgres"),
-        ({"brs-postgres.json": json.dumps({"format": 2}).encode(), "dumpall.sql": b""}, "has format 2, newer than the 1"),
+        ({"brs-postgres.json": json.dumps({"format": 3}).encode(), "dumpall.sql": b""}, "has format 3, newer than the 2"),
         ({"brs-postgres.json": b'{"format": 1, "method": "dumpall"}', "dumpall.sql": b""}, "brs-postgres.json is unreadable"),
         ({"brs-postgres.json": b"[1, 2]", "dumpall.sql": b""}, "brs-postgres.json is not a JSON object"),
     ],

@@ -31,6 +31,12 @@ class PostgresOptions(PluginOptions):
         flag="backup-method",
         choices=METHODS,
     )
+    basebackup_compression: str = option(
+        "auto",
+        "How pg_basebackup compresses its stream before brs's own compression: lz4 (in its own process, which"
+        " makes a basebackup much faster; PostgreSQL 15+ built with lz4), none, or auto (lz4 where it can).",
+        choices=("auto", "lz4", "none"),
+    )
     bindir: Path | None = option(
         None, "Directory with the PostgreSQL programs (default: `pg_config --bindir` of the pg_config on PATH, else PATH)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["METADATA", "Postgres"]
 
-#: First member of every backup: how it was made and what the server looked like.
-METADATA = MetadataMember("brs-postgres.json", format=1, plugin="brs-postgres")
+#: First member of every backup: how it was made and what the server looked like. Format 2
+#: marks a base backup whose stream pg_basebackup compressed (``pgdata.tar.lz4``), which an
+#: older brs-postgres cannot restore; every other backup is still written as format 1.
+METADATA = MetadataMember("brs-postgres.json", format=2, plugin="brs-postgres")
+_METADATA_PLAIN = replace(METADATA, format=1)
 
 
 class Postgres(Database[PostgresOptions]):
@@ -68,10 +72,12 @@ class Postgres(Database[PostgresOptions]):
             client = tools.version()
         except DatabaseError:
             client = "unknown"
-        METADATA.write(archive, {"method": method, "server": facts.to_json(), "client": client})
-        self.log.info("dumping PostgreSQL %s at %s with %s", facts.server_version, settings.server, method)
+        stream = basebackup.stream_name(settings, tools) if method == "basebackup" else dumpall.STREAM
+        metadata = METADATA if stream == basebackup.STREAM_LZ4 else _METADATA_PLAIN
+        metadata.write(archive, {"method": method, "server": facts.to_json(), "client": client})
+        self.log.info("dumping PostgreSQL %s at %s with %s into %s", facts.server_version, settings.server, method, stream)
         if method == "basebackup":
-            basebackup.dump(archive, settings, tools)
+            basebackup.dump(archive, settings, tools, stream)
         else:
             dumpall.dump(archive, settings, tools)
 
@@ -82,12 +88,12 @@ class Postgres(Database[PostgresOptions]):
             if entry.name == METADATA.name:
                 with entry.open() as handle:
                     metadata = METADATA.read(handle)
-            elif entry.name in (basebackup.STREAM, dumpall.STREAM):
+            elif entry.name in (*basebackup.STREAMS, dumpall.STREAM):
                 method, facts = _recorded(METADATA.require(metadata))
                 self.log.info("restoring a %s backup of PostgreSQL %s into %s", method, facts.server_version, target)
                 with entry.open() as source:
-                    if entry.name == basebackup.STREAM:
-                        basebackup.restore(source, target, self.tools, owner, facts.major)
+                    if entry.name in basebackup.STREAMS:
+                        basebackup.restore(source, entry.name, target, self.tools, owner, facts.major)
                     else:
                         dumpall.restore(source, target, self.tools, owner, facts)
                 return

@@ -1,0 +1,105 @@
+"""The base backup's stream: lz4 by pg_basebackup where it can, the plain tar of earlier versions otherwise; both restore."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lz4.frame
+import pytest
+from brs.archive import ArchiveReader, ArchiveWriter
+from brs.errors import BrsError, ConfigError
+from brs.interfaces import DataDirStatus
+from brs.testing import archive_of
+
+from brs_postgres.basebackup import STREAM, STREAM_LZ4, lz4_supported
+from brs_postgres.testing import PgCluster, bindir_for, driver
+from brs_postgres.tools import Toolset
+
+pytestmark = pytest.mark.server("postgres")
+
+
+def _built_with_lz4(tools: Toolset) -> bool:
+    return "'--with-lz4'" in tools.pg_config("--configure")
+
+
+@pytest.mark.parametrize("major", [15, 16])
+def test_pg_basebackup_is_asked_whether_it_compresses_with_lz4(major: int) -> None:
+    # Debian's 15 is built with lz4, the PyPI 16 without: the probe must tell them apart.
+    tools = Toolset(bindir_for(major))
+    assert lz4_supported(tools) is _built_with_lz4(tools)
+    if major == 15:
+        assert lz4_supported(tools)
+
+
+def _dump(cluster: PgCluster, path: Path, **options: Any) -> list[tuple[str, bytes]]:
+    """Dump ``cluster`` into the archive file ``path``; its members' names and (small) contents."""
+    with open(path, "wb") as sink:
+        writer = ArchiveWriter(sink)
+        cluster.driver(postgres_backup_method="basebackup", **options).dump(writer)
+        writer.close()
+    with open(path, "rb") as source:
+        return [(entry.name, entry.open().read(1 << 12)) for entry in ArchiveReader(source)]
+
+
+@pytest.mark.parametrize(
+    ("compression", "stream", "metadata_format"),
+    [("auto", STREAM_LZ4, 2), ("none", STREAM, 1)],
+    ids=["lz4-by-pg_basebackup", "plain-tar-as-earlier-versions-wrote"],
+)
+def test_each_stream_is_stored_as_named_and_restores(
+    compression: str,
+    stream: str,
+    metadata_format: int,
+    pg15: tuple[PgCluster, dict[str, Any]],
+    check_restored: Callable[[int, Path, dict[str, Any]], None],
+    tmp_path: Path,
+) -> None:
+    cluster, expected = pg15
+    archive = tmp_path / "dump.tar"
+    members = _dump(cluster, archive, postgres_basebackup_compression=compression)
+    assert [name for name, _ in members] == ["brs-postgres.json", stream]
+    assert json.loads(members[0][1])["format"] == metadata_format
+    head = members[1][1]
+    if stream == STREAM_LZ4:
+        assert head.startswith(b"\x04\x22\x4d\x18")  # an lz4 frame, readable by `lz4 -d`
+    else:
+        assert head[257:262] == b"ustar"  # pg_basebackup's tar, as it wrote it
+
+    target = tmp_path / "restored"
+    target.mkdir(mode=0o700)
+    database = cluster.driver()
+    with open(archive, "rb") as source:
+        database.restore(ArchiveReader(source), target)
+    assert database.check(target).status is DataDirStatus.HEALTHY
+    check_restored(15, target, expected)
+
+
+def test_lz4_asked_of_a_build_without_it_is_a_clear_error(clusters: Callable[..., PgCluster], tmp_path: Path) -> None:
+    cluster = clusters(16)
+    assert not lz4_supported(cluster.tools), "this test needs a pg_basebackup built without lz4"
+    archive = tmp_path / "dump.tar"
+    with pytest.raises(ConfigError, match=r"cannot compress with lz4 .* set --postgres-basebackup-compression") as caught:
+        _dump(cluster, archive, postgres_basebackup_compression="lz4")
+    assert "\n" not in str(caught.value)
+    assert archive.stat().st_size == 0  # failed before anything was written
+    # auto falls back to the plain stream with the same programs
+    assert [name for name, _ in _dump(cluster, archive)] == ["brs-postgres.json", STREAM]
+
+
+def test_a_corrupt_lz4_stream_is_one_clear_error_and_nothing_is_verified(tmp_path: Path) -> None:
+    facts = {"server_version": "15.20", "server_version_num": 150020, "superuser": "postgres", "encoding": "UTF8"}
+    facts |= {"lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8", "data_checksums": False, "config": {}}
+    metadata = json.dumps({"format": 2, "method": "basebackup", "server": facts}).encode()
+    # Incompressible content, so that the tar reader reads on into the broken end.
+    broken = lz4.frame.compress(random.Random(17).randbytes(1 << 16))[:-9] + b"not lz4 at all"
+    target = tmp_path / "target"
+    target.mkdir()
+    plugin = driver({"postgres_bindir": str(bindir_for(15))})
+    with pytest.raises(BrsError, match=r"lz4 stream is (corrupt|truncated)") as caught:
+        plugin.restore(archive_of({"brs-postgres.json": metadata, STREAM_LZ4: broken}), target)
+    assert "\n" not in str(caught.value)
+    assert not (target / "PG_VERSION").exists()

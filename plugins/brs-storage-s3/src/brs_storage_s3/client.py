@@ -1,10 +1,14 @@
-"""Build the boto3 S3 client from :class:`~brs_storage_s3.options.S3Options`."""
+"""Build the S3 client from :class:`~brs_storage_s3.options.S3Options`.
+
+botocore's own client, without boto3: boto3 adds resources and transfer helpers that brs does
+not use, and importing them costs about 3.5 MiB of the process's peak memory.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from brs_storage_s3.options import S3Options
@@ -20,8 +24,8 @@ CONCURRENCY = 2
 def make_client(settings: S3Options) -> Any:
     """An S3 client with retries, timeouts, TLS and credentials as configured.
 
-    Without explicit keys boto3's own chain applies (``AWS_*`` variables, shared config files,
-    web identity for IRSA, instance metadata).
+    Without explicit keys botocore's own chain applies (``AWS_*`` variables, shared config
+    files, web identity for IRSA, container and instance metadata), as it would through boto3.
     """
     config_kwargs: dict[str, Any] = {
         "retries": {"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
@@ -36,20 +40,18 @@ def make_client(settings: S3Options) -> Any:
     if settings.checksum_calculation:
         config_kwargs["request_checksum_calculation"] = settings.checksum_calculation
         config_kwargs["response_checksum_validation"] = settings.checksum_calculation
-    session = boto3.session.Session(
-        aws_access_key_id=settings.access_key,
-        aws_secret_access_key=settings.secret_key,
-        region_name=settings.region,
-    )
+    session = botocore.session.get_session()
     verify: bool | str | None = None
     if settings.insecure_skip_verify:
         verify = False
     elif settings.ca_file:
         verify = settings.ca_file
-    return session.client(
+    return session.create_client(
         "s3",
         endpoint_url=settings.endpoint,
-        region_name=settings.region or session.region_name or DEFAULT_REGION,
+        region_name=settings.region or session.get_config_variable("region") or DEFAULT_REGION,
         verify=verify,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
         config=Config(**config_kwargs),
     )

@@ -16,14 +16,14 @@ class MultipartUpload(PartedUpload[dict[str, Any]]):
     S3 shows the object only once the upload is complete; a failed one is aborted, and
     ``ensure()`` aborts those of killed processes later.
 
-    :param client: a boto3 S3 client (its retry configuration applies to every request).
+    :param client: a botocore S3 client (its retry configuration applies to every request).
     :param checksum: ``"CRC32"`` to send and record per-part checksums, or ``None``.
     """
 
     max_parts = 10_000
-    #: 16 MiB parts cover the first 31 GiB, and the five steps up to 256 MiB parts reach about
-    #: 1 TiB within S3's 10 000 parts.
-    parts_per_step = 2_000
+    #: Default 8 MiB parts cover the first 7.8 GiB; the steps up to 2 GiB parts reach about
+    #: 6 TiB within S3's 10 000 parts (a terabyte needs 512 MiB parts).
+    parts_per_step = 1_000
     size_option = "--s3-part-size-mib"
 
     def __init__(

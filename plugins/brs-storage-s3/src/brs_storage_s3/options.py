@@ -42,8 +42,9 @@ class S3Options(PluginOptions):
     retry_mode: str = option("standard", "botocore retry mode.", choices=("standard", "adaptive"))
     max_attempts: int = option(5, "Attempts per request, the first one included.", minimum=1)
     # S3 refuses parts below 5 MiB (except the last one); the parts grow for very large
-    # backups (brs.kit.uploads.part_size_for).
-    part_size_mib: int = option(16, "Size of the first multipart parts; memory use is about three parts.", minimum=5)
+    # backups (brs.kit.uploads.part_size_for). 8 MiB is also the AWS CLI's part size: larger
+    # parts cost memory (three are held) and gain nothing measurable in throughput.
+    part_size_mib: int = option(8, "Size of the first multipart parts; memory use is about three parts.", minimum=5)
     lifecycle_days: int | None = option(
         None,
         "Also install a lifecycle rule that expires objects under the prefix after N days (a safety net; "

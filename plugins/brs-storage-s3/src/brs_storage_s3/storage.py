@@ -66,7 +66,7 @@ class S3Storage(Storage[S3Options]):
     # -- helpers ---------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        """The boto3 client, created on first use (constructing it reads credential files)."""
+        """The botocore client, created on first use (constructing it reads credential files)."""
         if self._client is None:
             try:
                 self._client = make_client(self.settings)

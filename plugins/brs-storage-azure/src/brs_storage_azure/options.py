@@ -32,7 +32,8 @@ class AzureOptions(PluginOptions):
     trusted_ca_cert: str | None = option(None, "PEM file of CA certificates to trust.", metavar="FILE")
     create_container: bool = option(True, "Create the container when missing.")
     max_retries: int = option(5, "Retries of a transiently failing request.", minimum=0)
-    block_size_mib: int = option(8, "Upload block size.", minimum=1, maximum=4000)
+    # 4 MiB is the SDK's own block size; three blocks are held in memory.
+    block_size_mib: int = option(4, "Upload block size.", minimum=1, maximum=4000)
 
     def __post_init__(self) -> None:
         container = self.container

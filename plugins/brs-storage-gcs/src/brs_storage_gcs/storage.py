@@ -18,6 +18,7 @@ from google.api_core import exceptions as api
 from brs_storage_gcs.client import TIMEOUT, make_client, make_retry
 from brs_storage_gcs.errors import GCS_ERRORS, describe
 from brs_storage_gcs.options import GcsOptions
+from brs_storage_gcs.reads import ChunkReader
 
 if TYPE_CHECKING:
     from brs.interfaces import PluginContext
@@ -138,9 +139,7 @@ class GcsStorage(Storage[GcsOptions]):
             raise self._error(f"download {name}", error) from error
         # Ranged reads of one chunk each, pinned to the generation just seen, retried per chunk.
         pinned = self.client.bucket(self.settings.bucket).blob(key, generation=blob.generation)
-        inner = pinned.open("rb", chunk_size=self.settings.chunk_size, retry=self._retry, timeout=TIMEOUT)
-        if offset:
-            inner.seek(offset)
+        inner = ChunkReader(pinned, self.settings.chunk_size, self._retry, TIMEOUT, offset)
 
         def translate(error: Exception) -> BaseException:
             return self._error(f"download {name}", error) if isinstance(error, GCS_ERRORS) else error

@@ -9,11 +9,11 @@ so every file is checked against the manifest's checksums and the WAL is parsed.
 
 Where pg_basebackup can (PostgreSQL 15+ built with lz4), it compresses its stream with lz4
 itself (``--compress=client-lz4``; client-side, so the manifest is still injected) and the
-stream is stored as ``pgdata.tar.lz4``. Measured on a pgbench cluster, that is what makes a
-base backup cost little more than pg_basebackup alone: lz4 runs in pg_basebackup's own process,
-outside brs's interpreter and in parallel with it, and brs's pipeline then moves and compresses
-a tenth of the bytes (see docs/performance.md). A plain ``pgdata.tar`` stream is what earlier
-versions stored and what ``--postgres-basebackup-compression none`` stores; both restore.
+stream is stored as ``pgdata.tar.lz4``. lz4 runs in pg_basebackup's own process, outside brs's
+interpreter and in parallel with it, and brs's pipeline then moves and compresses a tenth of the
+bytes: on a 1 GB pgbench cluster a backup took half the time and 2.1 instead of 5.4 CPU-s/GB
+(docs/performance.md). A plain ``pgdata.tar`` stream is what earlier versions stored and what
+``--postgres-basebackup-compression none`` stores; both restore.
 """
 
 from __future__ import annotations

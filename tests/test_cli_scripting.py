@@ -146,7 +146,9 @@ def test_backups_show_prints_the_whole_manifest(brs_env: dict[str, str]) -> None
     assert shown["manifest"]["backup_id"] == row["version"] and shown["manifest"]["members"] >= 1
     assert shown["method"] == "localfs" and isinstance(shown["duration"], float)
     human = run_brs("backups", "show", str(row["version"]), env=brs_env, check=True).stdout
-    assert "version:" in human and str(row["version"]) in human and "sha256:" in human
+    lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in human.splitlines()}
+    assert lines["version"] == row["version"] and lines["digest"] == shown["digest"]
+    assert shown["digest"] == f"blake3:{shown['manifest']['blake3']}"
 
 
 def test_a_successful_verify_is_recorded_and_listed(tmp_path: Path, brs_env: dict[str, str]) -> None:

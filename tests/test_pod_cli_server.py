@@ -46,7 +46,7 @@ def test_server_and_local_runs_print_the_same_documents(pods: Callable[..., Pod]
     assert {k: v for k, v in verified.items() if k != "duration"} == {
         k: v for k, v in _json(pod, "verify", made["version"], server=False).items() if k != "duration"
     }
-    assert verified["intact"] is True and verified["sha256"] == shown["sha256"]
+    assert verified["intact"] is True and verified["digest"] == shown["digest"]
 
     status, report = pod.get("/v1/status")
     assert status == 200 and report["state"] == "done" and report["database_ready"] is True

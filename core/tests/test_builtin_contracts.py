@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from typing import Any
 from pathlib import Path
@@ -75,3 +78,15 @@ def test_a_method_imports_only_its_own_codec(method: str, foreign: tuple[str, ..
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+@pytest.mark.parametrize(("method", "tool"), [(Gzip, "gzip"), (Lz4, "lz4"), (Zstd, "zstd")], ids=["targz", "tarlz4", "tarzst"])
+def test_the_methods_own_tool_reads_frames_compressed_apart(method: type[Compression], tool: str) -> None:
+    """A stored object (before encryption) stays readable by gzip, lz4 and zstd themselves."""
+    compression = method(PluginContext(name=tool, settings=NoOptions()))
+    size = method.frame_size
+    data = os.urandom(size) + b"a line of text\n" * (size // 4)
+    frames = b"".join(compression.compress_frame(data[i : i + size]) for i in range(0, len(data), size))
+    assert shutil.which(tool), f"{tool} is not installed (make system-deps)"
+    decoded = subprocess.run([tool, "-d", "-c"], input=frames, capture_output=True, check=True)
+    assert decoded.stdout == data

@@ -98,7 +98,7 @@ def seal_stream(chunks: list[tuple[bytes, bool]], key: bytes = KEY, log2: int = 
 
 def test_constants() -> None:
     assert KEY_SIZE == 32
-    assert DEFAULT_CHUNK_SIZE == 1 << 20
+    assert DEFAULT_CHUNK_SIZE == 1 << 18
     assert SCHEME == "aes-256-gcm-stream"
     assert FORMAT_VERSION == 1
 

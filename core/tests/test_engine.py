@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+from blake3 import blake3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +35,9 @@ def test_a_backup_is_two_objects_and_listing_reads_the_manifest(tmp_path: Path, 
     assert names == [manifest.object_name, manifest.object_name + MANIFEST_SUFFIX]
     assert manifest.object_name.endswith(".tar.zst.aes")
     document = json.loads((tmp_path / "store" / manifest.manifest_name).read_text())
-    assert document["format"] == "brs-manifest" and document["sha256"] == manifest.sha256
+    stored = (tmp_path / "store" / manifest.object_name).read_bytes()
+    assert document["format"] == "brs-manifest" and document["format_version"] == 3
+    assert document["blake3"] == blake3(stored).hexdigest() == manifest.blake3 and document["sha256"] is None
     assert document["encryption"]["key_id"] == Keyring(KEY).encryption_key_id
     assert document["db_plugin"] == "brs-localfs" and document["brs_version"]
     assert engine.list_backups() == [manifest]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
-from brs.pipeline import ChannelReader, ChannelWriter, Pipeline
+from brs.pipeline import ChannelReader, ChannelWriter, Pipeline, ordered_map
 
 
 def test_data_flows_through_stages_in_order() -> None:
@@ -78,3 +80,44 @@ def test_reader_never_returns_more_than_asked() -> None:
         sizes.append(len(piece))
     pipe.run(lambda: None)
     assert max(sizes) <= 700 and sum(sizes) == 5000
+
+
+def test_ordered_map_keeps_the_order_and_bounds_what_is_in_flight() -> None:
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def work(piece: bytes) -> bytes:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.002 * (piece[0] % 3))  # later pieces often finish first
+        with lock:
+            active[0] -= 1
+        return piece * 2
+
+    pieces = [bytes([n]) for n in range(40)]
+    fed = []
+
+    def source() -> Iterator[bytes]:
+        for piece in pieces:
+            fed.append(piece)
+            yield piece
+
+    results = []
+    for result in ordered_map(work, source(), workers=3):
+        results.append(result)
+        assert len(fed) - len(results) <= 3 + 1, "more pieces taken than the pool can hold"
+    assert results == [piece * 2 for piece in pieces]
+    assert 1 < most[0] <= 3
+
+
+def test_ordered_map_raises_a_failed_piece_in_its_turn() -> None:
+    def work(piece: bytes) -> bytes:
+        if piece == b"3":
+            raise ValueError("bad piece")
+        return piece
+
+    got = []
+    with pytest.raises(ValueError, match="bad piece"):
+        for result in ordered_map(work, (str(n).encode() for n in range(10)), workers=2):
+            got.append(result)
+    assert got == [b"0", b"1", b"2"]

@@ -23,12 +23,12 @@ version=$(echo "$result" | field version)
 newest=$(brs backups list --json | field 0 version) || fail "cannot list backups" $?
 [ "$newest" = "$version" ] || fail "the new backup $version is not the newest listed ($newest)" 1
 
-sha=$(brs backups show "$version" --json | field manifest sha256) || fail "cannot show $version" $?
+digest=$(brs backups show "$version" --json | field digest) || fail "cannot show $version" $?
 
 status=0
 checked=$(brs verify "$version" --json) || status=$?
 case $status in
-    0) [ "$(echo "$checked" | field sha256)" = "$sha" ] || fail "verify checked another object" 1 ;;
+    0) [ "$(echo "$checked" | field digest)" = "$digest" ] || fail "verify checked another object" 1 ;;
     4) fail "backup $version vanished" 4 ;;
     5) fail "backup $version is damaged" 5 ;;
     6) fail "no configured key opens backup $version" 6 ;;

@@ -26,7 +26,7 @@ __all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
 
 #: Bytes of a dump stream held in memory before they become one tar member.
 STREAM_PART_SIZE = 4 << 20
-_COPY_BUFFER = 1 << 20
+_COPY_BUFFER = 1 << 18
 _STREAM_KEY = "BRS.stream"
 _PART_KEY = "BRS.part"
 

@@ -3,8 +3,8 @@
 The engine owns the public operations (the "template methods"); drivers implement only their
 steps through hooks. Data flows through :class:`brs.pipeline.Pipeline` stages:
 
-backup:  dump -> tar -> compress -> encrypt -> upload (+ SHA-256), then the manifest
-restore: download (+ SHA-256) -> decrypt -> decompress -> tar -> plugin into staging -> swap
+backup:  dump -> tar -> compress (frames on every core) -> encrypt -> upload (+ BLAKE3), then the manifest
+restore: download (+ the manifest's digest) -> decrypt -> decompress -> tar -> plugin into staging -> swap
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ from brs.legacy import ROOT as LEGACY_ROOT
 from brs.legacy.backups import LegacyBackup, list_legacy, read_legacy
 from brs.manifest import MAX_MANIFEST_SIZE, MANIFEST_SUFFIX, Identity, InvalidManifest, Manifest
 from brs.manifest import format_time, new_backup_id
-from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline
+from brs.digests import CURRENT as CURRENT_DIGEST
+from brs.digests import NAMES as DIGEST_NAMES
+from brs.digests import new_digest
+from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline, cores, ordered_map
 from brs.streams import FullReader
 from brs.units import format_size
 
@@ -137,7 +140,7 @@ class _Stored:
     raw: int
     members: int
     size: int
-    sha256: str
+    blake3: str
 
 
 class _StageFailed(Exception):
@@ -155,16 +158,14 @@ class _HashingReader:
     def __init__(self, source: ChannelReader, progress: Progress) -> None:
         self._source = source
         self._progress = progress
-        import hashlib  # OpenSSL's libcrypto: loaded by the operations that hash, not by listings
-
-        self.sha256 = hashlib.sha256()
+        self.digest = new_digest(CURRENT_DIGEST)
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         # Never more than asked: storage drivers size their parts and blocks by it.
         data = self._source.read_piece() if size is None or size < 0 else self._source.read(size)
         if data:
-            self.sha256.update(data)
+            self.digest.update(data)
             self.size += len(data)
             self._progress.done = self.size
         return data
@@ -468,8 +469,10 @@ class Engine:
 
         from brs.archive import ArchiveWriter  # tarfile and the tree walker: operations only
 
+        frame_size = self.compression.frame_size
+
         def dump() -> None:
-            sink = ChannelWriter(tar_out)
+            sink = ChannelWriter(tar_out, frame_size or CHUNK)
             archive = ArchiveWriter(cast(BinaryIO, sink))
             self.database.dump(archive=archive)
             archive.close()
@@ -477,10 +480,14 @@ class Engine:
             sink.finish()
 
         def compress() -> None:
-            compressor = self.compression.compressor()
-            for piece in tar_out:
-                compressed.put(compressor.compress(piece))
-            compressed.put(compressor.flush())
+            if frame_size:
+                for frame in ordered_map(self.compression.compress_frame, tar_out, cores()):
+                    compressed.put(frame)
+            else:
+                compressor = self.compression.compressor()
+                for piece in tar_out:
+                    compressed.put(compressor.compress(piece))
+                compressed.put(compressor.flush())
             compressed.close()
 
         def encrypt() -> None:
@@ -506,7 +513,7 @@ class Engine:
             pipe.run(upload, name="upload")
         except BaseException as error:
             raise _StageFailed(pipe.failed_stage or "upload", error) from error
-        return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, sha256=reader.sha256.hexdigest())
+        return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, blake3=reader.digest.hexdigest())
 
     def _manifest(
         self,
@@ -535,7 +542,7 @@ class Engine:
             encryption=None if key_id is None else {"scheme": SCHEME, "version": FORMAT_VERSION, "key_id": key_id},
             raw_size=stored.raw,
             stored_size=stored.size,
-            sha256=stored.sha256,
+            blake3=stored.blake3,
             members=stored.members,
             identity=identity,
             extra=self._method_record(),
@@ -687,7 +694,7 @@ class Engine:
         """Stream a backup through download, decryption and decompression into ``consume``.
 
         Returns ``consume``'s result only if the stored object matched the manifest's size and
-        SHA-256 and every layer ended cleanly.
+        digest and every layer ended cleanly.
         """
         compression = self.drivers.compression_for(manifest.compression)
         if isinstance(manifest, LegacyBackup):
@@ -715,9 +722,8 @@ class Engine:
             plain = fetched
 
         def download() -> None:
-            import hashlib
-
-            digest, size = hashlib.sha256(), 0
+            algorithm, expected = manifest.digest
+            digest, size = new_digest(algorithm), 0
             try:
                 with self.storage.download(name=manifest.object_name) as handle:
                     while piece := handle.read(CHUNK):
@@ -733,9 +739,10 @@ class Engine:
                     f"backup {manifest.backup_id} is truncated or padded: stored object has {size} bytes, "
                     f"the manifest says {manifest.stored_size}"
                 )
-            if digest.hexdigest() != manifest.sha256:
+            if digest.hexdigest() != expected:
                 raise IntegrityError(
-                    f"backup {manifest.backup_id} is corrupt: SHA-256 of the stored object does not match its manifest"
+                    f"backup {manifest.backup_id} is corrupt: {DIGEST_NAMES[algorithm]} of the stored object "
+                    "does not match its manifest"
                 )
             fetched.close()
 

@@ -24,6 +24,7 @@ so it refuses exactly what a restore would refuse, as far as can be known withou
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import tarfile
@@ -34,12 +35,13 @@ from pathlib import Path
 from typing import IO
 
 from brs.errors import ArchiveError
+from brs.writebehind import WriteBehind
 
 __all__ = ["MemberRules", "TreeExtractor", "member_name"]
 
 #: Symlinks followed while resolving one link before it counts as a loop (the kernel's limit).
 MAX_HOPS = 40
-_COPY_BUFFER = 1 << 20
+_COPY_BUFFER = 1 << 18
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -148,12 +150,17 @@ class TreeExtractor:
         self._parent_name: str | None = None
         self._parent_fd = -1
         self._directories: list[tuple[str, tarfile.TarInfo]] = []
-        self._buffer = memoryview(bytearray(_COPY_BUFFER))
+        # Files are created, written and closed by a thread of their own (started with the first
+        # one), overlapping the kernel's work with the parsing of the next members.
+        self._writer: WriteBehind | None = None
+        self._queued: set[str] = set()  # files whose calls the writer has not finished yet
 
     # -- members -----------------------------------------------------------------------------
     def add(self, name: str, info: tarfile.TarInfo, content: IO[bytes] | None = None) -> None:
         """Extract one member named ``name`` (a regular file's data comes from ``content``)."""
         clean = self.rules.admit(name, info)
+        if (self._queued and not (info.isreg() or info.isdir())) or self._touches_queued(clean):
+            self._drain()  # links and conflicting names need the files before them in place
         if not clean:
             self._directories.append((clean, info))
             return
@@ -180,6 +187,7 @@ class TreeExtractor:
         Links are checked first, while every directory is still the extractor's own (0o700).
         """
         try:
+            self._drain()
             try:
                 self._check_links()
             except OSError as error:
@@ -199,6 +207,9 @@ class TreeExtractor:
     def close(self) -> None:
         """Release the directory descriptors (also after a failure)."""
         self._forget_parent()
+        if self._writer is not None:
+            self._writer.close()  # runs the queued closes: no descriptor is left open
+            self._writer = None
         if self._root >= 0:
             os.close(self._root)
             self._root = -1
@@ -213,8 +224,23 @@ class TreeExtractor:
 
     def _forget_parent(self) -> None:
         if self._parent_fd >= 0:
-            os.close(self._parent_fd)
+            if self._writer is not None:  # queued calls may still use it
+                self._writer.submit(functools.partial(os.close, self._parent_fd), cleanup=True)
+            else:
+                os.close(self._parent_fd)
         self._parent_fd, self._parent_name = -1, None
+
+    def _touches_queued(self, name: str) -> bool:
+        """Whether ``name`` or one of its parents is a file the writer has not finished."""
+        if not self._queued:
+            return False
+        # A copy: the writer thread removes names while this runs (tuple() copies without a switch).
+        queued = tuple(self._queued)
+        return name in queued or any(name.startswith(f"{file}/") for file in queued)
+
+    def _drain(self) -> None:
+        if self._writer is not None:
+            self._writer.drain()
 
     def _open_directory(self, relative: str, *, create: bool, member: str | None = None) -> int:
         """An fd of ``relative`` below the root, opened one component at a time without
@@ -254,16 +280,26 @@ class TreeExtractor:
 
     # -- files and links ---------------------------------------------------------------------
     def _write_file(self, directory: int, base: str, name: str, info: tarfile.TarInfo, content: IO[bytes]) -> None:
-        fd = self._replace(directory, base, name, lambda: os.open(base, _FILE_FLAGS, 0o600, dir_fd=directory))
-        view = self._buffer
+        """Queue the creation, content and attributes of one file; the content is read here."""
+        if self._writer is None:
+            self._writer = WriteBehind()
+        writer, file = self._writer, _QueuedFile(name)
+        self._queued.add(name)
+
+        def create() -> None:
+            file.fd = self._replace(directory, base, name, lambda: os.open(base, _FILE_FLAGS, 0o600, dir_fd=directory))
+
+        def close() -> None:
+            self._queued.discard(name)
+            file.close()
+
         try:
-            while n := content.readinto(view):  # type: ignore[attr-defined]
-                written = 0
-                while written < n:
-                    written += os.write(fd, view[written:n])
-            self._set_attributes(fd, info)
+            writer.submit(file.guarded(create))
+            while piece := content.read(_COPY_BUFFER):
+                writer.submit(file.guarded(functools.partial(file.write, piece)))
+            writer.submit(file.guarded(lambda: self._set_attributes(file.fd, info)))
         finally:
-            os.close(fd)
+            writer.submit(close, cleanup=True)
 
     def _hard_link(self, directory: int, base: str, name: str, source: str) -> None:
         source_parent, _, source_base = source.rpartition("/")
@@ -341,6 +377,35 @@ class TreeExtractor:
         finally:
             if fd != self._root:
                 os.close(fd)
+
+
+class _QueuedFile:
+    """One file being extracted through the write-behind thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fd = -1
+
+    def guarded(self, call: Callable[[], None]) -> Callable[[], None]:
+        """``call`` with an OS error reported as this member's :class:`ArchiveError`."""
+
+        def run() -> None:
+            try:
+                call()
+            except OSError as error:
+                raise ArchiveError(f"cannot extract {self.name!r}: {error.strerror or error}") from error
+
+        return run
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _mkdir(name: str, directory: int) -> None:

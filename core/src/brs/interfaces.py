@@ -301,6 +301,9 @@ class Compression(Plugin[NoOptions]):
 
     #: Object-name suffix, e.g. ``".tar.zst"``.
     suffix: ClassVar[str]
+    #: Bytes of tar stream per self-contained frame (:meth:`compress_frame`); 0 when the method
+    #: can only stream through :meth:`compressor`.
+    frame_size: ClassVar[int] = 0
 
     @abstractmethod
     def compressor(self) -> Compressor:
@@ -308,4 +311,16 @@ class Compression(Plugin[NoOptions]):
 
     @abstractmethod
     def decompress(self, source: BinaryIO) -> BinaryIO:
-        """Wrap ``source`` (compressed bytes) in a reader that yields the plain bytes."""
+        """Wrap ``source`` (compressed bytes) in a reader that yields the plain bytes.
+
+        When :attr:`frame_size` is set the stream is a series of concatenated frames.
+        """
+
+    def compress_frame(self, data: bytes) -> bytes:
+        """Compress ``data`` (at most :attr:`frame_size` bytes) into one self-contained frame.
+
+        Used instead of :meth:`compressor` when :attr:`frame_size` is set: the engine compresses
+        consecutive frames on several threads at once and stores them concatenated, so the call
+        must be thread-safe and should release the GIL while it works (the codecs' C calls do).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not compress frames")

@@ -40,8 +40,9 @@ __all__ = [
 
 MANIFEST_SUFFIX: Final = ".manifest.json"
 FORMAT: Final = "brs-manifest"
-#: 1: brs 0.1 (no MAC, no identity); 2: ``identity`` and ``mac`` (see docs/format.md).
-FORMAT_VERSION: Final = 2
+#: 1: brs 0.1 (no MAC, no identity); 2: ``identity`` and ``mac``; 3: ``blake3`` instead of
+#: ``sha256`` (see docs/format.md).
+FORMAT_VERSION: Final = 3
 #: A manifest is a few hundred bytes; anything near this bound is not one of ours.
 MAX_MANIFEST_SIZE: Final = 1 << 20
 _ID_PATTERN: Final = r"^\d{8}T\d{6}(?:\d{6})?Z-[0-9a-f]{6,32}$"
@@ -144,8 +145,11 @@ class Manifest:
     encryption: dict[str, Any] | None
     raw_size: _Size
     stored_size: _Size
-    sha256: _Hex64
     members: _Size
+    #: Formats 1 and 2: SHA-256 of the stored object.
+    sha256: _Hex64 | None = None
+    #: Format 3: BLAKE3 (256 bits) of the stored object.
+    blake3: _Hex64 | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: Format 2: the database the backup belongs to (None in format 1 manifests).
     identity: Identity | None = None
@@ -166,6 +170,19 @@ class Manifest:
     def names(self) -> tuple[str, ...]:
         """Every way a user may name this backup (``brs restore NAME``)."""
         return (self.backup_id, self.object_name, self.manifest_name)
+
+    @property
+    def digest(self) -> tuple[str, str]:
+        """The stored object's digest as ``(algorithm, lowercase hex)``."""
+        if self.blake3 is not None:
+            return "blake3", self.blake3
+        assert self.sha256 is not None, "checked when the manifest was read"
+        return "sha256", self.sha256
+
+    @property
+    def digest_text(self) -> str:
+        """``algorithm:hex``, as listings and ``brs verify`` show it."""
+        return ":".join(self.digest)
 
     @property
     def encrypted(self) -> bool:
@@ -223,6 +240,10 @@ class Manifest:
             raise ValueError(f"it describes {self.object_name}, not {name.removesuffix(MANIFEST_SUFFIX)}")
         if not self.object_name.startswith(self.backup_id + "."):
             raise ValueError(f"object {self.object_name} is not named after backup {self.backup_id}")
+        recorded = [algorithm for algorithm in ("blake3", "sha256") if getattr(self, algorithm) is not None]
+        wanted = "blake3" if self.format_version >= 3 else "sha256"
+        if recorded != [wanted]:
+            raise ValueError(f"a format {self.format_version} manifest records a {wanted} digest and no other")
         if self.encryption is not None:
             msgspec.convert(self.encryption, type=Encryption)
         if self.encrypted != self.object_name.endswith(".aes"):
@@ -245,6 +266,7 @@ class Manifest:
             "key_id": self.key_id,
             "db": self.db,
             "db_server_version": self.db_server_version,
+            "digest": self.digest_text,
             "sha256": self.sha256,
             "identity": None if self.identity is None else dataclasses.asdict(self.identity),
         }

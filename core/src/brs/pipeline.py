@@ -1,23 +1,28 @@
 """Threads joined by small bounded queues: the plumbing of every backup and restore.
 
 Every native stage (tar parsing, lz4/zstd/gzip, AES-GCM, hashing, file I/O) releases the GIL,
-so a stage per thread overlaps work on two cores; bounded queues of ~1 MiB pieces keep memory
-flat whatever the size of the database. The first stage that fails cancels all the others, and
+so a stage per thread overlaps work on two cores, and :func:`ordered_map` spreads the costliest
+one (compression) over every core; bounded queues of 256 KiB pieces keep memory flat whatever
+the size of the database. The first stage that fails cancels all the others, and
 :meth:`Pipeline.run` re-raises that first error, so a failing dump can never produce a backup.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
-__all__ = ["CHUNK", "Cancelled", "Channel", "ChannelReader", "ChannelWriter", "Pipeline"]
+__all__ = ["CHUNK", "Cancelled", "Channel", "ChannelReader", "ChannelWriter", "Pipeline", "cores", "ordered_map"]
 
-#: Size of the pieces that travel between stages.
-CHUNK = 1 << 20
+#: Size of the pieces that travel between stages. 256 KiB pieces keep a backup's peak RSS about
+#: 25 MiB below 1 MiB ones (the process's memory is mostly pieces in flight) at the same speed.
+CHUNK = 1 << 18
 #: Pieces a channel holds before the producer blocks.
 DEPTH = 4
 
@@ -70,32 +75,40 @@ class Channel:
 
 
 class ChannelWriter(io.RawIOBase):
-    """A write-only file object that cuts what it is given into ~1 MiB pieces for a channel.
+    """A write-only file object that cuts what it is given into pieces of ``piece_size`` bytes.
 
-    It also implements ``tell()``, which lets :mod:`tarfile` use its fast non-stream mode on a
-    non-seekable sink.
+    Small writes (tar headers, the ends of files) are gathered in a buffer of exactly one piece,
+    which is handed on as it is when full and replaced by a fresh one: each byte is copied once.
+    ``tell()`` lets :mod:`tarfile` use its fast non-stream mode on a non-seekable sink.
     """
 
     def __init__(self, channel: Channel, piece_size: int = CHUNK) -> None:
         super().__init__()
         self._channel = channel
         self._piece_size = piece_size
-        self._buffer = bytearray()
+        self._buffer = bytearray(piece_size)
+        self._fill = 0
         self._position = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        size = len(data)
-        if size >= self._piece_size and not self._buffer:
-            self._channel.put(bytes(data))
-        else:
-            self._buffer += data
-            if len(self._buffer) >= self._piece_size:
-                self._channel.put(bytes(self._buffer))
-                self._buffer.clear()
+        view = memoryview(data).cast("B")
+        size = len(view)
         self._position += size
+        if not self._fill and size == self._piece_size and isinstance(data, bytes):
+            self._channel.put(data)  # a whole piece already: no copy
+            return size
+        offset = 0
+        while offset < size:
+            take = min(self._piece_size - self._fill, size - offset)
+            self._buffer[self._fill : self._fill + take] = view[offset : offset + take]
+            self._fill += take
+            offset += take
+            if self._fill == self._piece_size:
+                self._channel.put(self._buffer)
+                self._buffer, self._fill = bytearray(self._piece_size), 0
         return size
 
     def tell(self) -> int:
@@ -103,9 +116,9 @@ class ChannelWriter(io.RawIOBase):
 
     def finish(self) -> None:
         """Flush what is buffered and end the stream."""
-        if self._buffer:
-            self._channel.put(bytes(self._buffer))
-            self._buffer.clear()
+        if self._fill:
+            self._channel.put(self._buffer[: self._fill])
+            self._fill = 0
         self._channel.close()
 
 
@@ -170,10 +183,31 @@ class ChannelReader(io.RawIOBase):
         return bytes(self._piece[start:])
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt() parameter number (malloc.h)
+
+
+@functools.cache
+def _share_one_malloc_arena() -> None:
+    """Let every thread allocate from glibc's main arena.
+
+    glibc gives each thread that contends for memory an arena of its own, and pieces freed into
+    one arena are not reused by the others: with a thread per stage that cost 3-10 MiB of peak
+    RSS (measured). The stages hand pieces of a few hundred KiB to each other, where one shared
+    arena costs no measurable time. There is no Python API for ``mallopt``, hence ctypes; other C
+    libraries (musl) have no arenas and no such call, and are left alone.
+    """
+    import ctypes
+
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, 1)
+
+
 class Pipeline:
     """Run stages in threads; the first failure cancels the rest and is re-raised by :meth:`run`."""
 
     def __init__(self, name: str) -> None:
+        _share_one_malloc_arena()
         self.name = name
         self.cancel = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -230,3 +264,34 @@ class Pipeline:
     def abort(self) -> None:
         """Cancel every stage (e.g. on shutdown)."""
         self.cancel.set()
+
+
+def cores() -> int:
+    """The CPUs this process may run on (its affinity, which a container's CPU set narrows)."""
+    return len(os.sched_getaffinity(0))
+
+
+def ordered_map(work: Callable[[bytes], bytes], pieces: Iterable[bytes], workers: int) -> Iterator[bytes]:
+    """``work(piece)`` for every piece on ``workers`` threads, yielded in the order of ``pieces``.
+
+    At most ``workers + 1`` pieces are in flight, so memory stays bounded. ``work`` must release
+    the GIL to gain anything (the codecs' one-shot calls do). An error of ``work`` is raised when
+    its piece's turn comes; the pool finishes the pieces it already started before this returns.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor  # only backups use a pool
+
+    if workers <= 1:
+        yield from map(work, pieces)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="brs-frame") as pool:
+        pending: deque[Future[bytes]] = deque()
+        try:
+            for piece in pieces:
+                pending.append(pool.submit(work, piece))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

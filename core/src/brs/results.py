@@ -56,12 +56,18 @@ def verified(result: VerifyResult) -> dict[str, Any]:
         "version": manifest.backup_id,
         "intact": True,
         "format": row.get("format", OWN_FORMAT),
-        "integrity": row.get("integrity", "sha256+aead" if manifest.encrypted else "sha256"),
+        "integrity": row.get("integrity", _integrity(manifest)),
         "members": result.members,
         "raw_bytes": result.raw_bytes,
+        "digest": row.get("digest"),
         "sha256": manifest.sha256 or None,
         "duration": round(result.duration, 3),
     }
+
+
+def _integrity(manifest: Manifest) -> str:
+    algorithm = manifest.digest[0]
+    return f"{algorithm}+aead" if manifest.encrypted else algorithm
 
 
 def restored(result: RestoreResult) -> dict[str, Any]:

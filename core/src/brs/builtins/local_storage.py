@@ -24,7 +24,7 @@ __all__ = ["LocalStorage", "LocalStorageOptions"]
 
 DEFAULT_PATH = "/backup/local-provider"
 _TEMP_MARK = ".brs-upload-"
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18
 
 
 @dataclass(frozen=True)

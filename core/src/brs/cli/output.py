@@ -109,11 +109,11 @@ def human_details(document: dict[str, Any]) -> None:
         ("size", f"{format_size(document['size'])} stored, {_size(document.get('raw_size'))} raw"),
         ("compression", document["compression"]),
         ("encryption", f"key {document.get('key_id')}" if document["encrypted"] else "none"),
-        ("sha256", document.get("sha256") or "-"),
+        ("digest", document.get("digest") or "-"),
         ("verified", _when(document.get("verified_at"))),
     ]
     shown = {"backup_id", "object_name", "created_at", "finished_at", "db", "db_server_version", "compression"}
-    shown |= {"encryption", "raw_size", "stored_size", "sha256"}
+    shown |= {"encryption", "raw_size", "stored_size", "sha256", "blake3"}
     lines += [(key.replace("_", " "), _plain(value)) for key, value in sorted(manifest.items()) if key not in shown]
     lines += [(key.replace("_", " "), _plain(value)) for key, value in sorted(extra.items())]
     width = max(len(name) for name, _ in lines)
@@ -141,7 +141,7 @@ def human_verified(document: dict[str, Any]) -> None:
         return
     click.echo(
         f"backup {document['version']} is intact: {document['members']} archive members, "
-        f"{format_size(document['raw_bytes'])} of file data, SHA-256 {str(document['sha256'])[:16]}… matches"
+        f"{format_size(document['raw_bytes'])} of file data, {_digest_label(document.get('digest'))} matches"
     )
 
 
@@ -181,3 +181,9 @@ def human_pruned(document: dict[str, Any]) -> None:
         click.echo(f"note: {note}", err=True)
     if not document["keep"] and not document["deleted"]:
         click.echo("no backups", err=True)
+
+
+def _digest_label(digest: object) -> str:
+    """``BLAKE3 0123456789abcdef…`` from ``blake3:<hex>``."""
+    algorithm, _, value = str(digest).partition(":")
+    return f"{algorithm.upper().replace('SHA256', 'SHA-256')} {value[:16]}…"

@@ -209,6 +209,20 @@ class CompressionContract:
         with pytest.raises(IntegrityError):
             self._decompress(compression, garbage)
 
+    def test_frames_compressed_apart_read_back_as_one_stream(self, compression: Compression) -> None:
+        """With ``frame_size`` set, the engine stores independently compressed frames one after
+        the other; :meth:`Compression.decompress` must return their inputs, joined."""
+        size = type(compression).frame_size
+        if not size:
+            with pytest.raises(NotImplementedError):
+                compression.compress_frame(b"data")
+            return
+        data = os.urandom(size // 2) + b"abc" * size + bytes(size // 3)
+        frames = [compression.compress_frame(data[i : i + size]) for i in range(0, len(data), size)]
+        assert len(frames) > 3
+        assert self._decompress(compression, b"".join(frames))[0] == data
+        assert self._decompress(compression, compression.compress_frame(b""))[0] == b""
+
 
 class DatabaseContract:
     """Contract for ``brs.database`` drivers.

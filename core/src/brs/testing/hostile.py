@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import hashlib
 import io
 import os
 import tarfile
@@ -135,6 +134,7 @@ def plant_backup(stored: Path, payload: bytes, key: str | None = None) -> None:
     a plain tar, compressed as the manifest says and encrypted with ``key`` when given; the
     manifest's checksum, size and member count are updated so that only the content is hostile."""
     from brs.crypto import StreamEncryptor, parse_key
+    from brs.digests import new_digest
     from brs.assembly import compression
     from brs.manifest import Manifest
     from brs.trust import sign
@@ -149,7 +149,14 @@ def plant_backup(stored: Path, payload: bytes, key: str | None = None) -> None:
     stored.write_bytes(sealed)
     with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
         members = len(tar.getmembers())
-    planted = dataclasses.replace(manifest, sha256=hashlib.sha256(sealed).hexdigest(), stored_size=len(sealed), members=members)
+    algorithm = manifest.digest[0]
+    digest = new_digest(algorithm)
+    digest.update(sealed)
+    planted = dataclasses.replace(manifest, stored_size=len(sealed), members=members)
+    if algorithm == "blake3":
+        planted = dataclasses.replace(planted, blake3=digest.hexdigest())
+    else:
+        planted = dataclasses.replace(planted, sha256=digest.hexdigest())
     if key is not None:
         # Whoever has the key can also sign the manifest (brs.trust): only the content is hostile.
         planted = sign(planted, parse_key(key, "test key"))

@@ -59,6 +59,18 @@ class Store:
     def document(self, version: str) -> dict[str, Any]:
         return dict(json.loads(self.manifest(version).read_text()))
 
+    def downgrade(self, version: str, format_version: int) -> None:
+        """Rewrite backup ``version``'s manifest as an older brs wrote it: SHA-256 instead of
+        BLAKE3 (formats 1 and 2), and neither identity nor MAC (format 1)."""
+        document = self.document(version)
+        document["sha256"] = hashlib.sha256((self.root / document["object_name"]).read_bytes()).hexdigest()
+        document.pop("blake3")
+        if format_version == 1:
+            document.pop("identity")
+            document.pop("mac")
+        document["format_version"] = format_version
+        self.manifest(version).write_text(json.dumps(document))
+
     def listed(self, **env: str) -> list[dict[str, Any]]:
         result = self.brs("backups", "list", "--json", **env)
         assert result.returncode == 0, result.stderr

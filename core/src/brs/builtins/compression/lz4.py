@@ -17,12 +17,19 @@ class Lz4(Compression):
     """lz4 frames: the fastest method, moderate ratio."""
 
     suffix: ClassVar[str] = ".tar.lz4"
+    # lz4 looks back 64 KiB, so frames of 256 KiB compress as well as one long stream (measured:
+    # 1.387 against 1.389 on the bench corpus), and one-shot frames are faster than the
+    # streaming API.
+    frame_size: ClassVar[int] = 256 << 10
 
     def compressor(self) -> Compressor:
         return _Lz4Compressor()
 
     def decompress(self, source: BinaryIO) -> BinaryIO:
         return BoundedReader(source, "lz4", lambda: FrameCodec(lz4.frame.LZ4FrameDecompressor()))  # type: ignore[return-value]
+
+    def compress_frame(self, data: bytes) -> bytes:
+        return lz4.frame.compress(data, content_checksum=False)  # type: ignore[no-any-return]
 
 
 class _Lz4Compressor:

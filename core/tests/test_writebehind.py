@@ -1,0 +1,37 @@
+"""The write-behind thread: calls run in order, the first error stops all but the clean-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from brs.writebehind import WriteBehind
+
+
+def test_calls_run_in_the_order_they_were_submitted() -> None:
+    done: list[int] = []
+    writer = WriteBehind(depth=2)
+    for n in range(200):
+        writer.submit(lambda n=n: done.append(n))
+    writer.drain()
+    assert done == list(range(200))
+    writer.close()
+
+
+def test_after_an_error_only_cleanups_run_and_the_error_reaches_the_submitter() -> None:
+    done: list[str] = []
+    writer = WriteBehind()
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    writer.submit(lambda: done.append("before"))
+    writer.submit(fail)
+    writer.submit(lambda: done.append("skipped"))
+    writer.submit(lambda: done.append("closed"), cleanup=True)
+    with pytest.raises(OSError, match="disk full"):
+        writer.drain()
+    with pytest.raises(OSError, match="disk full"):
+        writer.submit(lambda: done.append("refused"))
+    writer.submit(lambda: done.append("closed again"), cleanup=True)
+    writer.close()
+    assert done == ["before", "closed", "closed again"]

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-__all__ = ["FullReader", "RawReader", "TranslatingReader"]
+__all__ = ["BufferReader", "FullReader", "RawReader", "TranslatingReader"]
 
 
 class RawReader(io.RawIOBase):
@@ -117,3 +117,43 @@ class TranslatingReader(RawReader):
                 with contextlib.suppress(Exception):
                     close()
         super().close()
+
+
+class BufferReader(io.RawIOBase):
+    """A seekable file over a buffer, without copying it: the body of an upload request.
+
+    SDKs take ``bytes`` or a seekable stream, read the body more than once (for a checksum,
+    for a retry) and copy a ``bytearray`` into a ``BytesIO`` (botocore, for its trailing
+    checksums over TLS); a copy would add a part of memory per request in flight.
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = max(0, min(len(self._view), base + offset))
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), len(self._view) - self._position)
+        buffer[:count] = self._view[self._position : self._position + count]
+        self._position += count
+        return count
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._position + size)
+        data = bytes(self._view[self._position : end])
+        self._position = end
+        return data

@@ -6,6 +6,7 @@ import contextlib
 from typing import Any, BinaryIO
 
 from brs.kit.uploads import PartedUpload
+from brs.streams import BufferReader
 
 __all__ = ["MultipartUpload"]
 
@@ -45,7 +46,8 @@ class MultipartUpload(PartedUpload[dict[str, Any]]):
 
     def send_whole(self, data: bytearray) -> bool:
         # Small enough for one PUT, which S3 applies atomically.
-        self.client.put_object(Bucket=self.bucket, Key=self.key, Body=data, **self._algorithm())
+        with memoryview(data) as view:
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=BufferReader(view), **self._algorithm())
         return True
 
     def begin(self) -> None:
@@ -53,9 +55,16 @@ class MultipartUpload(PartedUpload[dict[str, Any]]):
         self.upload_id = response["UploadId"]
 
     def send(self, number: int, part: bytearray) -> dict[str, Any]:
-        response = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part, **self._algorithm()
-        )
+        # A file over the part, not the part itself: botocore copies a bytearray body into a BytesIO.
+        with memoryview(part) as view:
+            response = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=BufferReader(view),
+                **self._algorithm(),
+            )
         sent = {"PartNumber": number, "ETag": response["ETag"]}
         if self.checksum and response.get(f"Checksum{self.checksum}"):
             sent[f"Checksum{self.checksum}"] = response[f"Checksum{self.checksum}"]

@@ -2,8 +2,8 @@
 
 Every measured run is ``brs backup`` / ``brs restore latest`` exactly as a user runs them
 (localfs database plugin, tarlz4, AES-256-GCM encryption) against the emulator that the storage
-plugin's own tests start: moto for S3, gcp-storage-emulator for GCS, Azurite for Azure, each on a
-free loopback port, started here and stopped at the end. A server that is not installed or does
+plugin's own tests start: moto (over TLS, as AWS is reached) for S3, gcp-storage-emulator for GCS,
+Azurite for Azure, each on a free loopback port, started here and stopped at the end. A server that is not installed or does
 not start fails the benchmark; nothing is skipped. Peak RSS is the VmHWM of the brs process itself,
 polled as in ``bench/pipeline.py``; the big and the small corpus show whether it grows with the
 data. See docs/performance.md for the figures.
@@ -42,15 +42,23 @@ KEEP_LAST = "1"
 Environment = Callable[[Path, str], dict[str, str]]
 
 
-def _s3() -> tuple[Startable, Environment]:
-    """moto, as the S3 plugin's tests run it."""
+def _s3(pki: Path) -> tuple[Startable, Environment]:
+    """moto over TLS, as the S3 plugin's TLS tests run it: AWS is always reached over TLS, and
+    botocore sends upload checksums differently there (as a trailer of a chunked body)."""
+    from brs.testing import make_certificates
     from brs_storage_s3.testing import Moto, moto_target, unique_bucket
 
-    server = Moto()
-    return server, lambda home, tag: moto_target(server).env(home, unique_bucket(tag), prefix="bench")
+    make_certificates(pki)
+    server = Moto(tls=(pki / "server.crt", pki / "server.key"))
+
+    def environment(home: Path, tag: str) -> dict[str, str]:
+        env = moto_target(server).env(home, unique_bucket(tag), prefix="bench")
+        return {**env, "BRS_S3_TRUSTED_CA_CERT": str(pki / "ca.crt")}
+
+    return server, environment
 
 
-def _gcs() -> tuple[Startable, Environment]:
+def _gcs(pki: Path) -> tuple[Startable, Environment]:
     """gcp-storage-emulator (in memory), as the GCS plugin's tests run it."""
     from brs_storage_gcs.testing import Emulator, unique_bucket
 
@@ -58,7 +66,7 @@ def _gcs() -> tuple[Startable, Environment]:
     return server, lambda home, tag: server.env(home, unique_bucket(tag), prefix="bench")
 
 
-def _azure() -> tuple[Startable, Environment]:
+def _azure(pki: Path) -> tuple[Startable, Environment]:
     """Azurite (in memory), as the Azure plugin's tests run it."""
     from brs_storage_azure.testing import Azurite, unique_container
 
@@ -66,14 +74,16 @@ def _azure() -> tuple[Startable, Environment]:
     return server, lambda home, tag: server.env(home, unique_container(tag), prefix="bench")
 
 
-EMULATORS: dict[str, Callable[[], tuple[Startable, Environment]]] = {"s3": _s3, "gcs": _gcs, "azure": _azure}
+#: Each provider's emulator (not started yet) and its environment; the argument is a directory
+#: for TLS certificates.
+EMULATORS: dict[str, Callable[[Path], tuple[Startable, Environment]]] = {"s3": _s3, "gcs": _gcs, "azure": _azure}
 
 
 @contextmanager
-def emulator(provider: str) -> Iterator[Environment]:
+def emulator(provider: str, pki: Path) -> Iterator[Environment]:
     """The provider's emulator on a free loopback port while the block runs; a server that is
     missing or does not start ends the benchmark with its reason."""
-    server, environment = EMULATORS[provider]()
+    server, environment = EMULATORS[provider](pki)
     try:
         server.start()
     # A server that exits or never answers raises RuntimeError; a missing one, pytest.fail.
@@ -89,6 +99,11 @@ class StorageBench(pipeline.Bench):
     """Backup and restore rounds through each provider; every run is a :class:`pipeline.Run`
     whose ``tool`` is the provider."""
 
+    @property
+    def pki(self) -> Path:
+        """Certificates of the emulators that serve TLS."""
+        return self.workdir / "run-pki"
+
     def run_provider(self, provider: str, environment: Environment, infos: list[corpora.CorpusInfo], rounds: int) -> None:
         """For each round and corpus: one backup to the provider, then a restore from it, verified in round 1."""
         for info in infos:
@@ -101,7 +116,7 @@ class StorageBench(pipeline.Bench):
             }
             # The home holds the key and secret files the environment names; libuuid keeps its
             # clock state for time-based UUIDs (the SDKs' request ids) in /var/lib/libuuid.
-            allowed = [home, self.key_file, Path("/var/lib/libuuid"), *pipeline._RUNTIME_PATHS]
+            allowed = [home, self.key_file, self.pki, Path("/var/lib/libuuid"), *pipeline._RUNTIME_PATHS]
             source = Path(info.path)
             for number in range(1, rounds + 1):
                 scratch = self.workdir / f"run-{provider}"
@@ -291,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.rounds} round(s) per corpus, providers {', '.join(args.providers)}, {METHOD}, encrypted (AES-256-GCM)")
     try:
         for provider in args.providers:
-            with emulator(provider) as environment:
+            with emulator(provider, bench.pki) as environment:
                 print(f"{provider}: emulator started", flush=True)
                 bench.run_provider(provider, environment, infos, args.rounds)
     finally:

@@ -50,3 +50,19 @@ def test_pieces_larger_than_asked_for_are_split_not_lost(
     assert storage.upload("greedy", GreedyReader(data, 3 * _MiB // 2)) == len(data)
     with storage.download("greedy") as handle:
         assert handle.read() == data
+
+
+def test_an_old_backup_reads_from_an_offset_across_chunks(
+    gcs_emulator: Emulator, gcs_storage_on: Callable[..., GcsStorage]
+) -> None:
+    storage = gcs_storage_on(gcs_emulator, unique_bucket(), "pg", gcp_chunk_size_mib=1)
+    storage.ensure()
+    data = os.urandom(3 * _MiB + 11)
+    storage.client.bucket(storage.settings.bucket).blob("pg/db.tar.gz.aes").upload_from_string(data)
+    [version] = storage.legacy_list()
+    offset = _MiB + 5  # within the second chunk: the reads cross two chunk boundaries and end on a short one
+    with storage.legacy_open(version, offset) as handle:
+        assert handle.read(10) == data[offset : offset + 10]
+        assert handle.read(_MiB) == data[offset + 10 : offset + 10 + _MiB]
+        assert handle.read() == data[offset + 10 + _MiB :]
+        assert handle.read(1) == b""

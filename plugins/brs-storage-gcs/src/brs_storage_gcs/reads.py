@@ -36,14 +36,22 @@ class ChunkReader(RawReader):
         self._ended = False
 
     def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes (all that is left for -1), fewer only at the object's end, as the
+        library's reader returned them."""
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(len(self._buffer.view)), b""))
-        if self._at >= self._buffer.filled and not self._ended:
-            self._fetch()
-        end = min(self._buffer.filled, self._at + size)
-        data = bytes(self._buffer.view[self._at : end])
-        self._at = end
-        return data
+        pieces = []
+        while size > 0:
+            if self._at >= self._buffer.filled:
+                if self._ended:
+                    break
+                self._fetch()
+                continue
+            end = min(self._buffer.filled, self._at + size)
+            pieces.append(bytes(self._buffer.view[self._at : end]))
+            size -= end - self._at
+            self._at = end
+        return b"".join(pieces)  # one piece is returned as it is, not copied
 
     def _fetch(self) -> None:
         buffer = self._buffer

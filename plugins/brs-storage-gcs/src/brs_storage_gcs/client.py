@@ -29,10 +29,11 @@ def make_client(settings: GcsOptions) -> storage.Client:
     system's CAs, they go to Google's own endpoints.
     """
     client = storage.Client(project=settings.project)
+    # The client's session is the AuthorizedSession that the library builds on first use
+    # and hands to every JSON API, upload and download request; there is no public hook.
+    session: requests.Session = client._http
+    session.hooks["response"].append(_forget_sent_body)
     if settings.verify is not True:
-        # The client's session is the AuthorizedSession that the library builds on first use
-        # and hands to every JSON API, upload and download request; there is no public hook.
-        session: requests.Session = client._http
         if getattr(session, "is_mtls", False):
             # Mounting our adapter would silently drop the client certificate's adapter.
             raise ConfigError(
@@ -41,6 +42,18 @@ def make_client(settings: GcsOptions) -> storage.Client:
             )
         session.mount("https://", _VerifyingAdapter(settings.verify))
     return client
+
+
+def _forget_sent_body(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Drop the body of a request once its response arrived.
+
+    The library's resumable upload loop keeps the last response, and through its request the
+    last chunk sent, while it reads the next chunk: one chunk more of memory. A retry re-sends
+    the chunk the library itself still holds, and a redirect, which re-sends the body, keeps it.
+    """
+    if response.request is not None and not response.is_redirect:
+        response.request.body = None
+    return response
 
 
 class _VerifyingAdapter(requests.adapters.HTTPAdapter):

@@ -152,6 +152,14 @@ class _StageFailed(Exception):
         self.error = error
 
 
+def _encrypting(seal: Callable[..., bytes], *data: bytes) -> bytes:
+    """``seal(*data)``, with a failure reported as the encrypt stage's."""
+    try:
+        return seal(*data)
+    except Exception as error:
+        raise _StageFailed("encrypt", error) from error
+
+
 class _HashingReader:
     """Counts and hashes what the storage driver reads from the pipeline."""
 
@@ -463,8 +471,7 @@ class Engine:
     def _store(self, object_name: str, backup_id: str, key: bytes | None) -> _Stored:
         """Run dump -> tar -> compress -> encrypt -> upload; the data object exists afterwards."""
         pipe = Pipeline("backup")
-        tar_out, compressed = pipe.channel(), pipe.channel()
-        sealed = pipe.channel() if key else compressed
+        tar_out, sealed = pipe.channel(), pipe.channel()
         counts: dict[str, int] = {}
 
         from brs.archive import ArchiveWriter  # tarfile and the tree walker: operations only
@@ -479,23 +486,23 @@ class Engine:
             counts["raw"], counts["members"] = sink.tell(), archive.members
             sink.finish()
 
-        def compress() -> None:
+        def compressed() -> Iterator[bytes]:
             if frame_size:
-                for frame in ordered_map(self.compression.compress_frame, tar_out, cores()):
-                    compressed.put(frame)
-            else:
-                compressor = self.compression.compressor()
-                for piece in tar_out:
-                    compressed.put(compressor.compress(piece))
-                compressed.put(compressor.flush())
-            compressed.close()
+                yield from ordered_map(self.compression.compress_frame, tar_out, cores())
+                return
+            compressor = self.compression.compressor()
+            for piece in tar_out:
+                yield compressor.compress(piece)
+            yield compressor.flush()
 
-        def encrypt() -> None:
-            assert key is not None
-            encryptor = StreamEncryptor(key, backup_id)
-            for piece in compressed:
-                sealed.put(encryptor.update(piece))
-            sealed.put(encryptor.finalize())
+        def compress_and_seal() -> None:
+            # Encryption runs at several GB/s: a thread of its own cost more in hand-offs
+            # between threads than it saved. Its errors still name their own stage.
+            encryptor = StreamEncryptor(key, backup_id) if key else None
+            for piece in compressed():
+                sealed.put(piece if encryptor is None else _encrypting(encryptor.update, piece))
+            if encryptor is not None:
+                sealed.put(_encrypting(encryptor.finalize))
             sealed.close()
 
         reader = _HashingReader(ChannelReader(sealed), self.progress)
@@ -506,11 +513,11 @@ class Engine:
                 raise StorageError(f"storage plugin {self.settings.backup_provider} stopped reading before the end")
 
         pipe.stage("dump", dump)
-        pipe.stage("compress", compress)
-        if key:
-            pipe.stage("encrypt", encrypt)
+        pipe.stage("compress", compress_and_seal)
         try:
             pipe.run(upload, name="upload")
+        except _StageFailed:
+            raise
         except BaseException as error:
             raise _StageFailed(pipe.failed_stage or "upload", error) from error
         return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, blake3=reader.digest.hexdigest())

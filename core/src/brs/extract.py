@@ -28,13 +28,14 @@ import functools
 import os
 import stat
 import tarfile
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
 
 from brs.errors import ArchiveError
+from brs.pipeline import cores
 from brs.writebehind import WriteBehind
 
 __all__ = ["MemberRules", "TreeExtractor", "member_name"]
@@ -42,6 +43,10 @@ __all__ = ["MemberRules", "TreeExtractor", "member_name"]
 #: Symlinks followed while resolving one link before it counts as a loop (the kernel's limit).
 MAX_HOPS = 40
 _COPY_BUFFER = 1 << 18
+#: Directory descriptors kept open for the next members.
+_OPEN_DIRECTORIES = 32
+#: Write-behind threads at most (one per core up to this).
+_MAX_WRITERS = 4
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -146,14 +151,15 @@ class TreeExtractor:
             self._root = os.open(target, _DIR_FLAGS)
         except OSError as error:
             raise ArchiveError(f"cannot open the target directory {target}: {error.strerror or error}") from error
-        # The parent directory of the last member: consecutive members mostly share it.
-        self._parent_name: str | None = None
-        self._parent_fd = -1
+        # Descriptors of recently used directories by relative name: members come in tree
+        # order, so a new directory is opened from its cached parent with one call.
+        self._open: OrderedDict[str, int] = OrderedDict()
         self._directories: list[tuple[str, tarfile.TarInfo]] = []
-        # Files are created, written and closed by a thread of their own (started with the first
-        # one), overlapping the kernel's work with the parsing of the next members.
-        self._writer: WriteBehind | None = None
-        self._queued: set[str] = set()  # files whose calls the writer has not finished yet
+        # Files are created, written and closed by write-behind threads (one per core, started
+        # with the first file), overlapping the kernel's work with the parsing of the next
+        # members; creating files in other directories runs in parallel in the kernel.
+        self._writers: list[WriteBehind] = []
+        self._queued: set[str] = set()  # files whose calls a writer has not finished yet
 
     # -- members -----------------------------------------------------------------------------
     def add(self, name: str, info: tarfile.TarInfo, content: IO[bytes] | None = None) -> None:
@@ -193,7 +199,7 @@ class TreeExtractor:
             except OSError as error:
                 raise ArchiveError(f"cannot check the extracted symlinks: {error.strerror or error}") from error
             for name, info in sorted(self._directories, key=lambda item: item[0].count("/"), reverse=True):
-                fd = self._open_directory(name, create=False) if name else os.dup(self._root)
+                fd = self._open_directory(name, create=False)
                 try:
                     self._set_attributes(fd, info)
                 except OSError as error:
@@ -206,29 +212,27 @@ class TreeExtractor:
 
     def close(self) -> None:
         """Release the directory descriptors (also after a failure)."""
-        self._forget_parent()
-        if self._writer is not None:
-            self._writer.close()  # runs the queued closes: no descriptor is left open
-            self._writer = None
+        for writer in self._writers:
+            writer.close()  # runs the queued closes: no descriptor is left open
+        self._writers.clear()
+        while self._open:
+            os.close(self._open.popitem()[1])
         if self._root >= 0:
             os.close(self._root)
             self._root = -1
 
     # -- directories -------------------------------------------------------------------------
     def _parent(self, parent: str, member: str) -> int:
-        if parent != self._parent_name:
-            self._forget_parent()
-            self._parent_fd = self._open_directory(parent, create=True, member=member) if parent else os.dup(self._root)
-            self._parent_name = parent
-        return self._parent_fd
-
-    def _forget_parent(self) -> None:
-        if self._parent_fd >= 0:
-            if self._writer is not None:  # queued calls may still use it
-                self._writer.submit(functools.partial(os.close, self._parent_fd), cleanup=True)
-            else:
-                os.close(self._parent_fd)
-        self._parent_fd, self._parent_name = -1, None
+        """A cached descriptor of the directory ``parent``, created if missing (do not close it)."""
+        fd = self._open.get(parent)
+        if fd is not None:
+            self._open.move_to_end(parent)
+            return fd
+        fd = self._open_directory(parent, create=True, member=member)
+        self._open[parent] = fd
+        if len(self._open) > _OPEN_DIRECTORIES:
+            os.close(self._open.popitem(last=False)[1])  # queued files hold their own duplicates
+        return fd
 
     def _touches_queued(self, name: str) -> bool:
         """Whether ``name`` or one of its parents is a file the writer has not finished."""
@@ -239,16 +243,20 @@ class TreeExtractor:
         return name in queued or any(name.startswith(f"{file}/") for file in queued)
 
     def _drain(self) -> None:
-        if self._writer is not None:
-            self._writer.drain()
+        for writer in self._writers:
+            writer.drain()
 
     def _open_directory(self, relative: str, *, create: bool, member: str | None = None) -> int:
-        """An fd of ``relative`` below the root, opened one component at a time without
-        following symlinks; missing directories are created when ``create``."""
-        fd = os.dup(self._root)
-        walked = ""
+        """An fd of ``relative`` below the root (the caller closes it), opened one component at
+        a time without following symlinks, from the nearest cached directory; missing
+        directories are created when ``create``."""
+        walked, rest = relative, []
+        while walked and walked not in self._open:
+            walked, _, part = walked.rpartition("/")
+            rest.append(part)
+        fd = os.dup(self._open[walked] if walked else self._root)
         try:
-            for part in relative.split("/"):
+            for part in reversed(rest):
                 walked = f"{walked}/{part}" if walked else part
                 try:
                     next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
@@ -280,30 +288,36 @@ class TreeExtractor:
 
     # -- files and links ---------------------------------------------------------------------
     def _write_file(self, directory: int, base: str, name: str, info: tarfile.TarInfo, content: IO[bytes]) -> None:
-        """Queue the creation, content and attributes of one file; the content is read here."""
-        if self._writer is None:
-            self._writer = WriteBehind()
-        writer, file = self._writer, _QueuedFile(name)
+        """Queue the creation, content and attributes of one file; the content is read here.
+
+        One queued call per piece of content (a small file is one call: each hand-off between
+        threads costs more than the system calls of a small file).
+        """
+        writer = self._writer()
+        # The cached descriptor may be closed before the writer runs: the file keeps its own.
+        file = _QueuedFile(self, writer, name, base, os.dup(directory), info)
         self._queued.add(name)
-
-        def create() -> None:
-            file.fd = self._replace(directory, base, name, lambda: os.open(base, _FILE_FLAGS, 0o600, dir_fd=directory))
-
-        def close() -> None:
-            self._queued.discard(name)
-            file.close()
-
+        finished = False
         try:
-            writer.submit(file.guarded(create))
-            while piece := content.read(_COPY_BUFFER):
-                writer.submit(file.guarded(functools.partial(file.write, piece)))
-            writer.submit(file.guarded(lambda: self._set_attributes(file.fd, info)))
+            data, first = content.read(_COPY_BUFFER), True
+            while not finished:
+                following = content.read(_COPY_BUFFER) if data else b""
+                finished = not following
+                writer.submit(functools.partial(file.step, data, create=first, finish=finished), cleanup=finished)
+                data, first = following, False
         finally:
-            writer.submit(close, cleanup=True)
+            if not finished:  # the archive failed mid-file: release the file's descriptors
+                writer.submit(functools.partial(file.step, b"", create=False, finish=True, abandon=True), cleanup=True)
+
+    def _writer(self) -> WriteBehind:
+        """The write-behind thread with the least queued: one file goes to one thread."""
+        if not self._writers:
+            self._writers = [WriteBehind(f"brs-write-behind-{n}") for n in range(min(cores(), _MAX_WRITERS))]
+        return min(self._writers, key=lambda writer: writer.backlog)
 
     def _hard_link(self, directory: int, base: str, name: str, source: str) -> None:
         source_parent, _, source_base = source.rpartition("/")
-        source_dir = self._open_directory(source_parent, create=False) if source_parent else os.dup(self._root)
+        source_dir = self._open_directory(source_parent, create=False)
         try:
             if not stat.S_ISREG(os.stat(source_base, dir_fd=source_dir, follow_symlinks=False).st_mode):
                 raise ArchiveError(f"archive member {name!r} is a hard link to {source!r}, which is not a regular file")
@@ -350,7 +364,7 @@ class TreeExtractor:
                 _refuse_escape(name, self._lookup)
             except ArchiveError:
                 parent, _, base = name.rpartition("/")
-                fd = self._open_directory(parent, create=False) if parent else os.dup(self._root)
+                fd = self._open_directory(parent, create=False)
                 try:
                     os.unlink(base, dir_fd=fd)
                 finally:
@@ -380,32 +394,38 @@ class TreeExtractor:
 
 
 class _QueuedFile:
-    """One file being extracted through the write-behind thread."""
+    """One file being extracted by a write-behind thread, one :meth:`step` at a time."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.fd = -1
+    def __init__(
+        self, extractor: TreeExtractor, writer: WriteBehind, name: str, base: str, parent: int, info: tarfile.TarInfo
+    ) -> None:
+        self._extractor, self._writer = extractor, writer
+        self.name, self._base, self._parent, self._info = name, base, parent, info
+        self._fd = -1
 
-    def guarded(self, call: Callable[[], None]) -> Callable[[], None]:
-        """``call`` with an OS error reported as this member's :class:`ArchiveError`."""
+    def step(self, data: bytes, *, create: bool, finish: bool, abandon: bool = False) -> None:
+        """Create the file (first step), write ``data``, and set its attributes and close it
+        (last step, queued as a clean-up: after any earlier error it only closes)."""
+        try:
+            if not self._writer.failed and not abandon:
+                if create:
+                    self._fd = self._extractor._replace(self._parent, self._base, self.name, self._open)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                if finish:
+                    self._extractor._set_attributes(self._fd, self._info)
+        except OSError as error:
+            raise ArchiveError(f"cannot extract {self.name!r}: {error.strerror or error}") from error
+        finally:
+            if finish:
+                self._extractor._queued.discard(self.name)
+                if self._fd >= 0:
+                    os.close(self._fd)
+                os.close(self._parent)
 
-        def run() -> None:
-            try:
-                call()
-            except OSError as error:
-                raise ArchiveError(f"cannot extract {self.name!r}: {error.strerror or error}") from error
-
-        return run
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+    def _open(self) -> int:
+        return os.open(self._base, _FILE_FLAGS, 0o600, dir_fd=self._parent)
 
 
 def _mkdir(name: str, directory: int) -> None:

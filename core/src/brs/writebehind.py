@@ -44,6 +44,16 @@ class WriteBehind:
             raise self._error
         self._calls.put((call, cleanup))
 
+    @property
+    def failed(self) -> bool:
+        """Whether a call has failed (clean-ups check it to skip their work but free resources)."""
+        return self._error is not None
+
+    @property
+    def backlog(self) -> int:
+        """Calls queued and not yet taken (approximate: the thread moves on meanwhile)."""
+        return self._calls.qsize()
+
     def drain(self) -> None:
         """Wait until every queued call has run; raise the first error of any of them."""
         self._calls.join()

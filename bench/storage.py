@@ -2,11 +2,11 @@
 
 Every measured run is ``brs backup`` / ``brs restore latest`` exactly as a user runs them
 (localfs database plugin, tarlz4, AES-256-GCM encryption) against the emulator that the storage
-plugin's own tests start: moto (over TLS, as AWS is reached) for S3, gcp-storage-emulator for GCS,
-Azurite for Azure, each on a free loopback port, started here and stopped at the end. A server that is not installed or does
-not start fails the benchmark; nothing is skipped. Peak RSS is the VmHWM of the brs process itself,
-polled as in ``bench/pipeline.py``; the big and the small corpus show whether it grows with the
-data. See docs/performance.md for the figures.
+plugin's own tests start: moto (over TLS, as AWS is reached) for S3, gcp-storage-emulator for
+GCS, Azurite for Azure, each on a free loopback port, started here and stopped at the end. A
+server that is not installed or does not start fails the benchmark; nothing is skipped. Peak
+RSS is the VmHWM of the brs process itself, polled as in ``bench/pipeline.py``; the big and the
+small corpus show whether it grows with the data. See docs/performance.md for the figures.
 
 Usage: ``make bench`` or ``.venv/bin/python bench/storage.py [--size-mib N] [--small-mib N] [--providers s3,gcs]``
 """
@@ -124,12 +124,11 @@ class StorageBench(pipeline.Bench):
                 scratch.mkdir()
                 lock = source.parent / f".{source.name}.brs-lock"
                 backup = Run(provider, METHOD, "backup", info.kind, number)
-                argv = [str(self.brs), "backup"]
                 # Nothing is written locally on backup: the "artefact" is a path that never exists.
                 self._record(
                     self._measure(
                         backup,
-                        argv,
+                        [str(self.brs), "backup"],
                         [source, lock, *allowed],
                         scratch / "remote",
                         own_only=True,

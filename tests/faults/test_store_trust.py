@@ -128,3 +128,24 @@ def test_format_1_manifests_stay_readable_but_never_outrank_authenticated_ones(s
     restored = store.brs("restore")
     assert restored.returncode == 0 and restored.stdout.strip() == middle and store.restored() == "authenticated"
     assert store.brs("restore", oldest).returncode == 0 and store.restored() == "written by brs 0.1"
+
+
+def test_format_2_manifests_of_the_previous_version_stay_authenticated(store: Store) -> None:
+    """A backup written before BLAKE3 (format 2: SHA-256, MAC over the fields it had) is
+    listed as usable, restored and verified; a changed byte of its object is still caught."""
+    older = store.backup("written with SHA-256")
+    store.downgrade(older, 2, key=Path(store.env["BRS_ENCRYPTION_KEY_FILE"]).read_text().strip())
+    assert store.document(older)["format_version"] == 2 and "blake3" not in store.document(older)
+    newer = store.backup("written with BLAKE3")
+    assert {r["version"]: r["status"] for r in store.listed()} == {older: "usable", newer: "usable"}
+    verified = store.brs("verify", older, "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["digest"].startswith("sha256:")
+    assert store.brs("restore", older).returncode == 0 and store.restored() == "written with SHA-256"
+
+    data = store.root / store.document(older)["object_name"]
+    damaged = bytearray(data.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    data.write_bytes(bytes(damaged))
+    assert_one_line_error(store.brs("verify", older), older, "SHA-256 of the stored object does not match")
+    assert store.restored() == "written with SHA-256"

@@ -57,6 +57,10 @@ _Hex16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
 _Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 
 
+#: Fields that a format version added; older manifests do not have them.
+_FIELDS_SINCE: Final = {"identity": 2, "mac": 2, "blake3": 3}
+
+
 class InvalidManifest(IntegrityError):
     """A manifest object that is too big, not JSON, or does not match the manifest schema."""
 
@@ -203,8 +207,14 @@ class Manifest:
         return backup_time(self.backup_id) if is_backup_id(self.backup_id) else self.created
 
     def _document(self) -> dict[str, Any]:
+        """The fields of this manifest's format: a field that came later is left out, so the
+        canonical form of an older manifest is the one its writer signed."""
         # asdict reads every field, also those msgspec left at their class default.
-        return dataclasses.asdict(self)
+        document = dataclasses.asdict(self)
+        for name, since in _FIELDS_SINCE.items():
+            if self.format_version < since:
+                del document[name]
+        return document
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self._document(), order="sorted"), indent=2) + b"\n"

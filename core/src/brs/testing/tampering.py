@@ -59,9 +59,11 @@ class Store:
     def document(self, version: str) -> dict[str, Any]:
         return dict(json.loads(self.manifest(version).read_text()))
 
-    def downgrade(self, version: str, format_version: int) -> None:
+    def downgrade(self, version: str, format_version: int, key: str | None = None) -> None:
         """Rewrite backup ``version``'s manifest as an older brs wrote it: SHA-256 instead of
-        BLAKE3 (formats 1 and 2), and neither identity nor MAC (format 1)."""
+        BLAKE3 (formats 1 and 2), and neither identity nor MAC (format 1). With ``key`` (the
+        encryption key's text) a format 2 manifest gets the MAC that brs wrote, computed here as
+        docs/format.md describes it, not by brs's own code."""
         document = self.document(version)
         document["sha256"] = hashlib.sha256((self.root / document["object_name"]).read_bytes()).hexdigest()
         document.pop("blake3")
@@ -69,6 +71,8 @@ class Store:
             document.pop("identity")
             document.pop("mac")
         document["format_version"] = format_version
+        if format_version == 2 and key is not None:
+            document["mac"] = _documented_mac(document, key.encode("ascii"))
         self.manifest(version).write_text(json.dumps(document))
 
     def listed(self, **env: str) -> list[dict[str, Any]]:
@@ -149,3 +153,16 @@ def one_year_ahead_id(suffix: str) -> str:
 def past_id(days: float, suffix: str) -> str:
     moment = time.gmtime(time.time() - days * 86400)
     return time.strftime("%Y%m%dT%H%M%S", moment) + "000000Z-" + suffix
+
+
+def _documented_mac(document: dict[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the canonical manifest (``mac`` null, keys sorted, no whitespace) under
+    HKDF-SHA256(key, info "brs manifest mac v1"), as docs/format.md specifies."""
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"brs manifest mac v1").derive(key)
+    canonical = json.dumps({**document, "mac": None}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(mac_key, canonical.encode(), hashlib.sha256).hexdigest()

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 __all__ = ["WriteBehind"]
 
-#: Calls queued before :meth:`WriteBehind.submit` blocks (with 256 KiB pieces, at most 2 MiB).
-DEPTH = 8
+#: Calls queued before :meth:`WriteBehind.submit` blocks (with 256 KiB pieces, at most 1 MiB per thread).
+DEPTH = 4
 
 _STOP = None
 

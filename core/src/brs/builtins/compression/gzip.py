@@ -5,33 +5,12 @@ from __future__ import annotations
 
 from typing import BinaryIO, ClassVar
 
-from isal import isal_zlib
+from isal import igzip_lib, isal_zlib
 
-from brs.builtins.compression.reading import BoundedReader
+from brs.builtins.compression.reading import BoundedReader, FrameCodec
 from brs.interfaces import Compression, Compressor
 
 __all__ = ["Gzip"]
-
-
-class _GzipCodec:
-    def __init__(self) -> None:
-        self._d = isal_zlib.decompressobj(wbits=31)
-        self._tail = b""
-        self.eof = False
-
-    @property
-    def needs_input(self) -> bool:
-        return not self._tail
-
-    @property
-    def unused(self) -> bytes:
-        return bytes(self._d.unused_data)
-
-    def feed(self, data: bytes, max_length: int) -> bytes:
-        out: bytes = self._d.decompress(self._tail or data, max_length)
-        self._tail = bytes(self._d.unconsumed_tail)
-        self.eof = bool(self._d.eof)
-        return out
 
 
 class Gzip(Compression):
@@ -39,14 +18,21 @@ class Gzip(Compression):
 
     suffix: ClassVar[str] = ".tar.gz"
     # Concatenated gzip members are one valid gzip stream (RFC 1952, section 2.2); deflate looks
-    # back 32 KiB, so 256 KiB members cost next to nothing in ratio.
-    frame_size: ClassVar[int] = 256 << 10
+    # back 32 KiB, so 128 KiB members cost next to nothing in ratio (1.647 against 1.649 for
+    # 256 KiB). ISA-L's one-shot compression fragments the heap in proportion to the member size
+    # (measured: 18 MiB of peak RSS after 375 MB in 128 KiB members, 27 in 256 KiB, 38 in 512 KiB).
+    frame_size: ClassVar[int] = 128 << 10
 
     def compressor(self) -> Compressor:
         return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
 
     def decompress(self, source: BinaryIO) -> BinaryIO:
-        return BoundedReader(source, "gzip", _GzipCodec)  # type: ignore[return-value]
+        # ISA-L's decompressor has lz4's and zstd's interface; it checks each member's CRC-32 and size.
+        return BoundedReader(source, "gzip", _member_codec)  # type: ignore[return-value]
 
     def compress_frame(self, data: bytes) -> bytes:
         return isal_zlib.compress(data, 1, 31)
+
+
+def _member_codec() -> FrameCodec:
+    return FrameCodec(igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the brs test suite needs (Debian 12, as root):
 #   postgresql-15 + client, redis-server, etcd 3.4 (server+client), lz4, zstd,
-#   openssl, tar, curl, ca-certificates, nodejs+npm (only if node is missing),
+#   openssl, tar, curl, ca-certificates, strace, nodejs+npm (only if node is missing),
 #   valkey-server 8 from bookworm-backports.
 # No service is left running: a temporary policy-rc.d blocks starts during the
 # install, and default services are stopped afterwards.
@@ -15,7 +15,7 @@ require_root
 trap services_guard_off EXIT
 
 PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools etcd-server etcd-client
-      lz4 zstd openssl tar curl ca-certificates)
+      lz4 zstd openssl tar curl ca-certificates strace)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm  >/dev/null 2>&1 || PKGS+=(npm)
 

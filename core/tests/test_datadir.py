@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,29 @@ def test_set_aside_of_a_corrupt_directory(tmp_path: Path) -> None:
     aside = datadir.set_aside(data, "corrupt")
     assert aside is not None and (aside / "broken").exists() and not data.exists()
     assert datadir.set_aside(data, "corrupt") is None
+
+
+def test_the_restored_content_reaches_the_disk_before_the_swap(tmp_path: Path) -> None:
+    """A real process under strace: syncfs of the staging file system precedes the first rename."""
+    strace = shutil.which("strace")
+    assert strace, "strace is not installed (make system-deps)"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "old.txt").write_text("old")
+    script = (
+        "import sys; from pathlib import Path; from brs import datadir\n"
+        "data = Path(sys.argv[1]); staging = datadir.prepare_staging(data, 'test')\n"
+        "(staging / 'new.txt').write_text('new')\n"
+        "datadir.swap_in(staging, data, keep_previous=False)\n"
+    )
+    trace = tmp_path / "trace"
+    subprocess.run(
+        [strace, "-f", "-qq", "-o", str(trace), "-e", "trace=syncfs,sync,rename,renameat,renameat2",
+         sys.executable, "-c", script, str(data)],
+        check=True,
+    )  # fmt: skip
+    calls = [line for line in trace.read_text().splitlines() if "(" in line]
+    flushes = [n for n, line in enumerate(calls) if "syncfs(" in line or " sync()" in line]
+    renames = [n for n, line in enumerate(calls) if "rename" in line and "staging-test" in line]
+    assert flushes and renames and flushes[0] < renames[0], calls
+    assert (data / "new.txt").read_text() == "new" and not (data / "old.txt").exists()

@@ -90,6 +90,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _flush_to_disk(staging: Path) -> None:
+    """Write the restored content to disk before the swap makes it the data directory.
+
+    The extractor writes into the page cache; without this, a power loss soon after a swap
+    (whose renames are journalled and fsynced) could leave the new data directory with files
+    that are empty or short, and the previous content already deleted. ``syncfs`` writes back
+    the one file system that holds the staging directory (``os.sync`` would flush every file
+    system of the node); Python has no binding for it, hence ctypes, with ``os.sync`` where the
+    C library lacks it.
+    """
+    import ctypes
+
+    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is None:
+            os.sync()
+        elif syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+    finally:
+        os.close(fd)
+
+
 def prepare_staging(data_dir: Path, label: str) -> Path:
     """Create an empty staging directory for a restore into ``data_dir``.
 
@@ -199,6 +223,7 @@ def swap_in(staging: Path, data_dir: Path, keep_previous: bool = True) -> Path |
         discarded on request (only after the new content is in place).
     """
     try:
+        _flush_to_disk(staging)
         in_place = is_mount_point(data_dir)
         aside: Path | None = None
         old: list[str] = []

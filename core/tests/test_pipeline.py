@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from brs.pipeline import ChannelReader, ChannelWriter, Pipeline, ordered_map
+from brs.pipeline import MAX_WORKERS, ChannelReader, ChannelWriter, Pipeline, cores, ordered_map, quota_cores
 
 
 def test_data_flows_through_stages_in_order() -> None:
@@ -121,3 +122,12 @@ def test_ordered_map_raises_a_failed_piece_in_its_turn() -> None:
         for result in ordered_map(work, (str(n).encode() for n in range(10)), workers=2):
             got.append(result)
     assert got == [b"0", b"1", b"2"]
+
+
+def test_the_cores_used_follow_the_cgroup_quota_and_stay_bounded() -> None:
+    assert quota_cores("max 100000") is None
+    assert quota_cores("200000 100000") == 2
+    assert quota_cores("150000 100000") == 2  # 1.5 CPUs: two threads may share them
+    assert quota_cores("50000 100000") == 1
+    assert quota_cores("garbage") is None and quota_cores("0 100000") is None
+    assert 1 <= cores() <= min(len(os.sched_getaffinity(0)), MAX_WORKERS)

@@ -16,9 +16,21 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
-__all__ = ["CHUNK", "Cancelled", "Channel", "ChannelReader", "ChannelWriter", "Pipeline", "cores", "ordered_map"]
+__all__ = [
+    "CHUNK",
+    "MAX_WORKERS",
+    "Cancelled",
+    "Channel",
+    "ChannelReader",
+    "ChannelWriter",
+    "Pipeline",
+    "cores",
+    "ordered_map",
+    "quota_cores",
+]
 
 #: Size of the pieces that travel between stages. 256 KiB pieces keep a backup's peak RSS about
 #: 25 MiB below 1 MiB ones (the process's memory is mostly pieces in flight) at the same speed.
@@ -266,9 +278,32 @@ class Pipeline:
         self.cancel.set()
 
 
+#: Compression threads at most: beyond this the pieces in flight, not the cores, set the pace
+#: (and each holds a piece of memory).
+MAX_WORKERS = 8
+
+
 def cores() -> int:
-    """The CPUs this process may run on (its affinity, which a container's CPU set narrows)."""
-    return len(os.sched_getaffinity(0))
+    """The CPUs this process may use: its affinity (a container's CPU set narrows it), and a
+    cgroup v2 CPU quota (a Kubernetes CPU limit) rounded up, at most :data:`MAX_WORKERS`."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota = quota_cores(Path("/sys/fs/cgroup/cpu.max").read_text())
+    except OSError:
+        quota = None
+    return max(1, min(count, quota or count, MAX_WORKERS))
+
+
+def quota_cores(cpu_max: str) -> int | None:
+    """Whole CPUs a cgroup v2 ``cpu.max`` (``"<quota> <period>"`` or ``"max <period>"``) allows."""
+    fields = cpu_max.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    return max(1, -(-quota // period)) if quota > 0 and period > 0 else None
 
 
 def ordered_map(work: Callable[[bytes], bytes], pieces: Iterable[bytes], workers: int) -> Iterator[bytes]:

@@ -241,6 +241,8 @@ class HttpServer(TemporaryServer):
             return False
 
 
+# As brs starts outside nohup: an ignored SIGHUP would be inherited from whoever ran the tests.
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 server = HttpServer(Path(sys.argv[1]))
 server.start(timeout=30)
 print(server.pid, flush=True)

@@ -567,23 +567,40 @@ def machine() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--size-mib", type=int, default=1024, help="size of the big corpus")
-    parser.add_argument("--small-mib", type=int, default=100, help="size of the corpus for the memory-scaling check (0: skip)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+def corpus_arguments(
+    doc: str, *, size_mib: int, small_mib: int, rounds: int, rounds_help: str, workdir_help: str
+) -> argparse.ArgumentParser:
+    """A parser with the options every corpus benchmark has (sizes, rounds, corpus, workdir, keep, strict)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=size_mib, help="size of the big corpus")
+    parser.add_argument(
+        "--small-mib", type=int, default=small_mib, help="size of the corpus for the memory-scaling check (0: skip)"
+    )
+    parser.add_argument("--rounds", type=int, default=rounds, help=rounds_help)
     parser.add_argument("--corpus", choices=corpora.KINDS, default="mixed")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated compression methods")
-    parser.add_argument("--quick", action="store_true", help="200 MiB corpus, one round: a fast check")
     parser.add_argument(
         "--workdir",
         type=Path,
         default=Path(os.environ.get("BRS_BENCH_DIR", "/tmp/brs-bench")),
-        help="scratch directory (corpus cache, artefacts)",
+        help=workdir_help,
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora for the next run")
-    parser.add_argument("--no-verify", action="store_true", help="skip the diff of the first round's restores against the source")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = corpus_arguments(
+        __doc__,
+        size_mib=1024,
+        small_mib=100,
+        rounds=3,
+        rounds_help="interleaved rounds (medians are reported)",
+        workdir_help="scratch directory (corpus cache, artefacts)",
+    )
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated compression methods")
+    parser.add_argument("--quick", action="store_true", help="200 MiB corpus, one round: a fast check")
+    parser.add_argument("--no-verify", action="store_true", help="skip the diff of the first round's restores against the source")
     parser.add_argument("--report", type=Path, help="only print the table and targets of a saved JSON result again")
     args = parser.parse_args(argv)
     if args.quick:

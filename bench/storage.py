@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -267,20 +266,15 @@ def report(args: argparse.Namespace, runs: list[Run], infos: list[corpora.Corpus
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--size-mib", type=int, default=256, help="size of the big corpus")
-    parser.add_argument("--small-mib", type=int, default=64, help="size of the corpus for the memory-scaling check (0: skip)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per provider and corpus (medians are reported)")
-    parser.add_argument("--corpus", choices=corpora.KINDS, default="mixed")
-    parser.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated storage providers")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(os.environ.get("BRS_BENCH_DIR", "/tmp/brs-bench")),
-        help="scratch directory (corpus cache, restored trees)",
+    parser = pipeline.corpus_arguments(
+        __doc__,
+        size_mib=256,
+        small_mib=64,
+        rounds=2,
+        rounds_help="rounds per provider and corpus (medians are reported)",
+        workdir_help="scratch directory (corpus cache, restored trees)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the generated corpora for the next run")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated storage providers")
     args = parser.parse_args(argv)
     args.providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     unknown = [p for p in args.providers if p not in PROVIDERS]

@@ -185,5 +185,7 @@ def human_pruned(document: dict[str, Any]) -> None:
 
 def _digest_label(digest: object) -> str:
     """``BLAKE3 0123456789abcdef…`` from ``blake3:<hex>``."""
+    from brs.digests import NAMES
+
     algorithm, _, value = str(digest).partition(":")
-    return f"{algorithm.upper().replace('SHA256', 'SHA-256')} {value[:16]}…"
+    return f"{NAMES.get(algorithm, algorithm)} {value[:16]}…"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from brs.errors import BackupNotFound, ConfigError, IntegrityError, KeyMissing
 from brs.testing import run_brs, tree_snapshot
+from brs.testing.helpers import brs_executable
 from brs.testing.helpers import assert_one_line_error, run_backup_cycle
 
 
@@ -176,3 +180,45 @@ def test_shell_completion_scripts_and_answers() -> None:
     env = {"_BRS_COMPLETE": "bash_complete", "COMP_WORDS": "brs backups p", "COMP_CWORD": "2"}
     answer = run_brs(env=env, check=True).stdout
     assert "plain,prune" in answer.replace("\n", ",")
+
+
+_PROGRAM = """
+import atexit, sys, threading, time
+from brs.cli import run
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished", flush=True))).start()
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+sys.argv = ["brs", *sys.argv[2:]]
+run()
+"""
+
+
+def _program(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _PROGRAM, *args], capture_output=True, text=True, timeout=60, check=False, **kwargs
+    )
+
+
+def test_the_program_exits_fast_yet_runs_exit_handlers_and_keeps_its_status(tmp_path: Path) -> None:
+    # brs skips the interpreter's teardown once a command has finished; what a caller sees must
+    # not change: the whole output, exit handlers (logging's flush, temporary files) and status.
+    done = _program("-", "--version")
+    assert done.returncode == 0 and done.stdout.startswith("brs ") and "exit handler ran" in done.stderr
+    env = {name: value for name, value in os.environ.items() if not name.startswith("BRS_")}
+    failed = _program("-", "backup", "--local-provider-backup-path", str(tmp_path), env=env)  # no --db
+    assert failed.returncode == ConfigError.exit_code, failed.stderr
+    assert failed.stderr.startswith("brs: error: ") and "exit handler ran" in failed.stderr
+    # A thread still running when the command returns is waited for, as Python always did.
+    waited = _program("thread", "--version")
+    assert waited.returncode == 0 and "thread finished" in waited.stdout
+
+
+def test_a_reader_that_goes_away_early_gets_no_traceback() -> None:
+    # `brs --help | head -0`: the output cannot be written; the status says so, quietly.
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w") as closed:
+        result = subprocess.run(
+            [brs_executable(), "--help"], stdout=closed, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr

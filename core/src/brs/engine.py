@@ -434,8 +434,6 @@ class Engine:
         self.lifecycle.notify("brs_backup_started", backup_id=backup_id, db=settings.db)
         stage = "dump"
         try:
-            server_version = self._server_version()
-            identity = self.identity()
             try:
                 stored = self._store(object_name, backup_id, key)
             except _StageFailed as failure:
@@ -443,8 +441,11 @@ class Engine:
                 self._forget(object_name)
                 raise failure.error from None
             stage = "manifest"
-            manifest = self._manifest(backup_id, object_name, started_at, server_version, identity, stored)
             try:
+                # Asked after the dump, not before: the dump starts without waiting for them (a
+                # connection each), and the server they describe is the one just read.
+                server_version, identity = self._server_version(), self.identity()
+                manifest = self._manifest(backup_id, object_name, started_at, server_version, identity, stored)
                 self.storage.upload(manifest.manifest_name, BytesIO(manifest.to_json()))
             except BaseException:
                 self._forget(object_name)

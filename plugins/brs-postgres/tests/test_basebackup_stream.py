@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ from brs.errors import BrsError, ConfigError
 from brs.interfaces import DataDirStatus
 from brs.testing import archive_of
 
-from brs_postgres.basebackup import STREAM, STREAM_LZ4, lz4_supported
+from brs_postgres.basebackup import STREAM, STREAM_LZ4, dump, lz4_supported
+from brs_postgres.probe import connect
 from brs_postgres.testing import PgCluster, bindir_for, driver
 from brs_postgres.tools import Toolset
 
@@ -103,3 +106,42 @@ def test_a_corrupt_lz4_stream_is_one_clear_error_and_nothing_is_verified(tmp_pat
         plugin.restore(archive_of({"brs-postgres.json": metadata, STREAM_LZ4: broken}), target)
     assert "\n" not in str(caught.value)
     assert not (target / "PG_VERSION").exists()
+
+
+def test_a_failure_before_the_stream_stops_the_started_pg_basebackup(
+    pg15: tuple[PgCluster, dict[str, Any]], tmp_path: Path
+) -> None:
+    # pg_basebackup starts before the facts are read; when reading them fails, the backup that
+    # the server began must end with brs's error: no pg_basebackup left, no backup in progress.
+    cluster, _ = pg15
+    settings = cluster.driver(postgres_backup_method="basebackup").settings
+    tools = Toolset(bindir_for(15))
+    started: list[int] = []
+
+    def fail() -> None:
+        started.extend(_children("pg_basebackup"))
+        raise ConfigError("the facts could not be read")
+
+    with open(tmp_path / "archive", "wb") as sink, pytest.raises(ConfigError, match="facts could not be read"):
+        dump(ArchiveWriter(sink), settings, tools, STREAM_LZ4, first=fail)
+    assert started, "pg_basebackup was not running while the metadata was written"
+    assert not _children("pg_basebackup")
+    deadline = time.monotonic() + 10  # the server notices the closed connection on its own time
+    with connect(settings) as conn:
+        while conn.execute("SELECT count(*) FROM pg_stat_progress_basebackup").fetchone() != (0,):
+            assert time.monotonic() < deadline, "the server still runs the aborted base backup"
+            time.sleep(0.05)
+
+
+def _children(name: str) -> list[int]:
+    """This process's live (not zombie) children called ``name``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm, fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue  # gone meanwhile
+        state, ppid = fields.split()[:2]
+        if comm.split("(", 1)[1] == name and int(ppid) == os.getpid() and state != "Z":
+            found.append(int(stat.parent.name))
+    return found

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from brs.cli.app import cli, main
+from brs.cli.app import cli, main, run
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]

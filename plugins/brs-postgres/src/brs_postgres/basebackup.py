@@ -23,6 +23,7 @@ import os
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -87,12 +88,17 @@ def lz4_supported(tools: Toolset) -> bool:
     return "does not support compression" not in probe.stderr
 
 
-def dump(archive: ArchiveWriter, settings: PostgresOptions, tools: Toolset, stream: str) -> None:
-    """Stream a base backup of the server into ``archive`` as ``stream`` (from :func:`stream_name`)."""
+def dump(
+    archive: ArchiveWriter, settings: PostgresOptions, tools: Toolset, stream: str, first: Callable[[], None] | None = None
+) -> None:
+    """Stream a base backup of the server into ``archive`` as ``stream`` (from :func:`stream_name`);
+    ``first`` writes the members before it while pg_basebackup has started (its checkpoint)."""
     args = ["-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password", "-l", "brs"]
     if stream == STREAM_LZ4:
         args.append("--compress=client-lz4")
-    add_tool_output(archive, stream, tools, "pg_basebackup", args, settings.client_env(), f"pg_basebackup from {settings.server}")
+    add_tool_output(
+        archive, stream, tools, "pg_basebackup", args, settings.client_env(), f"pg_basebackup from {settings.server}", first
+    )
 
 
 def restore(source: BinaryIO, stream: str, target: Path, tools: Toolset, owner: Owner, backup_major: int | None) -> None:

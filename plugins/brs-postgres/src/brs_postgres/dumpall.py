@@ -21,7 +21,7 @@ from typing import BinaryIO
 from brs.archive import ArchiveWriter
 
 from brs_postgres.options import PostgresOptions
-from brs_postgres.probe import ServerFacts
+from brs_postgres.facts import ServerFacts
 from brs_postgres.server import TempServer
 from brs_postgres.streaming import add_tool_output, feed_tool, read_chunks
 from brs_postgres.tools import Owner, Toolset

@@ -14,10 +14,13 @@ from brs.kit.metadata import MetadataMember
 from brs_postgres import basebackup, dumpall, legacy
 from brs_postgres.binaries import save_binaries
 from brs_postgres.check import check_data_dir
+from brs_postgres.facts import ServerFacts
 from brs_postgres.options import PostgresOptions
-from brs_postgres.probe import ServerFacts, connect, read_facts, server_version, system_identifier, update_timescaledb
 from brs_postgres.tools import Owner, Toolset
-from brs_postgres.upgrade import upgrade
+
+# brs_postgres.probe (psycopg) and brs_postgres.upgrade are imported where they are used:
+# psycopg's import takes about 0.1 s, which a backup spends while pg_basebackup already runs
+# and a restore never spends at all.
 
 if TYPE_CHECKING:
     from brs.archive import ArchiveReader, ArchiveWriter
@@ -64,22 +67,31 @@ class Postgres(Database[PostgresOptions]):
 
     def dump(self, archive: ArchiveWriter) -> None:
         settings, tools = self.settings, self.tools
-        method = settings.method
-        tools.path("pg_basebackup" if method == "basebackup" else "pg_dumpall")
+        if settings.method == "basebackup":
+            tools.path("pg_basebackup")
+            stream = basebackup.stream_name(settings, tools)
+            # pg_basebackup starts first: the server's checkpoint runs while brs connects and
+            # reads the facts that the backup's first member records.
+            basebackup.dump(archive, settings, tools, stream, first=lambda: self._write_metadata(archive, stream))
+        else:
+            tools.path("pg_dumpall")
+            self._write_metadata(archive, dumpall.STREAM)
+            dumpall.dump(archive, settings, tools)
+
+    def _write_metadata(self, archive: ArchiveWriter, stream: str) -> None:
+        """The backup's first member: the method, the server's facts and the client's version."""
+        from brs_postgres.probe import read_facts
+
+        settings, method = self.settings, self.settings.method
         facts = read_facts(settings, with_config=method == "dumpall")
         self._keep_programs(facts)
         try:
-            client = tools.version()
+            client = self.tools.version()
         except DatabaseError:
             client = "unknown"
-        stream = basebackup.stream_name(settings, tools) if method == "basebackup" else dumpall.STREAM
         metadata = METADATA if stream == basebackup.STREAM_LZ4 else _METADATA_PLAIN
         metadata.write(archive, {"method": method, "server": facts.to_json(), "client": client})
         self.log.info("dumping PostgreSQL %s at %s with %s into %s", facts.server_version, settings.server, method, stream)
-        if method == "basebackup":
-            basebackup.dump(archive, settings, tools, stream)
-        else:
-            dumpall.dump(archive, settings, tools)
 
     def restore(self, archive: ArchiveReader, target: Path) -> None:
         metadata: dict[str, Any] | None = None
@@ -103,11 +115,15 @@ class Postgres(Database[PostgresOptions]):
         legacy.restore(archive, target, self.tools, Owner.resolve(target, self.settings.system_user))
 
     def version(self) -> str | None:
+        from brs_postgres.probe import server_version
+
         return server_version(self.settings)
 
     def identity(self) -> str | None:
         """``postgres:<system identifier>``: pg_control's id of this cluster, which a physical
         restore keeps; None while the server does not answer (an empty volume, a start-up)."""
+        from brs_postgres.probe import system_identifier
+
         try:
             return system_identifier(self.settings)
         except DatabaseError as error:
@@ -115,6 +131,8 @@ class Postgres(Database[PostgresOptions]):
             return None
 
     def probe(self) -> bool:
+        from brs_postgres.probe import connect, update_timescaledb
+
         try:
             with connect(self.settings, timeout=5) as conn:
                 conn.execute("SELECT 1")
@@ -128,6 +146,8 @@ class Postgres(Database[PostgresOptions]):
         return True
 
     def upgrade(self, data_dir: Path) -> None:
+        from brs_postgres.upgrade import upgrade
+
         upgrade(data_dir, self.settings, self.tools, self.store(data_dir))
 
     # -- helpers -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from brs.archive import ArchiveWriter
@@ -18,17 +18,28 @@ _CHUNK = 1 << 20
 
 
 def add_tool_output(
-    archive: ArchiveWriter, arcname: str, tools: Toolset, tool: str, args: Sequence[str], env: Mapping[str, str], what: str
+    archive: ArchiveWriter,
+    arcname: str,
+    tools: Toolset,
+    tool: str,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    what: str,
+    first: Callable[[], None] | None = None,
 ) -> int:
     """Add ``tool``'s stdout to ``archive`` as it is produced; a non-zero exit raises.
 
-    stderr goes to a small temporary file rather than a pipe, so that a chatty tool can never
-    block on a full stderr pipe while we read stdout.
+    ``first`` runs once the tool has started and before its output is read (the tool waits on
+    its full pipe meanwhile); when it raises, the tool is killed. stderr goes to a small
+    temporary file rather than a pipe, so that a chatty tool can never block on a full stderr
+    pipe while we read stdout.
     """
     with tempfile.TemporaryFile() as errors:
         process = tools.popen(tool, args, env=env, stderr=errors)
         assert process.stdout is not None
         try:
+            if first is not None:
+                first()
             size = archive.add_stream(arcname, process.stdout)  # type: ignore[arg-type]
         except BaseException:
             process.kill()

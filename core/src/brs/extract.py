@@ -47,6 +47,10 @@ _COPY_BUFFER = 1 << 18
 _OPEN_DIRECTORIES = 32
 #: Write-behind threads at most (one per core up to this).
 _MAX_WRITERS = 4
+#: Bytes of one file written before they are handed to the disk, and the smallest file whose
+#: rest is handed over when it is closed (see _start_writeback).
+_WRITEBACK = 8 << 20
+_WRITEBACK_FILE = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -402,6 +406,7 @@ class _QueuedFile:
         self._extractor, self._writer = extractor, writer
         self.name, self._base, self._parent, self._info = name, base, parent, info
         self._fd = -1
+        self._written = self._handed_off = 0
 
     def step(self, data: bytes, *, create: bool, finish: bool, abandon: bool = False) -> None:
         """Create the file (first step), write ``data``, and set its attributes and close it
@@ -413,6 +418,11 @@ class _QueuedFile:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self._fd, view) :]
+                self._written += len(data)
+                pending = self._written - self._handed_off
+                if pending >= _WRITEBACK or (finish and pending and self._written >= _WRITEBACK_FILE):
+                    _start_writeback(self._fd, self._handed_off, pending)
+                    self._handed_off = self._written
                 if finish:
                     self._extractor._set_attributes(self._fd, self._info)
         except OSError as error:
@@ -426,6 +436,20 @@ class _QueuedFile:
 
     def _open(self) -> int:
         return os.open(self._base, _FILE_FLAGS, 0o600, dir_fd=self._parent)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing a range of a restored file to disk now, from the write-behind thread.
+
+    Otherwise the kernel starts only once the dirty pages pass its thresholds (10 % of memory
+    here), so most of a restore reached the disk during the sync before the swap: 0.41 s of
+    a 512 MiB restore's 3.9 s, 0.13 s this way (6 interleaved pairs: median 3.83 against
+    3.96 s). Large files, most of a database's bytes, also stay under 8 MiB of dirty pages
+    each, which a container's memory limit is charged for. On Linux,
+    ``POSIX_FADV_DONTNEED`` on dirty pages starts their writeback (the call Python offers;
+    ``sync_file_range`` it does not) and drops only pages already clean.
+    """
+    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _mkdir(name: str, directory: int) -> None:

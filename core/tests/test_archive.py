@@ -136,3 +136,51 @@ def test_a_stream_through_the_pipeline_channel_keeps_every_part(monkeypatch: pyt
         with entry.open() as handle:
             seen[entry.name] = handle.read()
     assert seen == {"dump.sql": payload}
+
+
+def test_files_read_straight_into_the_pipeline_make_the_same_archive(tmp_path: Path) -> None:
+    """Through the pipeline's channel, file content is read into its pieces directly; the tar
+    stream must be byte for byte what a plain sink gets, whatever the sizes and alignment."""
+    import threading
+
+    from brs.pipeline import Channel, ChannelWriter
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    for size in (0, 1, 511, 512, 1023, 1024, 1025, 4096 * 3 + 7, 70_001):
+        (root / f"f{size}").write_bytes(os.urandom(size))
+    plain = io.BytesIO()
+    ArchiveWriter(plain).add_path(root, "tree")
+    channel = Channel(threading.Event(), depth=10_000)
+    sink = ChannelWriter(channel, piece_size=1024)
+    through = ArchiveWriter(sink)  # type: ignore[arg-type]
+    through.add_path(root, "tree")
+    sink.finish()
+    pieces = list(channel)
+    assert all(len(piece) == 1024 for piece in pieces[:-1])
+    assert b"".join(pieces) == plain.getvalue()
+
+
+def test_a_file_that_shrinks_while_read_into_the_pipeline_is_padded_with_zeros(tmp_path: Path) -> None:
+    """The header promised the size it had; the missing end is stored as zeros, never as the
+    previous content of the reused piece buffer."""
+    import threading
+
+    from brs.pipeline import Channel, ChannelWriter
+
+    path = tmp_path / "shrinking"
+    path.write_bytes(b"x" * 5000)
+    from brs import walk as walk_module
+
+    channel = Channel(threading.Event(), depth=10_000)
+    sink = ChannelWriter(channel, piece_size=1024)
+    sink.write(b"\xff" * 1024 * 3)  # dirty pieces first: the zeros must be written, not assumed
+    writer = ArchiveWriter(sink)  # type: ignore[arg-type]
+    for item in walk_module.walk(path, "shrinking"):
+        path.write_bytes(b"y" * 100)  # truncated after the header was built, before the content is read
+        writer._add(item.info, item.content)
+    writer.close()
+    sink.finish()
+    data = b"".join(channel)[1024 * 3 :]
+    entries = {entry.name: entry.open().read() for entry in ArchiveReader(io.BytesIO(data))}
+    assert entries == {"shrinking": b"y" * 100 + bytes(4900)}

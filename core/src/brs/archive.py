@@ -35,6 +35,14 @@ class _Content(Protocol):
     def read(self, size: int, /) -> bytes | memoryview: ...
 
 
+class _PieceSink(Protocol):
+    """A sink whose buffer content can be read into directly (:class:`brs.pipeline.ChannelWriter`)."""
+
+    def spare(self) -> memoryview: ...
+
+    def advance(self, size: int) -> None: ...
+
+
 class _ViewReader:
     """Reads a part of a dump stream out of the reused part buffer as views, without copying;
     the sink copies what it keeps (a part was copied twice more on its way to the channel)."""
@@ -59,6 +67,8 @@ class ArchiveWriter:
 
     def __init__(self, sink: BinaryIO) -> None:
         self._sink = sink
+        # Files are read straight into such a sink's buffer: one copy per byte, as GNU tar makes.
+        self._pieces = cast(_PieceSink, sink) if hasattr(sink, "spare") and hasattr(sink, "advance") else None
         self._offset = 0
         self.members = 0
         self.bytes_added = 0
@@ -69,13 +79,17 @@ class ArchiveWriter:
         self._sink.write(header)
         written = len(header)
         if content is not None and info.size:
-            left = info.size
-            while left:
-                piece = content.read(min(left, _COPY_BUFFER))
-                if not piece:
-                    raise ArchiveError(f"{info.name!r} ended {left} bytes before the size in its header")
-                self._sink.write(piece)
-                left -= len(piece)
+            readinto = getattr(content, "readinto", None)
+            if self._pieces is not None and readinto is not None:
+                self._read_into_pieces(info, readinto, self._pieces)
+            else:
+                left = info.size
+                while left:
+                    piece = content.read(min(left, _COPY_BUFFER))
+                    if not piece:
+                        raise ArchiveError(f"{info.name!r} ended {left} bytes before the size in its header")
+                    self._sink.write(piece)
+                    left -= len(piece)
             padding = -info.size % tarfile.BLOCKSIZE
             if padding:
                 self._sink.write(bytes(padding))
@@ -83,6 +97,17 @@ class ArchiveWriter:
         self._offset += written
         self.members += 1
         self.bytes_added += info.size
+
+    @staticmethod
+    def _read_into_pieces(info: tarfile.TarInfo, readinto: Callable[[memoryview], int], sink: _PieceSink) -> None:
+        left = info.size
+        while left:
+            with sink.spare() as spare, spare[:left] as view:
+                got = readinto(view)
+            if not got:
+                raise ArchiveError(f"{info.name!r} ended {left} bytes before the size in its header")
+            sink.advance(got)
+            left -= got
 
     def add_path(self, path: Path, arcname: str, *, exclude: Callable[[str], bool] | None = None) -> None:
         """Add ``path`` as ``arcname``; directories recursively, symlinks below it as links.

@@ -123,6 +123,21 @@ class ChannelWriter(io.RawIOBase):
                 self._buffer, self._fill = bytearray(self._piece_size), 0
         return size
 
+    def spare(self) -> memoryview:
+        """The unfilled rest of the current piece, to read into; :meth:`advance` says how much was.
+
+        The caller releases the view before it calls :meth:`advance`.
+        """
+        return memoryview(self._buffer)[self._fill :]
+
+    def advance(self, size: int) -> None:
+        """Count ``size`` bytes read into :meth:`spare` as written; a full piece is handed on."""
+        self._fill += size
+        self._position += size
+        if self._fill == self._piece_size:
+            self._channel.put(self._buffer)
+            self._buffer, self._fill = bytearray(self._piece_size), 0
+
     def tell(self) -> int:
         return self._position
 

@@ -218,24 +218,29 @@ class _PaddedFile:
         self._path = path
         self.missing = 0
 
-    def read(self, size: int = -1) -> bytes:
-        want = self._left if size < 0 else min(size, self._left)
-        pieces: list[bytes] = []
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` (up to what is left of the file) and return how much that was."""
+        want = min(len(view), self._left)
         got = 0
         while got < want and not self.missing:
             try:
-                piece = os.read(self._fd, want - got)
+                count = os.readv(self._fd, [view[got:want]])
             except OSError as error:
                 raise LocalIOError(f"cannot back up {self._path}: {error.strerror or error}") from None
-            if not piece:
+            if not count:
                 self.missing = self._left - got
                 break
-            pieces.append(piece)
-            got += len(piece)
+            got += count
         if got < want:
-            pieces.append(bytes(want - got))
+            view[got:want] = bytes(want - got)
         self._left -= want
-        return b"".join(pieces)
+        return want
+
+    def read(self, size: int = -1) -> bytes:
+        buffer = bytearray(self._left if size < 0 else min(size, self._left))
+        with memoryview(buffer) as view:
+            self.readinto(view)
+        return bytes(buffer)
 
 
 def _warn_if_shrunk(path: Path, content: _PaddedFile) -> None:

@@ -14,6 +14,8 @@ from brs import archive as archive_module
 from brs.archive import ArchiveReader, ArchiveWriter
 from brs.errors import ArchiveError
 from brs.testing import make_tree, tree_snapshot
+from brs.testing.hostile import member as tar_member
+from brs.testing.hostile import tar_of
 
 
 def _write(build: object) -> bytes:
@@ -184,3 +186,22 @@ def test_a_file_that_shrinks_while_read_into_the_pipeline_is_padded_with_zeros(t
     data = b"".join(channel)[1024 * 3 :]
     entries = {entry.name: entry.open().read() for entry in ArchiveReader(io.BytesIO(data))}
     assert entries == {"shrinking": b"y" * 100 + bytes(4900)}
+
+
+def test_members_read_in_part_or_not_at_all_leave_the_next_ones_intact() -> None:
+    """Content is read straight from the stream; whatever a reader leaves is skipped, and a
+    member whose content was cut off is an archive error, not short data."""
+    contents = {f"m{n}": os.urandom(size) for n, size in enumerate((0, 1, 700, 70_000, 3, 513))}
+    data = tar_of([tar_member(name, data=content) for name, content in contents.items()])
+    seen = {}
+    for index, entry in enumerate(ArchiveReader(io.BytesIO(data))):
+        with entry.open() as handle:
+            if index % 2:
+                seen[entry.name] = handle.read(100) + handle.read()
+            else:
+                seen[entry.name] = handle.read(min(50, len(contents[entry.name])))
+    assert seen == {name: content if index % 2 else content[:50] for index, (name, content) in enumerate(contents.items())}
+    with pytest.raises(ArchiveError, match="'m3' is damaged"):
+        for entry in ArchiveReader(io.BytesIO(data[: data.index(contents["m3"]) + 1000])):
+            with entry.open() as handle:
+                handle.read()

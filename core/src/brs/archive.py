@@ -180,10 +180,9 @@ class ArchiveEntry:
         """Read a regular file's or a stream's content (only until the next entry is requested)."""
         if self.is_stream:
             return cast(BinaryIO, _JoinedStream(self._reader, self))
-        handle = self._reader.tar.extractfile(self.info)
-        if handle is None:
+        if not self.info.isreg():
             raise ArchiveError(f"archive member {self.name!r} is not a regular file")
-        return cast(BinaryIO, _GuardedReader(handle, self.name))
+        return self._reader.content(self.info, self.name)
 
     def check(self) -> None:
         """Raise :class:`ArchiveError` if extract would refuse this entry, as far as can be known
@@ -221,7 +220,8 @@ class ArchiveReader:
         try:
             # Normal mode on a forward-only file: "r|" re-slices a bufsize buffer on every read,
             # copying up to 1 MiB per 512-byte header, which dominated extraction of small files.
-            self.tar = tarfile.open(fileobj=_ForwardReader(source), mode="r:")  # noqa: SIM115 - lives as long as the reader
+            self._stream = _ForwardReader(source)
+            self.tar = tarfile.open(fileobj=self._stream, mode="r:")  # noqa: SIM115 - lives as long as the reader
         except tarfile.TarError as error:
             raise ArchiveError(f"backup payload is not a valid tar stream: {error}") from error
         self.tar.copybufsize = _COPY_BUFFER  # type: ignore[attr-defined]
@@ -232,6 +232,15 @@ class ArchiveReader:
         self._extractor: TreeExtractor | None = None
         self.members = 0
         self.exhausted = False
+
+    def content(self, info: tarfile.TarInfo, name: str) -> BinaryIO:
+        """The content of the regular member ``info`` (``name`` for errors), readable until the
+        next member is requested."""
+        if info.issparse():
+            handle = self.tar.extractfile(info)
+            assert handle is not None  # a regular member
+            return cast(BinaryIO, _GuardedReader(handle, name))
+        return cast(BinaryIO, _MemberReader(self._stream, info.offset_data, info.size, name))
 
     def _next_info(self) -> tarfile.TarInfo | None:
         if self._pending is not None:
@@ -371,6 +380,49 @@ class _ForwardReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def read_some(self, size: int) -> bytes:
+        """At most ``size`` bytes, as one read of the source returns them (no joining copy)."""
+        piece = self._source.read(size)
+        self._position += len(piece)
+        return piece
+
+
+class _MemberReader(io.RawIOBase):
+    """A regular member's content, read straight from the archive stream.
+
+    tarfile's own file object copies each byte twice more (its buffered reader and its
+    ``readinto``); this passes on what the stream gives, whole decompressed pieces included.
+    tarfile's next header read seeks forward past whatever was left unread.
+    """
+
+    def __init__(self, stream: _ForwardReader, start: int, size: int, name: str) -> None:
+        super().__init__()
+        self._stream, self._left, self._name = stream, size, name
+        self._start: int | None = start
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_COPY_BUFFER), b""))
+        if not self._left or not size:
+            return b""
+        if self._start is not None:
+            self._stream.seek(self._start)  # right after the header already, unless padding is left
+            self._start = None
+        piece = self._stream.read_some(min(size, self._left))
+        if not piece:
+            raise ArchiveError(f"archive member {self._name!r} is damaged: unexpected end of data")
+        self._left -= len(piece)
+        return piece
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read(len(target))
+            target[: len(data)] = data
+        return len(data)
+
 
 class _GuardedReader(io.RawIOBase):
     """Turns tarfile's read errors (a damaged or cut archive) into :class:`ArchiveError`."""
@@ -420,10 +472,9 @@ class _JoinedStream(io.RawIOBase):
                 f"stream {self._name!r}: expected part {self._expected_part}, found {info.pax_headers.get(_PART_KEY)}"
             )
         self._expected_part += 1
-        handle = self._reader.tar.extractfile(info) if info.isreg() else None
-        if handle is None:
+        if not info.isreg():
             raise ArchiveError(f"stream {self._name!r}: part {info.pax_headers.get(_PART_KEY)} is not a regular file")
-        self._current = cast(BinaryIO, _GuardedReader(handle, str(self._name)))
+        self._current = self._reader.content(info, str(self._name))
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]

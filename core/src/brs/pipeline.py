@@ -22,10 +22,12 @@ from typing import Any, cast
 __all__ = [
     "CHUNK",
     "MAX_WORKERS",
+    "TRIM_INTERVAL",
     "Cancelled",
     "Channel",
     "ChannelReader",
     "ChannelWriter",
+    "HeapTrimmer",
     "Pipeline",
     "cores",
     "ordered_map",
@@ -35,6 +37,8 @@ __all__ = [
 #: Size of the pieces that travel between stages. 256 KiB pieces keep a backup's peak RSS about
 #: 25 MiB below 1 MiB ones (the process's memory is mostly pieces in flight) at the same speed.
 CHUNK = 1 << 18
+#: Bytes through a pipeline's channels between two trims of the heap (see HeapTrimmer).
+TRIM_INTERVAL = 32 << 20
 #: Pieces a channel holds before the producer blocks.
 DEPTH = 4
 
@@ -45,16 +49,48 @@ class Cancelled(Exception):
     """Raised inside a stage when another stage failed; never reaches the user."""
 
 
+class HeapTrimmer:
+    """Hands the heap's free pages back to the system after every :data:`TRIM_INTERVAL` bytes
+    that a pipeline's channels carried.
+
+    The pipeline's threads allocate and free pieces of a few hundred KiB in one arena, and
+    ISA-L's gzip calls allocate their state beside them: the free space between live pieces
+    is reused too seldom, and the heap grew with the size of a backup (targz on 1 GiB: 52
+    MiB peak RSS against 39 MiB on 100 MiB). glibc's ``malloc_trim`` returns the free pages
+    inside the heap (``madvise``), which took that to 42 MiB for a backup and 46-48 for a
+    restore, in the same time (1 GiB, 2 interleaved pairs; every 8 MiB cost 10-20 % more
+    time). No Python API has it, hence ctypes; where the C library lacks it (musl), nothing
+    happens.
+    """
+
+    def __init__(self) -> None:
+        self._carried = 0
+        self._trim: Callable[[int], int] | None = _malloc_trim()
+
+    def carried(self, size: int) -> bool:
+        """Count ``size`` bytes; returns whether the heap was trimmed now."""
+        # Threads race on the count; an early or a late trim is all that costs.
+        self._carried += size
+        if self._carried < TRIM_INTERVAL or self._trim is None:
+            return False
+        self._carried = 0
+        self._trim(0)
+        return True
+
+
 class Channel:
     """A bounded queue of byte pieces from one stage to the next, with end and cancellation."""
 
-    def __init__(self, cancel: threading.Event, depth: int = DEPTH) -> None:
+    def __init__(self, cancel: threading.Event, depth: int = DEPTH, heap: HeapTrimmer | None = None) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._cancel = cancel
+        self._heap = heap
 
     def put(self, piece: bytes | bytearray | memoryview) -> None:
         if piece:
             self._put(piece)
+            if self._heap is not None:
+                self._heap.carried(len(piece))
 
     def close(self) -> None:
         """Signal the end of the stream."""
@@ -213,6 +249,12 @@ class ChannelReader(io.RawIOBase):
 _M_ARENA_MAX = -8  # glibc's mallopt() parameter number (malloc.h)
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+
+    return cast("Callable[[int], int] | None", getattr(ctypes.CDLL(None), "malloc_trim", None))
+
+
 @functools.cache
 def _share_one_malloc_arena() -> None:
     """Let every thread allocate from glibc's main arena.
@@ -235,6 +277,8 @@ class Pipeline:
 
     def __init__(self, name: str) -> None:
         _share_one_malloc_arena()
+        #: Shared by the pipeline's channels.
+        self.heap = HeapTrimmer()
         self.name = name
         self.cancel = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -244,7 +288,7 @@ class Pipeline:
         self.failed_stage: str | None = None
 
     def channel(self, depth: int = DEPTH) -> Channel:
-        return Channel(self.cancel, depth)
+        return Channel(self.cancel, depth, self.heap)
 
     def _fail(self, error: BaseException, stage: str) -> None:
         with self._lock:

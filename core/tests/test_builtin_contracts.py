@@ -90,3 +90,23 @@ def test_the_methods_own_tool_reads_frames_compressed_apart(method: type[Compres
     assert shutil.which(tool), f"{tool} is not installed (make system-deps)"
     decoded = subprocess.run([tool, "-d", "-c"], input=frames, capture_output=True, check=True)
     assert decoded.stdout == data
+
+
+@pytest.mark.parametrize("method", [Gzip, Lz4, Zstd, PlainTar], ids=lambda m: m.__name__)
+def test_errors_of_the_source_are_not_reported_as_a_corrupt_stream(method: type[Compression]) -> None:
+    """A restore reads through the decompressor: a missing object or a failed decryption
+    below it must surface as itself, not as damage of the compressed stream."""
+    from brs.errors import BackupNotFound
+    from brs.pipeline import PieceReader
+
+    compression = method(PluginContext(name=method.__name__, settings=NoOptions()))
+    data = compression.compress_frame(os.urandom(1 << 16)) if compression.frame_size else b"x" * (1 << 16)
+
+    def pieces() -> Any:
+        yield data[: len(data) // 2]
+        raise BackupNotFound("object 20261126T000000Z-000000.tar is gone")
+
+    reader = compression.decompress(PieceReader(pieces()))  # type: ignore[arg-type]
+    with pytest.raises(BackupNotFound, match="is gone"):
+        while reader.read(1 << 16):
+            pass

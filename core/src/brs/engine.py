@@ -52,7 +52,7 @@ from brs.manifest import format_time, new_backup_id
 from brs.digests import CURRENT as CURRENT_DIGEST
 from brs.digests import NAMES as DIGEST_NAMES
 from brs.digests import new_digest
-from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, Pipeline, cores, ordered_map
+from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, PieceReader, Pipeline, cores, ordered_map
 from brs.streams import FullReader
 from brs.units import format_size
 
@@ -725,11 +725,10 @@ class Engine:
             self.settings.keyring.find(str(manifest.key_id), what=f"backup {manifest.backup_id}")
         self.progress = Progress(phase=phase, total=manifest.stored_size)
         pipe = Pipeline(phase)
-        fetched, plain, tar_in = pipe.channel(), pipe.channel(), pipe.channel()
-        if not manifest.encrypted:
-            plain = fetched
+        tar_in = pipe.channel()
 
-        def download() -> None:
+        def downloaded() -> Iterator[bytes]:
+            """The stored object in pieces; its size and digest are checked after the last one."""
             algorithm, expected = manifest.digest
             digest, size = new_digest(algorithm), 0
             try:
@@ -738,7 +737,7 @@ class Engine:
                         digest.update(piece)
                         size += len(piece)
                         self.progress.done = size
-                        fetched.put(piece)
+                        yield piece
             except OSError as error:
                 # A read error of the storage (a backup volume's EIO) is the storage's, not ours.
                 raise StorageError(f"cannot read backup {manifest.backup_id}: {error.strerror or error}") from error
@@ -752,27 +751,27 @@ class Engine:
                     f"backup {manifest.backup_id} is corrupt: {DIGEST_NAMES[algorithm]} of the stored object "
                     "does not match its manifest"
                 )
-            fetched.close()
 
-        def decrypt() -> None:
+        def decrypted(pieces: Iterator[bytes]) -> Iterator[bytes]:
             decryptor = StreamDecryptor(
                 self.settings.keyring, expected_backup_id=manifest.backup_id, what=f"backup {manifest.backup_id}"
             )
-            for piece in fetched:
-                plain.put(decryptor.update(piece))
-            plain.put(decryptor.finalize())
-            plain.close()
+            for piece in pieces:
+                yield decryptor.update(piece)
+            yield decryptor.finalize()
 
-        def decompress() -> None:
-            reader = compression.decompress(cast(BinaryIO, ChannelReader(plain)))
+        def fetch() -> None:
+            # Download, decryption and decompression share one thread: each runs at GB/s, and
+            # the hand-offs between threads cost more than they overlapped.
+            plain = decrypted(downloaded()) if manifest.encrypted else downloaded()
+            reader = compression.decompress(cast(BinaryIO, PieceReader(plain)))
             while piece := reader.read(CHUNK):
                 tar_in.put(piece)
+            for _ in plain:  # what the decompressor left: the digest and the tag are still checked
+                pass
             tar_in.close()
 
-        pipe.stage("download", download)
-        if manifest.encrypted:
-            pipe.stage("decrypt", decrypt)
-        pipe.stage("decompress", decompress)
+        pipe.stage("fetch", fetch)
         return pipe.run(lambda: consume(ChannelReader(tar_in)), name=phase)  # type: ignore[arg-type]
 
     def _read_archive(self, manifest: Manifest, consume: Callable[[ArchiveReader], Any], phase: str) -> Any:

@@ -28,6 +28,7 @@ __all__ = [
     "ChannelReader",
     "ChannelWriter",
     "HeapTrimmer",
+    "PieceReader",
     "Pipeline",
     "cores",
     "ordered_map",
@@ -185,12 +186,13 @@ class ChannelWriter(io.RawIOBase):
         self._channel.close()
 
 
-class ChannelReader(io.RawIOBase):
-    """A read-only file object over a channel; ``read(n)`` returns at most ``n`` bytes."""
+class PieceReader(io.RawIOBase):
+    """A read-only file object over byte pieces as they come; ``read(n)`` returns at most
+    ``n`` bytes, and a whole piece when it fits, without a copy."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, pieces: Iterable[bytes]) -> None:
         super().__init__()
-        self._channel = channel
+        self._pieces = iter(pieces)
         self._piece: memoryview = memoryview(b"")
         self._offset = 0
         self.eof = False
@@ -203,10 +205,12 @@ class ChannelReader(io.RawIOBase):
             return True
         if self.eof:
             return False
-        piece = self._channel.get()
-        if piece is None:
-            self.eof = True
-            return False
+        piece: bytes | None = b""
+        while not piece:  # empty pieces (a decryptor waiting for a whole chunk) are no end
+            piece = next(self._pieces, None)
+            if piece is None:
+                self.eof = True
+                return False
         self._piece = memoryview(piece)
         self._offset = 0
         return True
@@ -244,6 +248,13 @@ class ChannelReader(io.RawIOBase):
         if start == 0 and isinstance(whole, bytes):
             return whole  # the piece as it was queued: no copy
         return bytes(self._piece[start:])
+
+
+class ChannelReader(PieceReader):
+    """A read-only file object over a channel (see :class:`PieceReader`)."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt() parameter number (malloc.h)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from brs.errors import IntegrityError
 
 __all__ = ["BoundedReader", "Codec", "FrameCodec"]
 
 _READ = 1 << 16  # compressed input per decompress() call: bounds the work per read
+_T = TypeVar("_T")
 
 
 class Codec(Protocol):
@@ -83,31 +85,38 @@ class BoundedReader(io.RawIOBase):
         return b"".join(pieces)
 
     def _read_once(self, size: int) -> bytes:
-        """The output of one codec call (at most ``size`` bytes; empty at the end)."""
+        """The output of one codec call (at most ``size`` bytes; empty at the end).
+
+        Only the codec's own errors mean a corrupt stream; the source's (a missing object, a
+        failed decryption, a storage error) pass through as they are.
+        """
+        while not self._finished:
+            if self._codec.eof:
+                data = self._codec.unused or self._source.read(_READ)
+                if not data:
+                    self._finished = True
+                    break
+                self._codec = self._decoding(self._new_codec)  # another frame follows
+            elif self._codec.needs_input:
+                data = self._source.read(_READ)
+                if not data:
+                    state = "empty" if not self._started else "truncated"
+                    raise IntegrityError(f"{self._method} stream is {state}")
+                self._started = True
+            else:
+                data = b""
+            out = self._decoding(functools.partial(self._codec.feed, data, size))
+            if out:
+                return out
+        return b""
+
+    def _decoding(self, call: Callable[[], _T]) -> _T:
         try:
-            while not self._finished:
-                if self._codec.eof:
-                    data = self._codec.unused or self._source.read(_READ)
-                    if not data:
-                        self._finished = True
-                        break
-                    self._codec = self._new_codec()  # another frame follows
-                elif self._codec.needs_input:
-                    data = self._source.read(_READ)
-                    if not data:
-                        state = "empty" if not self._started else "truncated"
-                        raise IntegrityError(f"{self._method} stream is {state}")
-                    self._started = True
-                else:
-                    data = b""
-                out = self._codec.feed(data, size)
-                if out:
-                    return out
+            return call()
         except IntegrityError:
             raise
         except Exception as error:
             raise IntegrityError(f"{self._method} stream is corrupt: {error}") from error
-        return b""
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))

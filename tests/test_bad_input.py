@@ -190,3 +190,17 @@ def test_secret_flags_are_hidden_from_the_process_title() -> None:
 
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "SECRET" not in output and "***" in output
+
+
+@pytest.mark.parametrize("method", ["tar", "targz", "tarlz4", "tarzst"])
+def test_a_flipped_byte_in_an_unencrypted_backup_names_the_backup(tmp_path: Path, brs_env: dict[str, str], method: str) -> None:
+    """Without encryption the codec may meet the damage before the digest is checked: the one
+    line still names the damaged backup, and nothing changes."""
+    env = {**brs_env, "BRS_COMPRESSION_METHOD": method, "BRS_ALLOW_UNENCRYPTED": "true"}
+    data = make_tree(Path(env["BRS_DB_DATA_DIRECTORY"]), big_file_size=2 << 20)
+    version = run_brs("backup", env=env, check=True).stdout.strip()
+    stored = next(p for p in (tmp_path / "store").iterdir() if p.name.startswith(version) and not p.name.endswith(".json"))
+    content = bytearray(stored.read_bytes())
+    content[len(content) // 2] ^= 0x20
+    stored.write_bytes(bytes(content))
+    _restore_fails_and_nothing_changes(env, data, version, "corrupt")

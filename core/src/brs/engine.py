@@ -760,13 +760,30 @@ class Engine:
                 yield decryptor.update(piece)
             yield decryptor.finalize()
 
+        below: list[BaseException] = []
+
+        def watched(pieces: Iterator[bytes]) -> Iterator[bytes]:
+            """``pieces``, remembering an error of the download or decryption."""
+            try:
+                yield from pieces
+            except BaseException as error:
+                below.append(error)
+                raise
+
         def fetch() -> None:
             # Download, decryption and decompression share one thread: each runs at GB/s, and
             # the hand-offs between threads cost more than they overlapped.
-            plain = decrypted(downloaded()) if manifest.encrypted else downloaded()
+            plain = watched(decrypted(downloaded()) if manifest.encrypted else downloaded())
             reader = compression.decompress(cast(BinaryIO, PieceReader(plain)))
-            while piece := reader.read(CHUNK):
-                tar_in.put(piece)
+            try:
+                while piece := reader.read(CHUNK):
+                    tar_in.put(piece)
+            except IntegrityError as error:
+                if below and error is below[0]:
+                    raise
+                # The codec met damage before the download reached the digest (an unencrypted
+                # object; an encrypted one fails its chunk's authentication first): name the backup.
+                raise IntegrityError(f"backup {manifest.backup_id} is corrupt: {error}") from error
             for _ in plain:  # what the decompressor left: the digest and the tag are still checked
                 pass
             tar_in.close()

@@ -19,6 +19,7 @@ from typing import IO, Any, BinaryIO, Protocol, cast
 
 from brs.errors import ArchiveError
 from brs.extract import MemberRules, TreeExtractor
+from brs.streams import RawReader
 from brs.tarheader import member_header
 from brs.walk import walk
 
@@ -387,7 +388,7 @@ class _ForwardReader(io.RawIOBase):
         return piece
 
 
-class _MemberReader(io.RawIOBase):
+class _MemberReader(RawReader):
     """A regular member's content, read straight from the archive stream.
 
     tarfile's own file object copies each byte twice more (its buffered reader and its
@@ -399,9 +400,6 @@ class _MemberReader(io.RawIOBase):
         super().__init__()
         self._stream, self._left, self._name = stream, size, name
         self._start: int | None = start
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -416,12 +414,6 @@ class _MemberReader(io.RawIOBase):
             raise ArchiveError(f"archive member {self._name!r} is damaged: unexpected end of data")
         self._left -= len(piece)
         return piece
-
-    def readinto(self, buffer: Any) -> int:
-        with memoryview(buffer) as view, view.cast("B") as target:
-            data = self.read(len(target))
-            target[: len(data)] = data
-        return len(data)
 
 
 class _GuardedReader(io.RawIOBase):

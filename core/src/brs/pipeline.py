@@ -145,19 +145,16 @@ class ChannelWriter(io.RawIOBase):
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         size = len(view)
-        self._position += size
         if not self._fill and size == self._piece_size and isinstance(data, bytes):
+            self._position += size
             self._channel.put(data)  # a whole piece already: no copy
             return size
         offset = 0
         while offset < size:
             take = min(self._piece_size - self._fill, size - offset)
             self._buffer[self._fill : self._fill + take] = view[offset : offset + take]
-            self._fill += take
             offset += take
-            if self._fill == self._piece_size:
-                self._channel.put(self._buffer)
-                self._buffer, self._fill = bytearray(self._piece_size), 0
+            self.advance(take)
         return size
 
     def spare(self) -> memoryview:

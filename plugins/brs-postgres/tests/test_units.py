@@ -43,8 +43,9 @@ def test_settings_and_secret_file(tmp_path: Path) -> None:
     secret.write_text("from-file\n")
     settings = driver({"postgres_port": "6543", "postgres_password_file": str(secret)}).settings
     assert (settings.server, settings.password, settings.method) == ("127.0.0.1:6543", "from-file", "basebackup")
-    env = settings.client_env()
-    assert env["PGPASSWORD"] == "from-file" and env["PGPORT"] == "6543"
+    with settings.client() as client:
+        env = client.env
+    assert env["PGPORT"] == "6543" and "from-file" not in env.values() and "PGPASSWORD" not in env
     assert "from-file" not in repr(settings)
     with pytest.raises(ConfigError):
         PostgresOptions.from_values({"postgres_password": "a", "postgres_password_file": str(secret)})

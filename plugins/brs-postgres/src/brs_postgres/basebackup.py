@@ -96,9 +96,8 @@ def dump(
     args = ["-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password", "-l", "brs"]
     if stream == STREAM_LZ4:
         args.append("--compress=client-lz4")
-    add_tool_output(
-        archive, stream, tools, "pg_basebackup", args, settings.client_env(), f"pg_basebackup from {settings.server}", first
-    )
+    with settings.client() as client:
+        add_tool_output(archive, stream, tools, "pg_basebackup", args, client, f"pg_basebackup from {settings.server}", first)
 
 
 def restore(source: BinaryIO, stream: str, target: Path, tools: Toolset, owner: Owner, backup_major: int | None) -> None:

@@ -38,7 +38,8 @@ def dump(archive: ArchiveWriter, settings: PostgresOptions, tools: Toolset) -> N
     """Stream ``pg_dumpall`` of the server into ``archive``."""
     # Quoted identifiers keep the dump valid in newer majors that reserve more keywords.
     args = ["--no-password", "--quote-all-identifiers"]
-    add_tool_output(archive, STREAM, tools, "pg_dumpall", args, settings.client_env(), f"pg_dumpall from {settings.server}")
+    with settings.client() as client:
+        add_tool_output(archive, STREAM, tools, "pg_dumpall", args, client, f"pg_dumpall from {settings.server}")
 
 
 def initdb_args(facts: ServerFacts, new_major: int) -> list[str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from brs.options import PluginOptions, option, secret
+
+from brs_postgres.passfile import Client, password_file
 
 __all__ = ["METHODS", "PostgresOptions"]
 
@@ -63,8 +67,11 @@ class PostgresOptions(PluginOptions):
         """How errors name the server: ``host:port``."""
         return f"{self.host}:{self.port}"
 
-    def client_env(self) -> dict[str, str]:
-        """libpq variables for child tools; the password travels here, never on a command line."""
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """What libpq's child programs need to reach the server while the block runs. The
+        password reaches them as an in-memory password file, never through their environment
+        or command line (:mod:`brs_postgres.passfile`)."""
         env = {
             "PGHOST": self.host,
             "PGPORT": str(self.port),
@@ -73,6 +80,8 @@ class PostgresOptions(PluginOptions):
             "PGCONNECT_TIMEOUT": "10",
             "PGAPPNAME": "brs",
         }
-        if self.password:
-            env["PGPASSWORD"] = self.password
-        return env
+        if not self.password:
+            yield Client(env)
+            return
+        with password_file(self.password) as descriptor:
+            yield Client({**env, "PGPASSFILE": f"/dev/fd/{descriptor}"}, (descriptor,))

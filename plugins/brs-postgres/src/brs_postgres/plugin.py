@@ -38,7 +38,7 @@ class Postgres(Database[PostgresOptions]):
     """PostgreSQL 10+ through pg_basebackup (physical) or pg_dumpall (logical).
 
     Connection settings come from the ``--postgres-*`` options; the password reaches child
-    programs only through ``PGPASSWORD`` in their environment. Restores build a complete data
+    programs only as an in-memory password file (:mod:`brs_postgres.passfile`). Restores build a complete data
     directory owned by the data directory's owner (or ``--postgres-system-user``), and
     :meth:`upgrade` runs pg_upgrade when the programs are a newer major version.
     """

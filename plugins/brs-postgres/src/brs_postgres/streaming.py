@@ -10,6 +10,7 @@ from typing import BinaryIO
 from brs.archive import ArchiveWriter
 from brs.errors import BrsError, DatabaseError
 
+from brs_postgres.passfile import Client
 from brs_postgres.tools import Owner, Toolset, error_line
 
 __all__ = ["add_tool_output", "feed_tool", "read_chunks"]
@@ -23,11 +24,12 @@ def add_tool_output(
     tools: Toolset,
     tool: str,
     args: Sequence[str],
-    env: Mapping[str, str],
+    client: Client,
     what: str,
     first: Callable[[], None] | None = None,
 ) -> int:
-    """Add ``tool``'s stdout to ``archive`` as it is produced; a non-zero exit raises.
+    """Add ``tool``'s stdout to ``archive`` as it is produced; a non-zero exit raises. ``client``
+    says how the tool reaches the server (:meth:`PostgresOptions.client`).
 
     ``first`` runs once the tool has started and before its output is read (the tool waits on
     its full pipe meanwhile); when it raises, the tool is killed. stderr goes to a small
@@ -35,7 +37,7 @@ def add_tool_output(
     pipe while we read stdout.
     """
     with tempfile.TemporaryFile() as errors:
-        process = tools.popen(tool, args, env=env, stderr=errors)
+        process = tools.popen(tool, args, env=client.env, pass_fds=client.pass_fds, stderr=errors)
         assert process.stdout is not None
         try:
             if first is not None:

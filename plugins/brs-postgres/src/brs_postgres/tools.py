@@ -176,6 +176,7 @@ class Toolset:
         cwd: Path | None = None,
         what: str | None = None,
         timeout: float | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> str:
         """Run ``tool`` to completion; returns stdout, raises a one-line DatabaseError on failure."""
         command = self.command(tool, args)
@@ -188,6 +189,7 @@ class Toolset:
                 text=True,
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,
+                pass_fds=pass_fds,
                 **(owner.process_kwargs() if owner else {}),
             )
         except subprocess.TimeoutExpired:
@@ -209,6 +211,7 @@ class Toolset:
         stdin: int | IO[bytes] | None = subprocess.DEVNULL,
         stdout: int | IO[bytes] | None = subprocess.PIPE,
         stderr: int | IO[bytes] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> subprocess.Popen[bytes]:
         """Start ``tool`` with binary pipes (the caller streams and waits)."""
         command = self.command(tool, args)
@@ -220,6 +223,7 @@ class Toolset:
                 stdin=stdin,
                 stdout=stdout,
                 stderr=stderr,
+                pass_fds=pass_fds,
                 **(owner.process_kwargs() if owner else {}),
             )
         except OSError as error:

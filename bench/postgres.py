@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the cluster for the next run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument(
-        "--basebackup-compression", default="auto", choices=("auto", "lz4", "none"),
-        help="brs's --postgres-basebackup-compression (none: the plain stream of earlier versions)",
+        "--basebackup-compression", default="auto", choices=("auto", "server", "lz4", "none"),
+        help="brs's --postgres-basebackup-compression (lz4: pg_basebackup's lz4 stream; none: the plain stream)",
     )  # fmt: skip
     args = parser.parse_args(argv)
 

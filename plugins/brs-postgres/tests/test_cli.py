@@ -132,18 +132,26 @@ def test_unreachable_server_is_one_clear_error(one_backup: tuple[PgCluster, Path
     _fails_cleanly(result, storage, data, before, f"127.0.0.1:{port}")
 
 
-def test_missing_pg_basebackup_is_one_clear_error(one_backup: tuple[PgCluster, Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("missing", "compression"),
+    [("pg_basebackup", "lz4"), ("pg_basebackup", "none"), ("psql", "auto")],
+    ids=["pg_basebackup-for-its-lz4", "pg_basebackup-for-the-plain-stream", "psql-for-the-facts"],
+)
+def test_a_missing_program_is_one_clear_error(
+    missing: str, compression: str, one_backup: tuple[PgCluster, Path, Path], tmp_path: Path
+) -> None:
     cluster, storage, data = one_backup
     before = _files(storage)
-    bindir = tmp_path / "bin-without-pg_basebackup"
+    bindir = tmp_path / f"bin-without-{missing}"
     bindir.mkdir()
     assert cluster.tools.bindir is not None
     for program in cluster.tools.bindir.iterdir():
-        if program.name != "pg_basebackup":
+        if program.name != missing:
             os.symlink(program, bindir / program.name)
     args = ["--postgres-port", str(cluster.port), "--postgres-bindir", str(bindir)]
+    args += ["--postgres-basebackup-compression", compression]
     result = run_brs("backup", *_common(storage, data), *args, env={"BRS_POSTGRES_PASSWORD": PASSWORD})
-    _fails_cleanly(result, storage, data, before, "pg_basebackup not found", str(bindir))
+    _fails_cleanly(result, storage, data, before, f"{missing} not found", str(bindir))
 
 
 def test_a_failed_restore_leaves_the_data_directory_alone(one_backup: tuple[PgCluster, Path, Path], tmp_path: Path) -> None:

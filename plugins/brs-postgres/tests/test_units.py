@@ -110,7 +110,7 @@ def test_error_lines_prefer_the_cause() -> None:
     ("members", "expected"),
     [
         ({"dumpall.sql": b"SELECT 1;"}, "the backup has no brs-postgres.json before its data; it was not made by brs-postgres"),
-        ({"brs-postgres.json": json.dumps({"format": 3}).encode(), "dumpall.sql": b""}, "has format 3, newer than the 2"),
+        ({"brs-postgres.json": json.dumps({"format": 4}).encode(), "dumpall.sql": b""}, "has format 4, newer than the 3"),
         ({"brs-postgres.json": b'{"format": 1, "method": "dumpall"}', "dumpall.sql": b""}, "brs-postgres.json is unreadable"),
         ({"brs-postgres.json": b"[1, 2]", "dumpall.sql": b""}, "brs-postgres.json is not a JSON object"),
     ],

@@ -37,9 +37,11 @@ class PostgresOptions(PluginOptions):
     )
     basebackup_compression: str = option(
         "auto",
-        "How pg_basebackup compresses its stream before brs's own compression: lz4 (in its own process, which"
-        " makes a basebackup much faster; PostgreSQL 15+ built with lz4), none, or auto (lz4 where it can).",
-        choices=("auto", "lz4", "none"),
+        "How the base backup's stream is compressed before brs's own compression: server (the server compresses"
+        " with lz4 and sends the archive over the replication protocol; PostgreSQL 15+), lz4 (pg_basebackup"
+        " compresses in its own process; PostgreSQL 15+ built with lz4), none (the plain stream of pg_basebackup),"
+        " or auto (server where it can, else lz4 where it can, else none).",
+        choices=("auto", "server", "lz4", "none"),
     )
     bindir: Path | None = option(
         None, "Directory with the PostgreSQL programs (default: `pg_config --bindir` of the pg_config on PATH, else PATH)."

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,10 +12,10 @@ from brs.errors import ConfigError, DatabaseError
 from brs.interfaces import Database, DataDirState
 from brs.kit.metadata import MetadataMember
 
-from brs_postgres import basebackup, dumpall, legacy
+from brs_postgres import basebackup, dumpall, legacy, replication
 from brs_postgres.binaries import save_binaries
 from brs_postgres.check import check_data_dir
-from brs_postgres.facts import ServerFacts
+from brs_postgres.facts import ServerFacts, read_live
 from brs_postgres.options import PostgresOptions
 from brs_postgres.tools import Owner, Toolset
 
@@ -27,11 +28,23 @@ if TYPE_CHECKING:
 
 __all__ = ["METADATA", "Postgres"]
 
-#: First member of every backup: how it was made and what the server looked like. Format 2
-#: marks a base backup whose stream pg_basebackup compressed (``pgdata.tar.lz4``), which an
-#: older brs-postgres cannot restore; every other backup is still written as format 1.
-METADATA = MetadataMember("brs-postgres.json", format=2, plugin="brs-postgres")
-_METADATA_PLAIN = replace(METADATA, format=1)
+#: First member of every backup: how it was made and what the server looked like. Format 3
+#: marks a base backup received over the replication protocol (``base.tar.lz4`` or
+#: ``base.tar``, then ``backup_manifest``), format 2 one whose stream pg_basebackup compressed
+#: (``pgdata.tar.lz4``); an older brs-postgres refuses what it cannot restore. Every other
+#: backup is still written as format 1 (:func:`basebackup.metadata_format`).
+METADATA = MetadataMember("brs-postgres.json", format=3, plugin="brs-postgres")
+
+
+#: How long a dump's view of the server's version and identity stands in for asking again (seconds).
+_SEEN_FOR = 60.0
+
+
+@dataclass(frozen=True)
+class _Seen:
+    server_version: str
+    identity: str
+    at: float
 
 
 class Postgres(Database[PostgresOptions]):
@@ -45,6 +58,13 @@ class Postgres(Database[PostgresOptions]):
 
     Options = PostgresOptions
     _timescale_updated = False
+    _seen: _Seen | None = None
+
+    def _recently_seen(self) -> _Seen | None:
+        """What the last dump read of the server, if that was a moment ago: the engine asks for
+        the version and identity right after a dump, which then costs no connection."""
+        seen = self._seen
+        return seen if seen is not None and time.monotonic() - seen.at < _SEEN_FOR else None
 
     @cached_property
     def tools(self) -> Toolset:
@@ -68,6 +88,18 @@ class Postgres(Database[PostgresOptions]):
     def dump(self, archive: ArchiveWriter) -> None:
         settings, tools = self.settings, self.tools
         if settings.method == "basebackup":
+            wanted = settings.basebackup_compression
+            connection = replication.connect(settings, tools) if wanted in ("auto", "server") else None
+            if connection is None and wanted == "server":
+                raise ConfigError(
+                    f"{settings.server} cannot send a server-compressed base backup (that needs PostgreSQL 15+,"
+                    " and libpq on this system); set --postgres-basebackup-compression to auto, lz4 or none"
+                )
+            if connection is not None:
+                # The server compresses; its checkpoint runs while brs reads the facts.
+                first = lambda: self._write_metadata(archive, basebackup.ARCHIVE_LZ4)  # noqa: E731
+                basebackup.receive(archive, settings, tools, connection, first=first)
+                return
             tools.path("pg_basebackup")
             stream = basebackup.stream_name(settings, tools)
             # pg_basebackup starts first: the server's checkpoint runs while brs connects and
@@ -80,26 +112,40 @@ class Postgres(Database[PostgresOptions]):
 
     def _write_metadata(self, archive: ArchiveWriter, stream: str) -> None:
         """The backup's first member: the method, the server's facts and the client's version."""
-        from brs_postgres.probe import read_facts
-
         settings, method = self.settings, self.settings.method
-        facts = read_facts(settings, with_config=method == "dumpall")
+        facts, identity = read_live(settings, self.tools)
+        self._seen = _Seen(facts.server_version, identity, time.monotonic())
+        if method == "dumpall":
+            from brs_postgres.probe import config_files
+
+            facts = replace(facts, config=config_files(settings))
         self._keep_programs(facts)
         try:
             client = self.tools.version()
         except DatabaseError:
             client = "unknown"
-        metadata = METADATA if stream == basebackup.STREAM_LZ4 else _METADATA_PLAIN
+        metadata = replace(METADATA, format=basebackup.metadata_format(stream))
         metadata.write(archive, {"method": method, "server": facts.to_json(), "client": client})
-        self.log.info("dumping PostgreSQL %s at %s with %s into %s", facts.server_version, settings.server, method, stream)
+        self.log.info("dumping PostgreSQL %s at %s with %s", facts.server_version, settings.server, method)
 
     def restore(self, archive: ArchiveReader, target: Path) -> None:
         metadata: dict[str, Any] | None = None
         owner = Owner.resolve(target, self.settings.system_user)
+        unpacked: ServerFacts | None = None  # the facts of an archive that waits for its manifest
         for entry in archive:
             if entry.name == METADATA.name:
                 with entry.open() as handle:
                     metadata = METADATA.read(handle)
+            elif entry.name in basebackup.ARCHIVES and unpacked is None:
+                method, unpacked = _recorded(METADATA.require(metadata))
+                self.log.info("restoring a %s backup of PostgreSQL %s into %s", method, unpacked.server_version, target)
+                with entry.open() as source:
+                    basebackup.unpack(source, entry.name, target)
+            elif entry.name == basebackup.MANIFEST and unpacked is not None:
+                with entry.open() as source:
+                    basebackup.place_manifest(source, target)
+                basebackup.verify(target, self.tools, owner, unpacked.major)
+                return
             elif entry.name in (*basebackup.STREAMS, dumpall.STREAM):
                 method, facts = _recorded(METADATA.require(metadata))
                 self.log.info("restoring a %s backup of PostgreSQL %s into %s", method, facts.server_version, target)
@@ -109,12 +155,16 @@ class Postgres(Database[PostgresOptions]):
                     else:
                         dumpall.restore(source, target, self.tools, owner, facts)
                 return
+        if unpacked is not None:
+            raise DatabaseError(f"the base backup has no {basebackup.MANIFEST}; it cannot be verified")
         raise DatabaseError("the backup holds no PostgreSQL data (neither a base backup nor a pg_dumpall stream)")
 
     def restore_legacy(self, archive: ArchiveReader, target: Path) -> None:
         legacy.restore(archive, target, self.tools, Owner.resolve(target, self.settings.system_user))
 
     def version(self) -> str | None:
+        if (seen := self._recently_seen()) is not None:
+            return seen.server_version
         from brs_postgres.probe import server_version
 
         return server_version(self.settings)
@@ -122,6 +172,8 @@ class Postgres(Database[PostgresOptions]):
     def identity(self) -> str | None:
         """``postgres:<system identifier>``: pg_control's id of this cluster, which a physical
         restore keeps; None while the server does not answer (an empty volume, a start-up)."""
+        if (seen := self._recently_seen()) is not None:
+            return seen.identity
         from brs_postgres.probe import system_identifier
 
         try:

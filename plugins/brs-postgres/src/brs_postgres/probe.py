@@ -10,11 +10,10 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from brs.errors import DatabaseError
 
-from brs_postgres.facts import ServerFacts
 from brs_postgres.options import PostgresOptions
 from brs_postgres.tools import parse_major
 
-__all__ = ["ServerFacts", "connect", "data_dir_major", "read_facts", "server_version", "update_timescaledb"]
+__all__ = ["config_files", "connect", "data_dir_major", "server_version", "system_identifier", "update_timescaledb"]
 
 log = logging.getLogger("brs.database.postgres")
 
@@ -70,38 +69,16 @@ def system_identifier(settings: PostgresOptions) -> str:
     return f"postgres:{row[0]}"
 
 
-def read_facts(settings: PostgresOptions, *, with_config: bool) -> ServerFacts:
-    """Version, bootstrap superuser, template encoding/locale, checksums and (optionally) config files."""
-    with connect(settings) as conn:
-        version_row = conn.execute(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
-        ).fetchone()
-        super_row = conn.execute("SELECT rolname FROM pg_roles WHERE oid = 10").fetchone()
-        template = conn.execute(
-            "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'template0'"
-        ).fetchone()
-        checksums = conn.execute("SELECT current_setting('data_checksums')").fetchone()
-        preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
-        config = _config_files(conn) if with_config else {}
-    assert version_row and super_row and template and checksums
-    return ServerFacts(
-        server_version=str(version_row[0]).split(" ", 1)[0],
-        server_version_num=int(version_row[1]),
-        superuser=str(super_row[0]),
-        encoding=str(template[0]),
-        lc_collate=str(template[1]),
-        lc_ctype=str(template[2]),
-        data_checksums=checksums[0] == "on",
-        config=config,
-        preload_libraries=str(preload[0]) if preload else "",
-    )
-
-
-def _config_files(conn: psycopg.Connection[Any]) -> dict[str, str]:
+def config_files(settings: PostgresOptions) -> dict[str, str]:
     """The config files that live inside the data directory, read through the server.
 
     Needs a superuser or pg_read_server_files; without them the restore keeps initdb's files.
     """
+    with connect(settings) as conn:
+        return _config_files(conn)
+
+
+def _config_files(conn: psycopg.Connection[Any]) -> dict[str, str]:
     files: dict[str, str] = {}
     try:
         row = conn.execute("SELECT current_setting('data_directory')").fetchone()

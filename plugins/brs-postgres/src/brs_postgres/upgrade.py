@@ -43,7 +43,8 @@ from brs.errors import DatabaseError
 from brs_postgres.binaries import SavedBinaries, binaries_dir, load_saved, save_binaries
 from brs_postgres.dumpall import initdb_args
 from brs_postgres.options import PostgresOptions
-from brs_postgres.probe import CONFIG_FILES, ServerFacts, connect, data_dir_major, update_timescaledb
+from brs_postgres.facts import ServerFacts
+from brs_postgres.probe import CONFIG_FILES, connect, data_dir_major, update_timescaledb
 from brs_postgres.server import TempServer, write_trust_hba
 from brs_postgres.timescale import EXTENSION, check_upgrade, preload_libraries
 from brs_postgres.tools import Owner, Toolset, error_line

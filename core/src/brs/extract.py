@@ -32,7 +32,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from brs.errors import ArchiveError
 from brs.pipeline import cores
@@ -158,7 +158,9 @@ class TreeExtractor:
         # Descriptors of recently used directories by relative name: members come in tree
         # order, so a new directory is opened from its cached parent with one call.
         self._open: OrderedDict[str, int] = OrderedDict()
-        self._directories: list[tuple[str, tarfile.TarInfo]] = []
+        # What each directory gets once its content is in place; only the few fields needed, since
+        # a TarInfo per directory would make a restore's memory grow with the tree.
+        self._directories: list[_DirectoryAttributes] = []
         # Files are created, written and closed by write-behind threads (one per core, started
         # with the first file), overlapping the kernel's work with the parsing of the next
         # members; creating files in other directories runs in parallel in the kernel.
@@ -172,14 +174,14 @@ class TreeExtractor:
         if (self._queued and not (info.isreg() or info.isdir())) or self._touches_queued(clean):
             self._drain()  # links and conflicting names need the files before them in place
         if not clean:
-            self._directories.append((clean, info))
+            self._directories.append(_DirectoryAttributes.of(clean, info))
             return
         parent, _, base = clean.rpartition("/")
         try:
             directory = self._parent(parent, clean)
             if info.isdir():
                 self._make_directory(directory, base, clean)
-                self._directories.append((clean, info))
+                self._directories.append(_DirectoryAttributes.of(clean, info))
             elif info.isreg():
                 assert content is not None, "a regular member needs its content"
                 self._write_file(directory, base, clean, info, content)
@@ -202,10 +204,11 @@ class TreeExtractor:
                 self._check_links()
             except OSError as error:
                 raise ArchiveError(f"cannot check the extracted symlinks: {error.strerror or error}") from error
-            for name, info in sorted(self._directories, key=lambda item: item[0].count("/"), reverse=True):
+            for attributes in sorted(self._directories, key=lambda item: item.name.count("/"), reverse=True):
+                name = attributes.name
                 fd = self._open_directory(name, create=False)
                 try:
-                    self._set_attributes(fd, info)
+                    self._set_attributes(fd, attributes)
                 except OSError as error:
                     raise ArchiveError(f"cannot set attributes of {name or '.'!r}: {error.strerror or error}") from error
                 finally:
@@ -348,11 +351,11 @@ class TreeExtractor:
         os.unlink(base, dir_fd=directory)
         return create() or 0
 
-    def _set_attributes(self, fd: int, info: tarfile.TarInfo) -> None:
+    def _set_attributes(self, fd: int, info: tarfile.TarInfo | _DirectoryAttributes) -> None:
         if self._chown:
             os.fchown(fd, info.uid, info.gid)
         os.fchmod(fd, info.mode & self._mode_mask)
-        mtime = _mtime_ns(info)
+        mtime = info.mtime_ns if isinstance(info, _DirectoryAttributes) else _mtime_ns(info)
         os.utime(fd, ns=(mtime, mtime))
 
     def _set_link_attributes(self, directory: int, base: str, info: tarfile.TarInfo) -> None:
@@ -513,6 +516,18 @@ def _refuse_escape(name: str, lookup: Lookup) -> None:
 def _link_target(name: str, lookup: Lookup) -> str:
     kind, link = lookup(name)
     return link if kind == _LINK else ""
+
+
+class _DirectoryAttributes(NamedTuple):
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, name: str, info: tarfile.TarInfo) -> _DirectoryAttributes:
+        return cls(name, info.uid, info.gid, info.mode, _mtime_ns(info))
 
 
 def _mtime_ns(info: tarfile.TarInfo) -> int:

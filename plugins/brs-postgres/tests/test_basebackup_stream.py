@@ -272,3 +272,25 @@ def test_a_manifest_that_does_not_match_the_archive_fails_verification(
     with pytest.raises(BrsError, match=refused) as caught:
         cluster.driver().restore(archive_of(members), target)
     assert "\n" not in str(caught.value)
+
+
+def test_a_replication_role_that_is_no_superuser_takes_a_base_backup(
+    clusters: Callable[..., PgCluster], check_restored: Callable[[int, Path, dict[str, Any]], None], tmp_path: Path
+) -> None:
+    """What the README asks of the role for basebackup (REPLICATION, not superuser) is enough,
+    facts and identity included."""
+    cluster = clusters(15, sample=True)
+    with cluster.connect() as conn:
+        conn.execute("CREATE ROLE backup_only LOGIN REPLICATION PASSWORD 'rep-pw'")
+    archive = tmp_path / "dump.tar"
+    database = cluster.driver(postgres_user="backup_only", postgres_password="rep-pw")
+    with open(archive, "wb") as sink:
+        writer = ArchiveWriter(sink)
+        database.dump(writer)
+        writer.close()
+    with open(archive, "rb") as source:
+        names = [entry.name for entry in ArchiveReader(source)]
+    assert names == ["brs-postgres.json", ARCHIVE_LZ4, MANIFEST]
+    identity = database.identity()
+    assert identity is not None and identity.startswith("postgres:")
+    check_restored(15, _restored(cluster, archive, tmp_path), sample_snapshot(cluster))

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["ServerFacts", "read_live"]
 
 #: Everything a backup records, as one JSON object on one line (psql prints it as it is).
+#: pg_settings hides shared_preload_libraries from a role that is not allowed to read it (a
+#: replication role is enough for a base backup), where current_setting() would fail.
 _LIVE_QUERY = """SELECT json_build_object(
   'server_version', current_setting('server_version'),
   'server_version_num', current_setting('server_version_num')::int,
@@ -29,7 +31,7 @@ _LIVE_QUERY = """SELECT json_build_object(
   'lc_collate', (SELECT datcollate FROM pg_database WHERE datname = 'template0'),
   'lc_ctype', (SELECT datctype FROM pg_database WHERE datname = 'template0'),
   'data_checksums', current_setting('data_checksums') = 'on',
-  'preload_libraries', current_setting('shared_preload_libraries'),
+  'preload_libraries', (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'),
   'system_identifier', (SELECT system_identifier::text FROM pg_control_system()))"""
 
 

@@ -151,6 +151,8 @@ class BaseBackupReceiver:
                     raise DatabaseError(f"{self.what} sent a second archive; a base backup through brs holds one")
                 self.archive_name = message[1:].split(b"\0", 1)[0].decode(errors="replace")
             elif kind == b"m" and self._phase == "archive":
+                if not self.archive_name:
+                    raise DatabaseError(f"malformed base backup stream from {self.what}: a manifest without an archive")
                 self._phase = "manifest"
             elif kind != b"p":
                 raise DatabaseError(f"malformed base backup stream from {self.what}: message {kind!r}")

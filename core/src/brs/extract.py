@@ -160,7 +160,7 @@ class TreeExtractor:
         self._open: OrderedDict[str, int] = OrderedDict()
         # What each directory gets once its content is in place; only the few fields needed, since
         # a TarInfo per directory would make a restore's memory grow with the tree.
-        self._directories: list[_DirectoryAttributes] = []
+        self._directories: list[_Attributes] = []
         # Files are created, written and closed by write-behind threads (one per core, started
         # with the first file), overlapping the kernel's work with the parsing of the next
         # members; creating files in other directories runs in parallel in the kernel.
@@ -174,14 +174,14 @@ class TreeExtractor:
         if (self._queued and not (info.isreg() or info.isdir())) or self._touches_queued(clean):
             self._drain()  # links and conflicting names need the files before them in place
         if not clean:
-            self._directories.append(_DirectoryAttributes.of(clean, info))
+            self._directories.append(_Attributes.of(clean, info))
             return
         parent, _, base = clean.rpartition("/")
         try:
             directory = self._parent(parent, clean)
             if info.isdir():
                 self._make_directory(directory, base, clean)
-                self._directories.append(_DirectoryAttributes.of(clean, info))
+                self._directories.append(_Attributes.of(clean, info))
             elif info.isreg():
                 assert content is not None, "a regular member needs its content"
                 self._write_file(directory, base, clean, info, content)
@@ -351,12 +351,11 @@ class TreeExtractor:
         os.unlink(base, dir_fd=directory)
         return create() or 0
 
-    def _set_attributes(self, fd: int, info: tarfile.TarInfo | _DirectoryAttributes) -> None:
+    def _set_attributes(self, fd: int, attributes: _Attributes) -> None:
         if self._chown:
-            os.fchown(fd, info.uid, info.gid)
-        os.fchmod(fd, info.mode & self._mode_mask)
-        mtime = info.mtime_ns if isinstance(info, _DirectoryAttributes) else _mtime_ns(info)
-        os.utime(fd, ns=(mtime, mtime))
+            os.fchown(fd, attributes.uid, attributes.gid)
+        os.fchmod(fd, attributes.mode & self._mode_mask)
+        os.utime(fd, ns=(attributes.mtime_ns, attributes.mtime_ns))
 
     def _set_link_attributes(self, directory: int, base: str, info: tarfile.TarInfo) -> None:
         if self._chown:
@@ -427,7 +426,7 @@ class _QueuedFile:
                     _start_writeback(self._fd, self._handed_off, pending)
                     self._handed_off = self._written
                 if finish:
-                    self._extractor._set_attributes(self._fd, self._info)
+                    self._extractor._set_attributes(self._fd, _Attributes.of(self.name, self._info))
         except OSError as error:
             raise ArchiveError(f"cannot extract {self.name!r}: {error.strerror or error}") from error
         finally:
@@ -518,7 +517,9 @@ def _link_target(name: str, lookup: Lookup) -> str:
     return link if kind == _LINK else ""
 
 
-class _DirectoryAttributes(NamedTuple):
+class _Attributes(NamedTuple):
+    """What a member gets once its content is in place (a directory keeps only this until the end)."""
+
     name: str
     uid: int
     gid: int
@@ -526,7 +527,7 @@ class _DirectoryAttributes(NamedTuple):
     mtime_ns: int
 
     @classmethod
-    def of(cls, name: str, info: tarfile.TarInfo) -> _DirectoryAttributes:
+    def of(cls, name: str, info: tarfile.TarInfo) -> _Attributes:
         return cls(name, info.uid, info.gid, info.mode, _mtime_ns(info))
 
 

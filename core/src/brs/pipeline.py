@@ -375,7 +375,7 @@ def quota_cores(cpu_max: str) -> int | None:
 
 
 def in_flight(workers: int) -> int:
-    """Pieces :func:`ordered_map` holds for ``workers`` threads: two per worker and one more.
+    """Pieces :func:`ordered_map` holds for ``workers`` threads: two per worker, and two more.
 
     With one piece per worker the pool ran dry whenever the consumer was busy with a result
     (sealing it, or waiting for room downstream): a backup's frame threads were idle 60 % of
@@ -388,9 +388,10 @@ def in_flight(workers: int) -> int:
 def ordered_map(work: Callable[[bytes], bytes], pieces: Iterable[bytes], workers: int) -> Iterator[bytes]:
     """``work(piece)`` for every piece on ``workers`` threads, yielded in the order of ``pieces``.
 
-    At most ``in_flight(workers)`` pieces are taken and not yet yielded, so memory stays bounded. ``work`` must release
-    the GIL to gain anything (the codecs' one-shot calls do). An error of ``work`` is raised when
-    its piece's turn comes; the pool finishes the pieces it already started before this returns.
+    At most ``in_flight(workers)`` pieces are taken and not yet yielded, so memory stays bounded.
+    ``work`` must release the GIL to gain anything (the codecs' one-shot calls do). An error of
+    ``work`` is raised when its piece's turn comes; the pool finishes the pieces it already started
+    before this returns.
     """
     from concurrent.futures import Future, ThreadPoolExecutor  # only backups use a pool
 

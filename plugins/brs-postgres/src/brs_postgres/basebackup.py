@@ -78,7 +78,6 @@ ARCHIVE_LZ4 = "base.tar.lz4"
 ARCHIVES = (ARCHIVE, ARCHIVE_LZ4)
 #: The backup manifest: a member after the archive (format 3), and a file in the restored directory.
 MANIFEST = "backup_manifest"
-_MANIFEST = MANIFEST
 _LABEL = "brs"
 _UNPACK_BUFFER = 1 << 20
 
@@ -201,8 +200,8 @@ def verify(target: Path, tools: Toolset, owner: Owner, backup_major: int | None)
     """Hand the unpacked ``target`` to ``owner`` and check it against its manifest."""
     owner.chown_tree(target)
     os.chmod(target, 0o700)
-    if not (target / _MANIFEST).exists():
-        raise DatabaseError(f"the base backup has no {_MANIFEST}; it cannot be verified")
+    if not (target / MANIFEST).exists():
+        raise DatabaseError(f"the base backup has no {MANIFEST}; it cannot be verified")
     args = [str(target)]
     try:
         same_major = backup_major is not None and backup_major == tools.major()
@@ -213,7 +212,7 @@ def verify(target: Path, tools: Toolset, owner: Owner, backup_major: int | None)
         args.insert(0, "--no-parse-wal")
     tools.run("pg_verifybackup", ["--quiet", *args], what=f"pg_verifybackup of the restored base backup in {target}")
     # The manifest describes the backup, not the running cluster; it has no place in PGDATA.
-    (target / _MANIFEST).unlink()
+    (target / MANIFEST).unlink()
 
 
 def _tar_stream(source: BinaryIO, stream: str) -> BinaryIO:

@@ -91,19 +91,10 @@ def read_live(settings: PostgresOptions, tools: Toolset) -> tuple[ServerFacts, s
         )
     try:
         answer = json.loads(out)
-        server_version = str(answer["server_version"]).split(" ", 1)[0]
-        facts = ServerFacts(
-            server_version=server_version,
-            server_version_num=int(answer["server_version_num"]),
-            superuser=str(answer["superuser"]),
-            encoding=str(answer["encoding"]),
-            lc_collate=str(answer["lc_collate"]),
-            lc_ctype=str(answer["lc_ctype"]),
-            data_checksums=bool(answer["data_checksums"]),
-            config={},
-            preload_libraries=str(answer["preload_libraries"] or ""),
-        )
-        identity = f"postgres:{int(answer['system_identifier'])}"
-    except (ValueError, KeyError, TypeError) as error:
+        identity = f"postgres:{int(answer.pop('system_identifier'))}"
+        answer["server_version"] = str(answer["server_version"]).split(" ", 1)[0]
+        answer["preload_libraries"] = answer["preload_libraries"] or ""
+        facts = ServerFacts.from_json({**answer, "config": {}})
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DatabaseError(f"unexpected answer from {settings.server} to the facts query: {error}") from None
     return facts, identity

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from brs.errors import ConfigError
 
@@ -26,7 +26,7 @@ class Client:
     """What a libpq program needs to reach the server: its variables and the descriptors to inherit."""
 
     env: dict[str, str]
-    pass_fds: tuple[int, ...] = field(default=())
+    pass_fds: tuple[int, ...] = ()
 
 
 def _entry(password: str) -> bytes:

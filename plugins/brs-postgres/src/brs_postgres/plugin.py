@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -97,7 +98,7 @@ class Postgres(Database[PostgresOptions]):
                 )
             if connection is not None:
                 # The server compresses; its checkpoint runs while brs reads the facts.
-                first = lambda: self._write_metadata(archive, basebackup.ARCHIVE_LZ4)  # noqa: E731
+                first = functools.partial(self._write_metadata, archive, basebackup.ARCHIVE_LZ4)
                 basebackup.receive(archive, settings, tools, connection, first=first)
                 return
             tools.path("pg_basebackup")

@@ -136,6 +136,17 @@ def test_config_file_env_and_flag_precedence(tmp_path: Path, brs_env: dict[str, 
     assert (tmp_path / "store" / "from-config").is_dir()
 
 
+def _upload_started(store: Path) -> bool:
+    """Whether an upload file with content exists (one may be renamed while it is looked at)."""
+    for partial in store.glob(".brs-upload-*") if store.exists() else []:
+        try:
+            if partial.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def test_killing_a_backup_mid_upload_leaves_no_listed_backup(tmp_path: Path, brs_env: dict[str, str]) -> None:
     data = Path(brs_env["BRS_DB_DATA_DIRECTORY"])
     data.mkdir()
@@ -147,8 +158,7 @@ def test_killing_a_backup_mid_upload_leaves_no_listed_backup(tmp_path: Path, brs
     process = subprocess.Popen([brs_executable(), "backup"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        partial = [p for p in store.glob(".brs-upload-*") if p.stat().st_size > 0] if store.exists() else []
-        if partial or process.poll() is not None:
+        if _upload_started(store) or process.poll() is not None:
             break
         time.sleep(0.01)
     assert process.poll() is None, "the backup finished before it could be interrupted"

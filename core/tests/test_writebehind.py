@@ -35,3 +35,23 @@ def test_after_an_error_only_cleanups_run_and_the_error_reaches_the_submitter() 
     writer.submit(lambda: done.append("closed again"), cleanup=True)
     writer.close()
     assert done == ["before", "closed", "closed again"]
+
+
+def test_a_batch_runs_like_calls_submitted_one_by_one() -> None:
+    """Calls handed over together keep their order, and an error inside a batch stops the
+    later calls of that batch and of every later one, but not their clean-ups."""
+    done: list[str] = []
+    writer = WriteBehind(depth=1)
+
+    def fail() -> None:
+        raise OSError("no space left")
+
+    writer.submit_batch([(lambda: done.append("a"), False), (lambda: done.append("b"), True)])
+    writer.submit_batch([(fail, False), (lambda: done.append("skipped"), False), (lambda: done.append("closed"), True)])
+    writer.submit_batch([(lambda: done.append("closed later"), True)])
+    with pytest.raises(OSError, match="no space left"):
+        writer.drain()
+    with pytest.raises(OSError, match="no space left"):
+        writer.submit_batch([(lambda: done.append("refused"), False), (lambda: done.append("x"), True)])
+    writer.close()
+    assert done == ["a", "b", "closed", "closed later"]

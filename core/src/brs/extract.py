@@ -28,6 +28,7 @@ import functools
 import os
 import stat
 import tarfile
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -36,7 +37,7 @@ from typing import IO, NamedTuple
 
 from brs.errors import ArchiveError
 from brs.pipeline import cores
-from brs.writebehind import WriteBehind
+from brs.writebehind import Call, WriteBehind
 
 __all__ = ["MemberRules", "TreeExtractor", "member_name"]
 
@@ -45,6 +46,10 @@ MAX_HOPS = 40
 _COPY_BUFFER = 1 << 18
 #: Directory descriptors kept open for the next members.
 _OPEN_DIRECTORIES = 32
+#: Evicted directory descriptors gathered before the writers are asked to release them.
+_RETIRE = 32
+#: Small files handed to a write-behind thread in one batch, at most (and at most _COPY_BUFFER bytes).
+_BATCH_FILES = 16
 #: Write-behind threads at most (one per core up to this).
 _MAX_WRITERS = 4
 #: Bytes of one file written before they are handed to the disk, and the smallest file whose
@@ -166,6 +171,14 @@ class TreeExtractor:
         # members; creating files in other directories runs in parallel in the kernel.
         self._writers: list[WriteBehind] = []
         self._queued: set[str] = set()  # files whose calls a writer has not finished yet
+        # Small files (one piece) wait here and go to one writer together; see _write_file.
+        self._batch: list[Call] = []
+        self._batch_writer: WriteBehind | None = None
+        self._batch_bytes = 0
+        # Directory descriptors evicted from the cache that queued files may still create in.
+        self._retired: list[int] = []
+        # Files are created with their stored mode when the umask leaves it whole (no fchmod).
+        self._umask = _process_umask()
 
     # -- members -----------------------------------------------------------------------------
     def add(self, name: str, info: tarfile.TarInfo, content: IO[bytes] | None = None) -> None:
@@ -219,9 +232,11 @@ class TreeExtractor:
 
     def close(self) -> None:
         """Release the directory descriptors (also after a failure)."""
+        self._batch.clear()  # not handed over: none of them has a descriptor yet
         for writer in self._writers:
             writer.close()  # runs the queued closes: no descriptor is left open
         self._writers.clear()
+        self._close_retired()
         while self._open:
             os.close(self._open.popitem()[1])
         if self._root >= 0:
@@ -238,8 +253,32 @@ class TreeExtractor:
         fd = self._open_directory(parent, create=True, member=member)
         self._open[parent] = fd
         if len(self._open) > _OPEN_DIRECTORIES:
-            os.close(self._open.popitem(last=False)[1])  # queued files hold their own duplicates
+            self._retire(self._open.popitem(last=False)[1])
         return fd
+
+    def _retire(self, fd: int) -> None:
+        """Close an evicted directory descriptor once no queued file can still need it.
+
+        Queued files create themselves in their parent's descriptor (a duplicate per file cost
+        two more system calls, each a round trip of the interpreter's lock). Retired descriptors
+        are released in groups: behind a barrier that every writer passes in order.
+        """
+        if not self._writers:
+            os.close(fd)
+            return
+        self._retired.append(fd)
+        if len(self._retired) >= _RETIRE:
+            self._flush_batch()
+            barrier = _Release(self._retired, len(self._writers))
+            self._retired = []
+            for writer in self._writers:
+                writer.submit(barrier.arrive, cleanup=True)
+
+    def _close_retired(self) -> None:
+        """Close the retired descriptors (the writers have nothing queued)."""
+        fds, self._retired = self._retired, []
+        for fd in fds:
+            os.close(fd)
 
     def _touches_queued(self, name: str) -> bool:
         """Whether ``name`` or one of its parents is a file the writer has not finished."""
@@ -250,8 +289,10 @@ class TreeExtractor:
         return name in queued or any(name.startswith(f"{file}/") for file in queued)
 
     def _drain(self) -> None:
+        self._flush_batch()
         for writer in self._writers:
             writer.drain()
+        self._close_retired()
 
     def _open_directory(self, relative: str, *, create: bool, member: str | None = None) -> int:
         """An fd of ``relative`` below the root (the caller closes it), opened one component at
@@ -261,7 +302,10 @@ class TreeExtractor:
         while walked and walked not in self._open:
             walked, _, part = walked.rpartition("/")
             rest.append(part)
-        fd = os.dup(self._open[walked] if walked else self._root)
+        fd = self._open[walked] if walked else self._root
+        if not rest:
+            return os.dup(fd)
+        owned = False  # the cached descriptor the walk starts from is not the caller's to close
         try:
             for part in reversed(rest):
                 walked = f"{walked}/{part}" if walked else part
@@ -278,10 +322,12 @@ class TreeExtractor:
                             f"archive member {member or relative!r} lies beneath {walked!r}, which is not a directory"
                         ) from None
                     raise
-                os.close(fd)
-                fd = next_fd
+                if owned:
+                    os.close(fd)
+                fd, owned = next_fd, True
         except BaseException:
-            os.close(fd)
+            if owned:
+                os.close(fd)
             raise
         return fd
 
@@ -297,24 +343,56 @@ class TreeExtractor:
     def _write_file(self, directory: int, base: str, name: str, info: tarfile.TarInfo, content: IO[bytes]) -> None:
         """Queue the creation, content and attributes of one file; the content is read here.
 
-        One queued call per piece of content (a small file is one call: each hand-off between
-        threads costs more than the system calls of a small file).
+        One queued call per piece of content; a file of one piece is one call, and such calls
+        travel in batches: each hand-off between threads costs more than the system calls of
+        a small file. ``directory`` stays open until the writer has created the file (_retire).
         """
-        writer = self._writer()
-        # The cached descriptor may be closed before the writer runs: the file keeps its own.
-        file = _QueuedFile(self, writer, name, base, os.dup(directory), info)
+        data = content.read(_COPY_BUFFER)
+        following = content.read(_COPY_BUFFER) if data else b""
         self._queued.add(name)
-        finished = False
+        if not following:
+            if self._batch and self._batch_bytes + len(data) > _COPY_BUFFER:
+                self._flush_batch()
+            if self._batch_writer is None:
+                self._batch_writer = self._writer()
+            file = _QueuedFile(self, self._batch_writer, name, base, directory, info)
+            self._batch.append((functools.partial(file.step, data, create=True, finish=True), True))
+            self._batch_bytes += len(data)
+            if len(self._batch) >= _BATCH_FILES:
+                self._flush_batch()
+            return
+        writer = self._writer()
+        file = _QueuedFile(self, writer, name, base, directory, info)
+        finished, first = False, True
         try:
-            data, first = content.read(_COPY_BUFFER), True
             while not finished:
-                following = content.read(_COPY_BUFFER) if data else b""
                 finished = not following
                 writer.submit(functools.partial(file.step, data, create=first, finish=finished), cleanup=finished)
                 data, first = following, False
+                following = content.read(_COPY_BUFFER) if not finished else b""
         finally:
-            if not finished:  # the archive failed mid-file: release the file's descriptors
+            if not finished:  # the archive failed mid-file: release the file's descriptor
                 writer.submit(functools.partial(file.step, b"", create=False, finish=True, abandon=True), cleanup=True)
+
+    def _flush_batch(self) -> None:
+        """Hand the waiting small files to their writer."""
+        if self._batch:
+            assert self._batch_writer is not None
+            batch, self._batch = self._batch, []
+            self._batch_bytes = 0
+            self._batch_writer.submit_batch(batch)
+        self._batch_writer = None
+
+    def _creation_mode(self, info: tarfile.TarInfo) -> tuple[int, bool]:
+        """The mode to create a file with, and whether it still needs an ``fchmod`` afterwards.
+
+        The umask may take bits away, and an ``fchown`` clears setuid and setgid: then the
+        file is created owner-only and gets its mode with the other attributes.
+        """
+        mode = info.mode & self._mode_mask
+        if mode & (self._umask | _SPECIAL_BITS):
+            return 0o600, True
+        return mode, False
 
     def _writer(self) -> WriteBehind:
         """The write-behind thread with the least queued: one file goes to one thread."""
@@ -351,10 +429,12 @@ class TreeExtractor:
         os.unlink(base, dir_fd=directory)
         return create() or 0
 
-    def _set_attributes(self, fd: int, attributes: _Attributes) -> None:
+    def _set_attributes(self, fd: int, attributes: _Attributes, *, mode: bool = True) -> None:
+        """Owner, mode (unless ``mode`` is false: the file was created with it) and mtime."""
         if self._chown:
             os.fchown(fd, attributes.uid, attributes.gid)
-        os.fchmod(fd, attributes.mode & self._mode_mask)
+        if mode:
+            os.fchmod(fd, attributes.mode & self._mode_mask)
         os.utime(fd, ns=(attributes.mtime_ns, attributes.mtime_ns))
 
     def _set_link_attributes(self, directory: int, base: str, info: tarfile.TarInfo) -> None:
@@ -407,6 +487,7 @@ class _QueuedFile:
     ) -> None:
         self._extractor, self._writer = extractor, writer
         self.name, self._base, self._parent, self._info = name, base, parent, info
+        self._mode, self._chmod = extractor._creation_mode(info)
         self._fd = -1
         self._written = self._handed_off = 0
 
@@ -426,7 +507,8 @@ class _QueuedFile:
                     _start_writeback(self._fd, self._handed_off, pending)
                     self._handed_off = self._written
                 if finish:
-                    self._extractor._set_attributes(self._fd, _Attributes.of(self.name, self._info))
+                    attributes = _Attributes.of(self.name, self._info)
+                    self._extractor._set_attributes(self._fd, attributes, mode=self._chmod)
         except OSError as error:
             raise ArchiveError(f"cannot extract {self.name!r}: {error.strerror or error}") from error
         finally:
@@ -434,10 +516,39 @@ class _QueuedFile:
                 self._extractor._queued.discard(self.name)
                 if self._fd >= 0:
                     os.close(self._fd)
-                os.close(self._parent)
 
     def _open(self) -> int:
-        return os.open(self._base, _FILE_FLAGS, 0o600, dir_fd=self._parent)
+        return os.open(self._base, _FILE_FLAGS, self._mode, dir_fd=self._parent)
+
+
+class _Release:
+    """Directory descriptors closed once each of ``writers`` threads has arrived here, i.e. has
+    run every call queued before (calls run in order on each thread)."""
+
+    def __init__(self, fds: list[int], writers: int) -> None:
+        self._fds, self._waiting = fds, writers
+        self._lock = threading.Lock()
+
+    def arrive(self) -> None:
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting:
+                return
+        for fd in self._fds:
+            os.close(fd)
+
+
+def _process_umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it to read it, which
+    other threads would see); all bits when it cannot be read, so every file gets an fchmod."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o7777
 
 
 def _start_writeback(fd: int, offset: int, length: int) -> None:

@@ -7,6 +7,10 @@ the GIL). Nothing else changes: the calls run strictly in the order they were su
 queue holds a bounded number of them (and so of data pieces), and :meth:`WriteBehind.drain`
 waits until all have run, which the extractor does before any step that depends on them.
 
+Several calls can travel as one batch (:meth:`WriteBehind.submit_batch`): each hand-off wakes the
+thread and passes the interpreter's lock back and forth, which costs more than the system calls
+of a small file.
+
 Hand-written: :class:`concurrent.futures.ThreadPoolExecutor` neither keeps order nor bounds
 its queue, and the first error here must stop every later call but the clean-ups.
 """
@@ -19,10 +23,13 @@ from collections.abc import Callable
 
 __all__ = ["WriteBehind"]
 
-#: Calls queued before :meth:`WriteBehind.submit` blocks (with 256 KiB pieces, at most 1 MiB per thread).
+#: Calls (or batches) queued before :meth:`WriteBehind.submit` blocks (with 256 KiB pieces, at most
+#: 1 MiB per thread).
 DEPTH = 4
 
 _STOP = None
+#: A call and whether it is a clean-up (runs even after an earlier call failed).
+Call = tuple[Callable[[], object], bool]
 
 
 class WriteBehind:
@@ -33,16 +40,22 @@ class WriteBehind:
     """
 
     def __init__(self, name: str = "brs-write-behind", depth: int = DEPTH) -> None:
-        self._calls: queue.Queue[tuple[Callable[[], object], bool] | None] = queue.Queue(maxsize=depth)
+        self._calls: queue.Queue[list[Call] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, call: Callable[[], object], *, cleanup: bool = False) -> None:
         """Queue ``call``; raises the error of an earlier call instead (unless ``cleanup``)."""
-        if self._error is not None and not cleanup:
+        self.submit_batch([(call, cleanup)])
+
+    def submit_batch(self, calls: list[Call]) -> None:
+        """Queue ``calls`` (pairs of a call and its ``cleanup`` flag) as one hand-off; they run
+        as if submitted one by one. Raises the error of an earlier call instead, unless every
+        one of them is a clean-up."""
+        if self._error is not None and not all(cleanup for _, cleanup in calls):
             raise self._error
-        self._calls.put((call, cleanup))
+        self._calls.put(calls)
 
     @property
     def failed(self) -> bool:
@@ -51,7 +64,7 @@ class WriteBehind:
 
     @property
     def backlog(self) -> int:
-        """Calls queued and not yet taken (approximate: the thread moves on meanwhile)."""
+        """Hand-offs queued and not yet taken (approximate: the thread moves on meanwhile)."""
         return self._calls.qsize()
 
     def drain(self) -> None:
@@ -68,16 +81,16 @@ class WriteBehind:
 
     def _run(self) -> None:
         while True:
-            item = self._calls.get()
+            batch = self._calls.get()
             try:
-                if item is _STOP:
+                if batch is _STOP:
                     return
-                call, cleanup = item
-                if self._error is None or cleanup:
-                    try:
-                        call()
-                    except BaseException as error:  # noqa: BLE001 - raised in the submitting thread
-                        if self._error is None:
-                            self._error = error
+                for call, cleanup in batch:
+                    if self._error is None or cleanup:
+                        try:
+                            call()
+                        except BaseException as error:  # noqa: BLE001 - raised in the submitting thread
+                            if self._error is None:
+                                self._error = error
             finally:
                 self._calls.task_done()

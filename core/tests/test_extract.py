@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,15 @@ def test_an_archive_cut_among_small_files_fails_and_releases_every_descriptor(tm
         _extract(cut, target)
     assert "\n" not in str(raised.value)
     assert _open_descriptors() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1700000000.123456789", "1700000000", "1700000000.5", "1700000000.1234567899999", "-5.25", "1e9", "\u0661\u0662.5"],
+)
+def test_sub_second_mtimes_of_pax_records_are_restored_to_the_nanosecond(target: Path, text: str) -> None:
+    """Every form a pax mtime record can take, as Python's Decimal reads it (cut to nanoseconds)."""
+    info, data = member("file", data=b"x")
+    info.pax_headers = {"mtime": text}
+    _extract(tar_of([(info, data)]), target)
+    assert (target / "file").stat().st_mtime_ns == int(Decimal(text).scaleb(9))

@@ -21,6 +21,7 @@ from brs.errors import ArchiveError
 from brs.extract import MemberRules, TreeExtractor
 from brs.streams import RawReader
 from brs.tarheader import member_header
+from brs.tarread import FastTarInfo
 from brs.walk import walk
 
 __all__ = ["STREAM_PART_SIZE", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
@@ -221,8 +222,10 @@ class ArchiveReader:
         try:
             # Normal mode on a forward-only file: "r|" re-slices a bufsize buffer on every read,
             # copying up to 1 MiB per 512-byte header, which dominated extraction of small files.
+            # Header blocks decode through brs.tarread (tarfile's decoder was the costliest step).
             self._stream = _ForwardReader(source)
-            self.tar = tarfile.open(fileobj=self._stream, mode="r:")  # noqa: SIM115 - lives as long as the reader
+            tar = tarfile.open(fileobj=self._stream, mode="r:", tarinfo=FastTarInfo)  # noqa: SIM115 - lives as long as the reader
+            self.tar = tar
         except tarfile.TarError as error:
             raise ArchiveError(f"backup payload is not a valid tar stream: {error}") from error
         self.tar.copybufsize = _COPY_BUFFER  # type: ignore[attr-defined]
@@ -284,7 +287,7 @@ class ArchiveReader:
 
     def extractor(self, target: Path) -> TreeExtractor:
         """The extractor writing below ``target`` (one target at a time)."""
-        if self._extractor is None or self._extractor.target != target:
+        if self._extractor is None or (self._extractor.target is not target and self._extractor.target != target):
             if self._extractor is not None:
                 self._extractor.close()
             self._extractor = TreeExtractor(target, keep_special_bits=self.keep_special_bits)

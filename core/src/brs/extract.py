@@ -282,11 +282,14 @@ class TreeExtractor:
 
     def _touches_queued(self, name: str) -> bool:
         """Whether ``name`` or one of its parents is a file the writer has not finished."""
-        if not self._queued:
+        queued = self._queued  # membership tests only: the writer threads remove names meanwhile
+        if not queued:
             return False
-        # A copy: the writer thread removes names while this runs (tuple() copies without a switch).
-        queued = tuple(self._queued)
-        return name in queued or any(name.startswith(f"{file}/") for file in queued)
+        while name:
+            if name in queued:
+                return True
+            name = name.rpartition("/")[0]
+        return False
 
     def _drain(self) -> None:
         self._flush_batch()
@@ -646,6 +649,11 @@ def _mtime_ns(info: tarfile.TarInfo) -> int:
     """The member's mtime in nanoseconds, exact when a pax header stores a fraction."""
     text = info.pax_headers.get("mtime")
     if text is not None:
+        whole, _, fraction = text.partition(".")
+        if whole.isascii() and whole.isdigit() and fraction.isascii() and (fraction.isdigit() or not fraction):
+            # What tarfile writes ("1700000000.123456789"), without Decimal's cost per member;
+            # digits beyond nanoseconds are cut off, as int(Decimal) does.
+            return int(whole) * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
         try:
             return int(Decimal(text).scaleb(9))
         except (InvalidOperation, ValueError):

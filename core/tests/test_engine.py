@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from typing import ClassVar
 
 from blake3 import blake3
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from brs import failures
+from brs.builtins.compression.tar import PlainTar
 from brs.crypto import Keyring
 from brs.engine import Engine
 from brs.errors import BackupNotFound, DecryptionError, IntegrityError
@@ -144,3 +147,34 @@ def test_failure_records_are_bounded_and_retention_never_counts_them(tmp_path: P
     assert plan.delete == [] and plan.orphans == []
     assert [m.backup_id for m in make_engine(data).list_backups()] == [good.backup_id]
     assert sorted(p.name for p in (tmp_path / "store").glob("*.failed.json")) == records
+
+
+class _FramesAsTheyCame(PlainTar):
+    """A compression plugin that stores frames uncompressed by returning its input itself."""
+
+    frame_size: ClassVar[int] = 64 << 10
+
+    def compress_frame(self, data: bytes) -> bytes:
+        return data
+
+
+@pytest.mark.parametrize("method", ["tarlz4", "tarzst", "targz", "frames-as-they-came"])
+def test_refilled_piece_buffers_never_reach_a_backup_twice(
+    tmp_path: Path, make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """The engine refills each piece's buffer once its frame is compressed; a frame that is the
+    piece itself (a plugin that returns its input) must not be refilled while it is stored."""
+    data = tmp_path / "data"
+    (data / "many").mkdir(parents=True)
+    for n in range(40):  # distinct content in every piece: a refilled buffer would show
+        (data / "many" / f"{n}.bin").write_bytes(bytes([n]) * 50_000 + os.urandom(30_000))
+    (data / "big.bin").write_bytes(os.urandom(3 << 20))
+    before = tree_snapshot(data)
+    engine = make_engine(data, compression="tar" if method == "frames-as-they-came" else method, keyring=Keyring(KEY))
+    if method == "frames-as-they-came":
+        plain = engine.drivers.compression_for("tar")
+        monkeypatch.setitem(engine.drivers._compressions, "tar", _FramesAsTheyCame(plain.context))
+    engine.backup()
+    (data / "big.bin").write_bytes(b"changed")
+    engine.restore("latest")
+    assert tree_snapshot(data) == before

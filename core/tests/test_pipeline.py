@@ -9,7 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from brs.pipeline import MAX_WORKERS, ChannelReader, ChannelWriter, Pipeline, cores, in_flight, ordered_map, quota_cores
+from brs.pipeline import (
+    MAX_WORKERS,
+    Channel,
+    ChannelReader,
+    ChannelWriter,
+    PiecePool,
+    Pipeline,
+    cores,
+    in_flight,
+    ordered_map,
+    quota_cores,
+)
 
 
 def test_data_flows_through_stages_in_order() -> None:
@@ -147,3 +158,38 @@ def test_the_heap_is_trimmed_once_per_interval_of_carried_bytes() -> None:
     for _ in range(TRIM_INTERVAL // (1 << 18) - 1):
         channel.put(bytes(1 << 18))
     assert pipe.heap.carried(1 << 18)  # the channels count into their pipeline's trimmer
+
+
+def test_the_piece_pool_takes_back_only_its_own_kind_of_buffer_and_a_bounded_number() -> None:
+    pool = PiecePool(8, keep=2)
+    first = pool.take()
+    assert first == bytearray(8)
+    pool.give(first)
+    assert pool.take() is first
+    pool.give(bytes(8))  # not a buffer that can be refilled
+    pool.give(bytearray(4))  # another size
+    assert [len(pool.take()) for _ in range(2)] == [8, 8]
+    taken = [pool.take() for _ in range(3)]
+    for buffer in taken:
+        pool.give(buffer)
+    again = [pool.take() for _ in range(3)]
+    assert sum(any(buffer is old for old in taken) for buffer in again) == 2
+
+
+def test_a_channel_writer_fills_buffers_from_its_pool() -> None:
+    pool = PiecePool(4, keep=4)
+    channel = Channel(threading.Event())
+    writer = ChannelWriter(channel, 4, pool)
+
+    def send(text: bytes) -> None:
+        for half in (text[:2], text[2:]):  # in parts: a whole bytes piece would travel as it is
+            writer.write(half)
+
+    send(b"abcd")
+    piece = channel.get()
+    assert piece == b"abcd"
+    pool.give(piece)
+    send(b"efgh")  # fills the buffer taken when the first piece left
+    assert channel.get() == b"efgh"
+    send(b"ijkl")
+    assert channel.get() is piece and piece == b"ijkl"

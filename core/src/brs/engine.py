@@ -52,7 +52,18 @@ from brs.manifest import format_time, new_backup_id
 from brs.digests import CURRENT as CURRENT_DIGEST
 from brs.digests import NAMES as DIGEST_NAMES
 from brs.digests import new_digest
-from brs.pipeline import CHUNK, ChannelReader, ChannelWriter, PieceReader, Pipeline, cores, ordered_map
+from brs.pipeline import (
+    CHUNK,
+    DEPTH,
+    ChannelReader,
+    ChannelWriter,
+    PiecePool,
+    PieceReader,
+    Pipeline,
+    cores,
+    in_flight,
+    ordered_map,
+)
 from brs.streams import FullReader
 from brs.units import format_size
 
@@ -478,9 +489,19 @@ class Engine:
         from brs.archive import ArchiveWriter  # tarfile and the tree walker: operations only
 
         frame_size = self.compression.frame_size
+        workers = cores()
+        # Each frame's piece is refilled once it is compressed (nothing else reads a piece then).
+        pool = PiecePool(frame_size, keep=in_flight(workers) + DEPTH + 1) if frame_size else None
+
+        def compress_frame(piece: bytes) -> bytes:
+            frame = self.compression.compress_frame(piece)
+            if frame is not piece and not isinstance(frame, memoryview):
+                assert pool is not None
+                pool.give(piece)
+            return frame
 
         def dump() -> None:
-            sink = ChannelWriter(tar_out, frame_size or CHUNK)
+            sink = ChannelWriter(tar_out, frame_size or CHUNK, pool)
             archive = ArchiveWriter(cast(BinaryIO, sink))
             self.database.dump(archive=archive)
             archive.close()
@@ -489,7 +510,7 @@ class Engine:
 
         def compressed() -> Iterator[bytes]:
             if frame_size:
-                yield from ordered_map(self.compression.compress_frame, tar_out, cores())
+                yield from ordered_map(compress_frame, tar_out, workers)
                 return
             compressor = self.compression.compressor()
             for piece in tar_out:

@@ -322,5 +322,7 @@ class Compression(Plugin[NoOptions]):
         Used instead of :meth:`compressor` when :attr:`frame_size` is set: the engine compresses
         consecutive frames on several threads at once and stores them concatenated, so the call
         must be thread-safe and should release the GIL while it works (the codecs' C calls do).
+        The engine refills ``data``'s buffer once the call has returned: keep no reference to it
+        (returning ``data`` itself is fine: then it is not reused).
         """
         raise NotImplementedError(f"{type(self).__name__} does not compress frames")

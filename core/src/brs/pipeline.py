@@ -21,6 +21,7 @@ from typing import Any, cast
 
 __all__ = [
     "CHUNK",
+    "DEPTH",
     "MAX_WORKERS",
     "TRIM_INTERVAL",
     "Cancelled",
@@ -28,6 +29,7 @@ __all__ = [
     "ChannelReader",
     "ChannelWriter",
     "HeapTrimmer",
+    "PiecePool",
     "PieceReader",
     "Pipeline",
     "cores",
@@ -124,6 +126,33 @@ class Channel:
             yield piece
 
 
+class PiecePool:
+    """Piece buffers handed back once their content is used, for the next pieces to fill.
+
+    A fresh ``bytearray`` per piece is allocated and zeroed while its thread holds the
+    interpreter's lock: the busiest line of a backup's Python code (py-spy ``--gil``). At most
+    ``keep`` buffers wait here, no more than were in flight at once before they came back.
+    ``deque`` appends and pops are atomic, so the filling and the using threads need no lock.
+    """
+
+    def __init__(self, size: int, keep: int) -> None:
+        self.size = size
+        self._keep = keep
+        self._free: deque[bytearray] = deque()
+
+    def take(self) -> bytearray:
+        """A buffer of :attr:`size` bytes: a returned one if there is, else a new one."""
+        try:
+            return self._free.pop()
+        except IndexError:
+            return bytearray(self.size)
+
+    def give(self, piece: object) -> None:
+        """Hand back a piece whose content nobody reads any more (anything else is ignored)."""
+        if type(piece) is bytearray and len(piece) == self.size and len(self._free) < self._keep:
+            self._free.append(piece)
+
+
 class ChannelWriter(io.RawIOBase):
     """A write-only file object that cuts what it is given into pieces of ``piece_size`` bytes.
 
@@ -132,11 +161,13 @@ class ChannelWriter(io.RawIOBase):
     ``tell()`` lets :mod:`tarfile` use its fast non-stream mode on a non-seekable sink.
     """
 
-    def __init__(self, channel: Channel, piece_size: int = CHUNK) -> None:
+    def __init__(self, channel: Channel, piece_size: int = CHUNK, pool: PiecePool | None = None) -> None:
+        """:param pool: where full pieces come from, when their reader gives them back after use."""
         super().__init__()
         self._channel = channel
         self._piece_size = piece_size
-        self._buffer = bytearray(piece_size)
+        self._take = pool.take if pool is not None and pool.size == piece_size else functools.partial(bytearray, piece_size)
+        self._buffer = self._take()
         self._fill = 0
         self._position = 0
 
@@ -171,7 +202,7 @@ class ChannelWriter(io.RawIOBase):
         self._position += size
         if self._fill == self._piece_size:
             self._channel.put(self._buffer)
-            self._buffer, self._fill = bytearray(self._piece_size), 0
+            self._buffer, self._fill = self._take(), 0
 
     def tell(self) -> int:
         return self._position

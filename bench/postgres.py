@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from brs_postgres.testing import PASSWORD, PgCluster, bindir_for
+from pipeline import installed_environment
 
 #: brs's base backup may take at most this many times the bare pg_basebackup.
 RATIO_TARGET = 1.3
@@ -96,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     store, key = args.workdir / "store", args.workdir / "key"
     key.write_text(_KEY)
     brs = Path(sys.executable).parent / "brs"
-    # pip compiles bytecode when it installs brs; with PYTHONDONTWRITEBYTECODE set (some shells and
-    # CI set it) an editable checkout would compile brs at every start, which is not brs's cost.
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env = {**environ, "PGPASSWORD": PASSWORD, "BRS_POSTGRES_PASSWORD": PASSWORD}
+    env = {**installed_environment(), "PGPASSWORD": PASSWORD, "BRS_POSTGRES_PASSWORD": PASSWORD}
     floor = [
         str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
         "--no-password", "-Ft", "-D", "-", "-X", "fetch", "-c", "fast",

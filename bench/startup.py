@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline import installed_environment
+
 BRS = str(Path(sys.executable).with_name("brs"))
 
 
@@ -55,12 +57,8 @@ def main() -> None:
         data, store = work / "data", work / "store"
         data.mkdir()
         (data / "table").write_bytes(os.urandom(4096))
-        # pip compiles bytecode when it installs brs; an editable checkout gets it on the first
-        # run, unless PYTHONDONTWRITEBYTECODE is set (some shells and CI set it): then every run
-        # would compile brs from source and measure that instead of start-up.
-        environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env = {
-            **environ,
+            **installed_environment(),
             "BRS_DB": "localfs",
             "BRS_DB_DATA_DIRECTORY": str(data),
             "BRS_LOCAL_PROVIDER_BACKUP_PATH": str(store),

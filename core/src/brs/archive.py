@@ -224,8 +224,7 @@ class ArchiveReader:
             # copying up to 1 MiB per 512-byte header, which dominated extraction of small files.
             # Header blocks decode through brs.tarread (tarfile's decoder was the costliest step).
             self._stream = _ForwardReader(source)
-            tar = tarfile.open(fileobj=self._stream, mode="r:", tarinfo=FastTarInfo)  # noqa: SIM115 - lives as long as the reader
-            self.tar = tar
+            self.tar = tarfile.open(fileobj=self._stream, mode="r:", tarinfo=FastTarInfo)  # noqa: SIM115 - lives as long as the reader
         except tarfile.TarError as error:
             raise ArchiveError(f"backup payload is not a valid tar stream: {error}") from error
         self.tar.copybufsize = _COPY_BUFFER  # type: ignore[attr-defined]

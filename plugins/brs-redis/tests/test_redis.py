@@ -335,7 +335,9 @@ def test_check_reports_empty_healthy_and_corrupt(start_server: StartServer, tmp_
     rdb.write_bytes(rdb.read_bytes()[:200])
     state = driver.check(data)
     assert state.status is DataDirStatus.CORRUPT
-    assert "dump.rdb" in state.reason and "EOF" in state.reason
+    # What redis-check-rdb says depends on where the cut falls (an early EOF, or a stream's listpack
+    # cut short when the sample's key order puts one first): one line naming the file either way.
+    assert "dump.rdb" in state.reason and "\n" not in state.reason
     rdb.unlink()
     (data / "stray").write_text("x")
     assert driver.check(data).status is DataDirStatus.CORRUPT

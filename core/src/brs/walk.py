@@ -10,8 +10,9 @@ lead it outside the tree. A backup that succeeds must restore, so what the walk 
   is added once, its other names become hard links to the first;
 - FIFOs, sockets and device files: skipped with one warning each (they hold no data, and a
   restore refuses them);
-- a name that disappears between listing and reading: skipped with a warning (the backup
-  shows the tree without it); names that appear are taken when their directory is listed;
+- a name that disappears or changes its type between listing and reading: skipped with a
+  warning (the backup shows the tree without it); names that appear are taken when their
+  directory is listed;
 - a file that shrinks while it is read: padded with zeros to the size in its header, with a
   warning; a file that grows is cut at that size;
 - anything that exists but cannot be read (permission denied, I/O error): the backup fails
@@ -44,6 +45,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: errno values that mean "this name is gone or is no longer what was listed".
 _CHANGED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+#: A name's type as its directory listing gives it (see _Walk._listing).
+_FILE, _DIRECTORY, _OTHER = "f", "d", "?"
 
 
 @dataclass
@@ -98,21 +101,29 @@ class _Walk:
             stack.append((root_fd, arcname, self.root, self._listing(root_fd, self.root)))
             while stack:
                 directory, prefix, path, names = stack[-1]
-                name = next(names, None)
-                if name is None:
+                listed = next(names, None)
+                if listed is None:
                     os.close(directory)
                     stack.pop()
                     continue
+                kind, name = listed[0], listed[1:]
                 member = f"{prefix}/{name}" if prefix not in ("", ".") else name
                 if self.exclude is not None and self.exclude(member):
                     continue
                 child = path / name
-                try:
-                    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
-                except OSError as error:
-                    self._vanished_or_refuse(child, error)
+                # Directories and regular files go by the listing's type, without an lstat
+                # each (every system call is a round trip of the interpreter's lock): their
+                # open refuses symlinks, and the fstat after it gives the header.
+                if kind == _FILE:
+                    yield from self._file(directory, name, child, member)
                     continue
-                if stat.S_ISDIR(info.st_mode):
+                if kind == _OTHER:
+                    try:
+                        info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                    except OSError as error:
+                        self._vanished_or_refuse(child, error)
+                        continue
+                if kind == _DIRECTORY:
                     opened = self._open(directory, name, child, _DIR_FLAGS)
                     if opened is None:
                         continue
@@ -123,8 +134,6 @@ class _Walk:
                         os.close(opened)
                         raise
                     stack.append((opened, member, child, listing))
-                elif stat.S_ISREG(info.st_mode):
-                    yield from self._file(directory, name, child, member)
                 elif stat.S_ISLNK(info.st_mode):
                     try:
                         target = os.readlink(name, dir_fd=directory)
@@ -134,6 +143,8 @@ class _Walk:
                     header = self._header(member, info, tarfile.SYMTYPE)
                     header.linkname = target
                     yield Found(header)
+                elif stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):  # not what was listed
+                    log.warning("skipped %s: it changed or disappeared during the backup", child)
                 else:
                     log.warning("skipped %s: a %s holds no data a restore could use", child, _kind(info.st_mode))
         finally:
@@ -165,10 +176,16 @@ class _Walk:
             os.close(fd)
 
     def _listing(self, fd: int, path: Path) -> Iterator[str]:
+        """The directory's names in sorted order, each behind one character for its type
+        (:data:`_FILE`, :data:`_DIRECTORY` or :data:`_OTHER`): a tuple per name would double
+        the memory of a directory with a million names."""
         try:
-            return iter(sorted(os.listdir(fd)))
+            with os.scandir(fd) as entries:
+                names = [_listed_kind(entry) + entry.name for entry in entries]
         except OSError as error:
             raise self._unreadable(path, error) from None
+        names.sort(key=_without_kind)
+        return iter(names)
 
     def _open(self, directory: int, name: str, path: Path, flags: int) -> int | None:
         try:
@@ -207,6 +224,22 @@ class _Walk:
                 name = ""
             self._names[key] = name
         return name
+
+
+def _listed_kind(entry: os.DirEntry[str]) -> str:
+    """The entry's type from the listing (an lstat only where the file system gives none)."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            return _DIRECTORY
+        if entry.is_file(follow_symlinks=False):
+            return _FILE
+    except OSError:
+        pass  # the lstat of the slow way reports it
+    return _OTHER
+
+
+def _without_kind(listed: str) -> str:
+    return listed[1:]
 
 
 class _PaddedFile:

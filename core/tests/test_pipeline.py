@@ -135,6 +135,26 @@ def test_ordered_map_raises_a_failed_piece_in_its_turn() -> None:
     assert got == [b"0", b"1", b"2"]
 
 
+def test_ordered_map_ends_its_threads_and_skips_unstarted_pieces_when_stopped_early() -> None:
+    started = []
+
+    def work(piece: bytes) -> bytes:
+        started.append(piece)
+        if piece == b"2":
+            raise ValueError("bad piece")
+        time.sleep(0.01)
+        return piece
+
+    with pytest.raises(ValueError, match="bad piece"):
+        for _ in ordered_map(work, (str(n).encode() for n in range(100)), workers=2):
+            pass
+    assert len(started) <= 2 + in_flight(2), "pieces taken after the failure were still worked on"
+    results = ordered_map(work, (str(n).encode() for n in range(3, 100)), workers=2)
+    assert next(results) == b"3"
+    results.close()  # the consumer stops early: the threads end too
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("brs-frame")]
+
+
 def test_the_cores_used_follow_the_cgroup_quota_and_stay_bounded() -> None:
     assert quota_cores("max 100000") is None
     assert quota_cores("200000 100000") == 2

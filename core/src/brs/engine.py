@@ -41,6 +41,7 @@ from brs.errors import (
     PluginError,
     StorageError,
 )
+from brs.frames import decompressed
 from brs.identity import host_name
 from brs.interfaces import Compression, Database, DataDirState, Storage, StoredObject
 from brs.lifecycle import Lifecycle
@@ -792,12 +793,12 @@ class Engine:
                 raise
 
         def fetch() -> None:
-            # Download, decryption and decompression share one thread: each runs at GB/s, and
-            # the hand-offs between threads cost more than they overlapped.
+            # Download and decryption share one thread: each runs at GB/s, and the hand-offs
+            # between threads cost more than they overlapped. Frames are decompressed on the
+            # frame threads where the compression can cut them apart (brs.frames).
             plain = watched(decrypted(downloaded()) if manifest.encrypted else downloaded())
-            reader = compression.decompress(cast(BinaryIO, PieceReader(plain)))
             try:
-                while piece := reader.read(CHUNK):
+                for piece in decompressed(PieceReader(plain), compression, cores()):
                     tar_in.put(piece)
             except IntegrityError as error:
                 if below and error is below[0]:

@@ -326,3 +326,24 @@ class Compression(Plugin[NoOptions]):
         (returning ``data`` itself is fine: then it is not reused).
         """
         raise NotImplementedError(f"{type(self).__name__} does not compress frames")
+
+    def frame_length(self, buffer: bytes | bytearray) -> int | None:
+        """Bytes of the complete frame at the start of ``buffer``, or ``None``.
+
+        ``None`` when ``buffer`` holds no complete frame yet, when the frame there would hold
+        more than :attr:`frame_size` bytes, or when it is no frame of this method (a stream
+        written some other way). With this and :meth:`decompress_frame`, a restore decompresses
+        consecutive frames on several threads; from the first place where this keeps saying
+        ``None`` (a stretch of about :attr:`frame_size` bytes, or the end of the stream), the
+        rest goes through :meth:`decompress`. The default always says ``None``: the whole stream
+        goes through :meth:`decompress`. Only reads the frame's headers: the data is untrusted.
+        """
+        return None
+
+    def decompress_frame(self, frame: bytes) -> bytes:
+        """The content of one frame that :meth:`frame_length` delimited (at most
+        :attr:`frame_size` bytes); raises :class:`brs.errors.IntegrityError` for a damaged one.
+
+        Runs on several threads at once: thread-safe, and should release the GIL while it works.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not decompress frames")

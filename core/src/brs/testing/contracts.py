@@ -223,6 +223,29 @@ class CompressionContract:
         assert self._decompress(compression, b"".join(frames))[0] == data
         assert self._decompress(compression, compression.compress_frame(b""))[0] == b""
 
+    def test_frames_are_cut_apart_by_their_headers_and_decompressed_one_by_one(self, compression: Compression) -> None:
+        """A method that overrides :meth:`Compression.frame_length` lets restores decompress
+        frames on several threads: it must find each frame's end, say ``None`` for a frame that
+        is not complete yet or is larger than ``frame_size``, and :meth:`decompress_frame` must
+        give back each frame's input."""
+        if type(compression).frame_length is Compression.frame_length:
+            assert compression.frame_length(compression.compress_frame(b"data") if compression.frame_size else b"x") is None
+            return
+        size = type(compression).frame_size
+        data = os.urandom(size // 2) + b"abc" * size + bytes(size // 3)
+        frames = [compression.compress_frame(data[i : i + size]) for i in range(0, len(data), size)]
+        stream, restored = b"".join(frames), []
+        for frame in frames:
+            assert compression.frame_length(stream) == len(frame)
+            assert compression.frame_length(stream[: len(frame) - 1]) is None
+            restored.append(compression.decompress_frame(stream[: len(frame)]))
+            stream = stream[len(frame) :]
+        assert b"".join(restored) == data
+        assert compression.decompress_frame(compression.compress_frame(b"")) == b""
+        too_large = self._compress(compression, bytes(size + 1))  # the streaming compressor's frame
+        assert compression.frame_length(too_large) is None
+        assert compression.frame_length(b"this is not compressed data at all" * 100) is None
+
 
 class DatabaseContract:
     """Contract for ``brs.database`` drivers.

@@ -1,4 +1,5 @@
-"""``tarzst``: zstd level 3 with a content checksum, in self-contained 1 MiB frames."""
+"""``tarzst``: zstd level 3 with a content checksum, in self-contained frames of 256 KiB (larger
+frames of earlier versions, or one long stream, restore through the streaming decompressor)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ except ImportError:  # pragma: no cover - depends on the Python version
     from backports import zstd
 
 from brs.builtins.compression.reading import BoundedReader, FrameCodec
+from brs.errors import IntegrityError
 from brs.interfaces import Compression, Compressor
 
 __all__ = ["Zstd"]
@@ -33,6 +35,28 @@ class Zstd(Compression):
 
     def compress_frame(self, data: bytes) -> bytes:
         return zstd.compress(data, options=_frame_options(self.level))  # type: ignore[no-any-return]
+
+    def frame_length(self, buffer: bytes | bytearray) -> int | None:
+        # Both read headers only (zstd's frame header, then each block's three-byte header).
+        try:
+            declared = zstd.get_frame_info(buffer).decompressed_size
+            if declared is None or declared > self.frame_size:
+                return None
+            return zstd.get_frame_size(buffer)  # type: ignore[no-any-return]
+        except zstd.ZstdError:  # incomplete, or not a zstd frame
+            return None
+
+    def decompress_frame(self, frame: bytes) -> bytes:
+        decompressor = zstd.ZstdDecompressor()
+        try:
+            # One byte beyond frame_size: a frame whose content exceeds its header's size stops
+            # there instead of growing the output.
+            data: bytes = decompressor.decompress(frame, max_length=self.frame_size + 1)
+        except zstd.ZstdError as error:
+            raise IntegrityError(f"zstd stream is corrupt: {error}") from error
+        if not decompressor.eof or decompressor.unused_data or len(data) > self.frame_size:
+            raise IntegrityError("zstd stream is corrupt: a frame does not end where its header says")
+        return data
 
 
 def _frame_options(level: int) -> dict[object, int]:

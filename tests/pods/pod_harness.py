@@ -175,19 +175,24 @@ class Pod:
     def backup(self) -> str:
         """A backup through the API; waits while a scheduled one runs (the manifests back up every
         15 minutes, and a tick may fall on the test's own backup)."""
-        deadline = time.monotonic() + 300
-        while True:
-            status, answer = self.api("POST", "/v1/backups", {})
-            if status != 409 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        status, answer = self._when_not_busy("/v1/backups", {})
         assert status == 201, answer
         return str(answer["version"])
 
     def restore(self, version: str) -> Any:
-        status, answer = self.api("POST", "/v1/restore", {"version": version})
+        """A restore through the API; waits while a scheduled backup runs, as :meth:`backup` does."""
+        status, answer = self._when_not_busy("/v1/restore", {"version": version})
         assert status == 200, (answer, self.diagnostics())
         return answer
+
+    def _when_not_busy(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST ``body``, again while the sidecar answers 409 (another operation runs)."""
+        deadline = time.monotonic() + 300
+        while True:
+            status, answer = self.api("POST", path, body)
+            if status != 409 or time.monotonic() > deadline:
+                return status, answer
+            time.sleep(1)
 
     def state(self, container: str) -> dict[str, Any]:
         info = json.loads(self.podman("container", "inspect", self.container(container)).stdout)[0]

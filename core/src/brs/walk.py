@@ -117,12 +117,6 @@ class _Walk:
                 if kind == _FILE:
                     yield from self._file(directory, name, child, member)
                     continue
-                if kind == _OTHER:
-                    try:
-                        info = os.stat(name, dir_fd=directory, follow_symlinks=False)
-                    except OSError as error:
-                        self._vanished_or_refuse(child, error)
-                        continue
                 if kind == _DIRECTORY:
                     opened = self._open(directory, name, child, _DIR_FLAGS)
                     if opened is None:
@@ -134,7 +128,14 @@ class _Walk:
                         os.close(opened)
                         raise
                     stack.append((opened, member, child, listing))
-                elif stat.S_ISLNK(info.st_mode):
+                    continue
+                # Symlinks, special files, and names the listing gave no type for.
+                try:
+                    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                except OSError as error:
+                    self._vanished_or_refuse(child, error)
+                    continue
+                if stat.S_ISLNK(info.st_mode):
                     try:
                         target = os.readlink(name, dir_fd=directory)
                     except OSError as error:

@@ -40,7 +40,14 @@ class WriteBehind:
     """
 
     def __init__(self, name: str = "brs-write-behind", depth: int = DEPTH) -> None:
-        self._calls: queue.Queue[list[Call] | None] = queue.Queue(maxsize=depth)
+        # Two SimpleQueues, as in brs.pipeline.Channel: the batches, and one token per free
+        # place that the submitter takes first. A bounded queue.Queue runs its locking in Python
+        # while holding the interpreter's lock, about three times as long per hand-off.
+        self._calls: queue.SimpleQueue[list[Call] | None] = queue.SimpleQueue()
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(depth):
+            self._room.put(None)
+        self._submitted = self._taken = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -55,6 +62,8 @@ class WriteBehind:
         one of them is a clean-up."""
         if self._error is not None and not all(cleanup for _, cleanup in calls):
             raise self._error
+        self._room.get()
+        self._submitted += 1
         self._calls.put(calls)
 
     @property
@@ -65,32 +74,31 @@ class WriteBehind:
     @property
     def backlog(self) -> int:
         """Hand-offs queued and not yet taken (approximate: the thread moves on meanwhile)."""
-        return self._calls.qsize()
+        return self._submitted - self._taken
 
     def drain(self) -> None:
         """Wait until every queued call has run; raise the first error of any of them."""
-        self._calls.join()
+        # Calls run in order, so once this one has run every call queued before it has too.
+        done = threading.Event()
+        self.submit(done.set, cleanup=True)
+        done.wait()
         if self._error is not None:
             raise self._error
 
     def close(self) -> None:
         """Run what is queued (only clean-ups after an error) and stop the thread."""
         if self._thread.is_alive():
-            self._calls.put(_STOP)
+            self._calls.put(_STOP)  # beyond the bound: the thread takes it after the rest
             self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            batch = self._calls.get()
-            try:
-                if batch is _STOP:
-                    return
-                for call, cleanup in batch:
-                    if self._error is None or cleanup:
-                        try:
-                            call()
-                        except BaseException as error:  # noqa: BLE001 - raised in the submitting thread
-                            if self._error is None:
-                                self._error = error
-            finally:
-                self._calls.task_done()
+        while (batch := self._calls.get()) is not _STOP:
+            self._taken += 1
+            self._room.put(None)
+            for call, cleanup in batch:
+                if self._error is None or cleanup:
+                    try:
+                        call()
+                    except BaseException as error:  # noqa: BLE001 - raised in the submitting thread
+                        if self._error is None:
+                            self._error = error

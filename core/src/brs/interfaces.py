@@ -327,7 +327,7 @@ class Compression(Plugin[NoOptions]):
         """
         raise NotImplementedError(f"{type(self).__name__} does not compress frames")
 
-    def frame_length(self, buffer: bytes | bytearray) -> int | None:
+    def frame_length(self, buffer: bytes | bytearray | memoryview) -> int | None:
         """Bytes of the complete frame at the start of ``buffer``, or ``None``.
 
         ``None`` when ``buffer`` holds no complete frame yet, when the frame there would hold
@@ -337,6 +337,8 @@ class Compression(Plugin[NoOptions]):
         ``None`` (a stretch of about :attr:`frame_size` bytes, or the end of the stream), the
         rest goes through :meth:`decompress`. The default always says ``None``: the whole stream
         goes through :meth:`decompress`. Only reads the frame's headers: the data is untrusted.
+        ``buffer`` is often a memoryview of a piece of the stream (frames are not copied to be
+        measured).
         """
         return None
 

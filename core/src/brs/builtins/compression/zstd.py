@@ -36,7 +36,7 @@ class Zstd(Compression):
     def compress_frame(self, data: bytes) -> bytes:
         return zstd.compress(data, options=_frame_options(self.level))  # type: ignore[no-any-return]
 
-    def frame_length(self, buffer: bytes | bytearray) -> int | None:
+    def frame_length(self, buffer: bytes | bytearray | memoryview) -> int | None:
         # Both read headers only (zstd's frame header, then each block's three-byte header).
         try:
             declared = zstd.get_frame_info(buffer).decompressed_size

@@ -188,6 +188,22 @@ def test_a_file_that_shrinks_while_read_into_the_pipeline_is_padded_with_zeros(t
     assert entries == {"shrinking": b"y" * 100 + bytes(4900)}
 
 
+@pytest.mark.parametrize("piece", [4096, 100_000, 1 << 18])
+def test_files_extracted_from_views_of_the_pieces_are_whole(tmp_path: Path, piece: int) -> None:
+    """Restores hand large reads of the decompressed pieces to the writers as views, not copies:
+    every file, around and across the pieces' boundaries, is written whole and in order."""
+    from brs.pipeline import VIEW_MIN, PieceReader
+
+    sizes = (0, 1, VIEW_MIN - 1, VIEW_MIN, VIEW_MIN + 1, 3 * VIEW_MIN + 7, 1 << 18, (1 << 18) + 1, 700_000, 5)
+    contents = {f"d/m{n}": os.urandom(size) for n, size in enumerate(sizes)}
+    data = tar_of([tar_member(name, data=content) for name, content in contents.items()])
+    source = PieceReader(data[i : i + piece] for i in range(0, len(data), piece))
+    reader = ArchiveReader(source)  # type: ignore[arg-type]
+    (tmp_path / "out").mkdir()
+    assert reader.extract_all(tmp_path / "out") == len(contents)
+    assert {name: (tmp_path / "out" / name).read_bytes() for name in contents} == contents
+
+
 def test_members_read_in_part_or_not_at_all_leave_the_next_ones_intact() -> None:
     """Content is read straight from the stream; whatever a reader leaves is skipped, and a
     member whose content was cut off is an archive error, not short data."""

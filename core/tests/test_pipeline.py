@@ -11,6 +11,7 @@ import pytest
 
 from brs.pipeline import (
     MAX_WORKERS,
+    VIEW_MIN,
     Channel,
     ChannelReader,
     ChannelWriter,
@@ -18,6 +19,7 @@ from brs.pipeline import (
     Pipeline,
     cores,
     in_flight,
+    PieceReader,
     ordered_map,
     quota_cores,
 )
@@ -92,6 +94,22 @@ def test_reader_never_returns_more_than_asked() -> None:
         sizes.append(len(piece))
     pipe.run(lambda: None)
     assert max(sizes) <= 700 and sum(sizes) == 5000
+
+
+def test_large_reads_are_views_of_the_piece_and_small_ones_copies() -> None:
+    """read_view gives the same bytes as read; only reads of VIEW_MIN or more share the piece
+    (a few bytes must not keep a whole piece alive), and a whole piece comes as it was queued."""
+    first, second = os.urandom(4 * VIEW_MIN), os.urandom(VIEW_MIN)
+    reader = PieceReader(iter([first, second]))
+    small = reader.read_view(100)
+    large = reader.read_view(2 * VIEW_MIN)
+    rest = reader.read_view(10 * VIEW_MIN)  # stops at the end of the piece
+    whole = reader.read_view(VIEW_MIN)
+    assert type(small) is bytes and small == first[:100]
+    assert isinstance(large, memoryview) and large.obj is first and large == first[100 : 100 + 2 * VIEW_MIN]
+    assert isinstance(rest, memoryview) and bytes(rest) == first[100 + 2 * VIEW_MIN :]
+    assert whole is second
+    assert reader.read_view(1) == b""
 
 
 def test_ordered_map_keeps_the_order_and_bounds_what_is_in_flight() -> None:

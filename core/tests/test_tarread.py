@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from brs.archive import ArchiveWriter
+from brs.archive import ArchiveWriter, _ForwardReader
 from brs.tarread import FastTarInfo
 from brs.testing import hostile
 from brs.testing.hostile import member, tar_of
@@ -26,11 +26,15 @@ def _fields(info: Any) -> dict[str, Any]:
 
 
 def _members(data: bytes, tarinfo: type[tarfile.TarInfo]) -> list[dict[str, Any]] | str:
-    """Every member's decoded fields, or the error that ended the reading."""
+    """Every member's decoded fields and pax headers, or the error that ended the reading.
+
+    The fast decoder reads as restores do, through the archive reader's forward-only stream,
+    which takes back a pax header that the fast decoder leaves to tarfile."""
+    stream = _ForwardReader(io.BytesIO(data)) if tarinfo is FastTarInfo else io.BytesIO(data)
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:", tarinfo=tarinfo) as tar:
-            return [_fields(info) for info in tar]
-    except tarfile.TarError as error:
+        with tarfile.open(fileobj=stream, mode="r:", tarinfo=tarinfo) as tar:
+            return [{**_fields(info), "pax": dict(info.pax_headers)} for info in tar]
+    except Exception as error:  # noqa: BLE001 - the kind of error is what is compared (tarfile's own ValueErrors too)
         return f"{type(error).__name__}: {error}"
 
 
@@ -70,6 +74,70 @@ def _other_formats() -> list[bytes]:
     return archives
 
 
+def _pax_block(records: bytes, kind: bytes = tarfile.XHDTYPE) -> bytes:
+    """A pax header member holding ``records`` exactly as given (malformed ones too)."""
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type, info.size = kind, len(records)
+    header = info.tobuf(tarfile.USTAR_FORMAT)
+    return header + records + bytes(-len(records) % tarfile.BLOCKSIZE)
+
+
+def _plain_member(name: str = "file", data: bytes = b"abc") -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), 1_600_000_000
+    return info.tobuf(tarfile.USTAR_FORMAT) + data + bytes(-len(data) % tarfile.BLOCKSIZE)
+
+
+def _record(keyword: bytes, value: bytes) -> bytes:
+    """One well-formed pax record: its length counts its own digits."""
+    body = b" " + keyword + b"=" + value + b"\n"
+    digits = len(str(len(body)))
+    digits += len(str(len(body) + digits)) > digits
+    return str(len(body) + digits).encode() + body
+
+
+def _pax_archives() -> list[bytes]:
+    """pax headers the fast path reads and every kind it must leave to tarfile."""
+    end = bytes(2 * tarfile.BLOCKSIZE)
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("p" * 120)  # path, uname, numbers beyond ustar, sub-second times
+        info.size, info.mtime, info.uid, info.uname = 3, 1_700_000_000.25, 8**9, "\u00fcser"
+        info.pax_headers = {"atime": "1700000001.5", "comment": "\u00e9t\u00e9", "BRS.x": "1"}
+        tar.addfile(info, io.BytesIO(b"abc"))
+        link = tarfile.TarInfo("l")
+        link.type, link.linkname = tarfile.SYMTYPE, "t" * 150
+        tar.addfile(link)
+    archives = [sink.getvalue()]
+    for records in (
+        _record(b"mtime", b"1700000000.123456789"),
+        _record(b"size", b"3") + _record(b"path", b"renamed"),  # the header replaces the size
+        _record(b"mtime", b"1") + _record(b"mtime", b"2"),  # the last one counts
+        _record(b"mtime", b"not a number"),
+        _record(b"uid", b""),  # an empty value
+        _record(b"hdrcharset", b"BINARY") + _record(b"path", b"\xff\xfe"),
+        _record(b"path", b"\xff\xfe"),  # not UTF-8, no hdrcharset
+        _record(b"GNU.sparse.size", b"10") + _record(b"GNU.sparse.offset", b"0"),
+        _record(b"GNU.sparse.major", b"1") + _record(b"GNU.sparse.minor", b"0"),
+        b"5 x=\n",  # the shortest record
+        b"4 x=\n",  # too short
+        b"10 mtime=1\n",  # longer than the rest of the header
+        b"9 mtime=1X",  # no line feed
+        b"7 mtime\n",  # no "="
+        b"7 =abc\n",  # no keyword
+        b"x mtime=1\n",  # no length
+        b"0" * 21 + b"9 a=b\n",  # more than 20 digits
+        _record(b"mtime", b"1") + b"\0garbage after a NUL",
+    ):
+        archives.append(_pax_block(records) + _plain_member() + end)
+    glob = _pax_block(_record(b"mtime", b"5"), tarfile.XGLTYPE)  # a global header before an extended one
+    archives.append(glob + _pax_block(_record(b"path", b"g")) + _plain_member() + end)
+    archives.append(_pax_block(_record(b"mtime", b"5"), tarfile.SOLARIS_XHDTYPE) + _plain_member() + end)
+    archives.append(_pax_block(_record(b"mtime", b"5")) + b"\xff" * 512 + end)  # a damaged member after it
+    archives.append(_pax_block(_record(b"mtime", b"5")) + end)  # no member after it
+    return archives
+
+
 def _hostile(tmp_path: Path) -> list[bytes]:
     victim = tmp_path / "victim"
     return [
@@ -93,6 +161,34 @@ def test_whole_archives_decode_alike(tmp_path: Path) -> None:
         fast = _members(data, FastTarInfo)
         assert fast == _members(data, tarfile.TarInfo)
         assert isinstance(fast, list) and fast
+
+
+def test_pax_headers_decode_alike() -> None:
+    """Plain records (read by the fast path) and every kind it leaves to tarfile: hdrcharset,
+    values that are not UTF-8, GNU sparse keywords, global and Solaris headers, malformed
+    records, and a damaged or missing member after the header."""
+    outcomes = []
+    for data in _pax_archives():
+        fast = _members(data, FastTarInfo)
+        assert fast == _members(data, tarfile.TarInfo), data[:1100]
+        outcomes.append(fast)
+    assert any(isinstance(outcome, str) and "invalid header" in outcome for outcome in outcomes)
+    assert sum(isinstance(outcome, list) for outcome in outcomes) > 10
+
+
+def test_damaged_pax_records_decode_alike() -> None:
+    """Random damage to the records of brs's pax headers (lengths, keywords, values, line
+    feeds): the same members, pax headers or error as tarfile's."""
+    rng = random.Random(23)
+    records = _record(b"mtime", b"1700000000.123456789") + _record(b"BRS.stream", b"dump") + _record(b"path", b"a/b")
+    odd = [b" ", b"=", b"\n", b"\0", b"9", b"0", b"\xff", b"\xc3", b"x", b"."]
+    for _ in range(600):
+        damaged = bytearray(records)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(damaged))
+            damaged[at : at + 1] = rng.choice(odd)
+        data = _pax_block(bytes(damaged)) + _plain_member() + bytes(1024)
+        assert _members(data, FastTarInfo) == _members(data, tarfile.TarInfo), bytes(damaged)
 
 
 def _header_blocks(tmp_path: Path) -> list[bytes]:

@@ -336,13 +336,22 @@ class _ForwardReader(io.RawIOBase):
     """A stream that :mod:`tarfile`'s normal (seeking) mode can read: ``read(n)`` returns ``n``
     bytes unless the stream ends, and ``seek`` goes forward only, by skipping.
 
-    Members are consumed in archive order, so tarfile only ever seeks forward.
+    Members are consumed in archive order, so tarfile only ever seeks forward. Bytes can be
+    given back (:meth:`unread`): :class:`brs.tarread.FastTarInfo` returns a pax header that it
+    leaves to tarfile.
     """
 
     def __init__(self, source: BinaryIO) -> None:
         super().__init__()
         self._source = source
         self._position = 0
+        self._returned = b""
+        self._read_view: Callable[[int], bytes | memoryview] = getattr(source, "read_view", source.read)
+
+    def unread(self, data: bytes) -> None:
+        """Give back ``data``, the bytes just read: the next read returns them first."""
+        self._returned = data + self._returned
+        self._position -= len(data)
 
     def readable(self) -> bool:
         return True
@@ -369,6 +378,10 @@ class _ForwardReader(io.RawIOBase):
             return b"".join(iter(lambda: self.read(_COPY_BUFFER), b""))
         pieces = []
         missing = size
+        if self._returned:
+            pieces.append(self._returned[:missing])
+            self._returned = self._returned[missing:]
+            missing -= len(pieces[0])
         while missing > 0:
             piece = self._source.read(missing)
             if not piece:
@@ -383,11 +396,16 @@ class _ForwardReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def read_some(self, size: int) -> bytes:
-        """At most ``size`` bytes, as one read of the source returns them (no joining copy)."""
-        piece = self._source.read(size)
-        self._position += len(piece)
-        return piece
+    def read_some(self, size: int, *, view: bool = False) -> bytes | memoryview:
+        """At most ``size`` bytes, as one read of the source returns them (no joining copy);
+        with ``view``, large ones may be a view of the source's piece (``read_view``)."""
+        if self._returned:
+            piece, self._returned = self._returned[:size], self._returned[size:]
+            self._position += len(piece)
+            return piece
+        taken = self._read_view(size) if view else self._source.read(size)
+        self._position += len(taken)
+        return taken
 
 
 class _MemberReader(RawReader):
@@ -406,12 +424,20 @@ class _MemberReader(RawReader):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(_COPY_BUFFER), b""))
+        return cast(bytes, self._take(size, view=False))
+
+    def read_view(self, size: int) -> bytes | memoryview:
+        """Like :meth:`read`, but a large piece may come as a view instead of a copy (for
+        consumers that only write it out: the extractor)."""
+        return self._take(size, view=True)
+
+    def _take(self, size: int, *, view: bool) -> bytes | memoryview:
         if not self._left or not size:
             return b""
         if self._start is not None:
             self._stream.seek(self._start)  # right after the header already, unless padding is left
             self._start = None
-        piece = self._stream.read_some(min(size, self._left))
+        piece = self._stream.read_some(min(size, self._left), view=view)
         if not piece:
             raise ArchiveError(f"archive member {self._name!r} is damaged: unexpected end of data")
         self._left -= len(piece)

@@ -350,8 +350,11 @@ class TreeExtractor:
         travel in batches: each hand-off between threads costs more than the system calls of
         a small file. ``directory`` stays open until the writer has created the file (_retire).
         """
-        data = content.read(_COPY_BUFFER)
-        following = content.read(_COPY_BUFFER) if data else b""
+        # Views of the decompressed pieces where the reader offers them: the data only goes to
+        # os.write, and copying it here held the interpreter's lock that every thread waits for.
+        read: Callable[[int], bytes | memoryview] = getattr(content, "read_view", content.read)
+        data = read(_COPY_BUFFER)
+        following = read(_COPY_BUFFER) if data else b""
         self._queued.add(name)
         if not following:
             if self._batch and self._batch_bytes + len(data) > _COPY_BUFFER:
@@ -372,7 +375,7 @@ class TreeExtractor:
                 finished = not following
                 writer.submit(functools.partial(file.step, data, create=first, finish=finished), cleanup=finished)
                 data, first = following, False
-                following = content.read(_COPY_BUFFER) if not finished else b""
+                following = read(_COPY_BUFFER) if not finished else b""
         finally:
             if not finished:  # the archive failed mid-file: release the file's descriptor
                 writer.submit(functools.partial(file.step, b"", create=False, finish=True, abandon=True), cleanup=True)
@@ -494,7 +497,7 @@ class _QueuedFile:
         self._fd = -1
         self._written = self._handed_off = 0
 
-    def step(self, data: bytes, *, create: bool, finish: bool, abandon: bool = False) -> None:
+    def step(self, data: bytes | memoryview, *, create: bool, finish: bool, abandon: bool = False) -> None:
         """Create the file (first step), write ``data``, and set its attributes and close it
         (last step, queued as a clean-up: after any earlier error it only closes)."""
         try:

@@ -38,9 +38,10 @@ def decompressed(source: PieceReader, compression: Compression, workers: int) ->
 class _Frames:
     """The complete frames at the front of a stream; :attr:`rest` reads what could not be cut.
 
-    Frames that lie inside one piece are handed on as slices of it; only a frame that two
+    Frames that lie inside one piece are handed on as memoryviews of it; only a frame that two
     pieces share is copied, and only up to its end (copying every piece into one growing
-    buffer held the interpreter's lock for a sixth of a tarlz4 restore's fetch thread).
+    buffer, and each frame out of it, held the interpreter's lock for a sixth of a tarlz4
+    restore's fetch thread).
     """
 
     def __init__(self, source: PieceReader, compression: Compression) -> None:
@@ -52,7 +53,7 @@ class _Frames:
         #: The stream from the first byte that was not cut into a frame (None: all were).
         self.rest: PieceReader | None = None
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[bytes | memoryview]:
         carried = bytearray()  # the start of a frame that the pieces so far cut off
         view, cut = memoryview(b""), False
         while piece := self._source.read_piece():
@@ -68,14 +69,15 @@ class _Frames:
                         break
                     view = memoryview(b"")
                     continue  # the piece was shorter than the frame: wait for the next
-                frame = bytes(carried[:length])
+                with memoryview(carried) as whole:
+                    frame = bytes(whole[:length])
                 view = view[length - had :]
                 carried = bytearray()
                 cut = True
                 yield frame
             while view and (length := self._length(view)) is not None and 0 < length <= len(view):
                 cut = True
-                yield bytes(view[:length])
+                yield view[:length]
                 view = view[length:]
             if view:
                 carried += view  # the start of the next frame (at most one piece)
@@ -87,7 +89,7 @@ class _Frames:
             self.rest = PieceReader(chain([bytes(carried) + bytes(view)], rest))
 
 
-def _decompress(compression: Compression, frame: bytes) -> bytes:
+def _decompress(compression: Compression, frame: bytes | memoryview) -> bytes:
     try:
         return compression.decompress_frame(frame)
     except IntegrityError:

@@ -342,9 +342,10 @@ class Compression(Plugin[NoOptions]):
         """
         return None
 
-    def decompress_frame(self, frame: bytes) -> bytes:
+    def decompress_frame(self, frame: bytes | memoryview) -> bytes:
         """The content of one frame that :meth:`frame_length` delimited (at most
         :attr:`frame_size` bytes); raises :class:`brs.errors.IntegrityError` for a damaged one.
+        ``frame`` is bytes or a memoryview of a piece of the stream (not copied out of it).
 
         Runs on several threads at once: thread-safe, and should release the GIL while it works.
         """

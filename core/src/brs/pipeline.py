@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
     "CHUNK",
@@ -45,6 +45,10 @@ CHUNK = 1 << 18
 TRIM_INTERVAL = 32 << 20
 #: Pieces a channel holds before the producer blocks.
 DEPTH = 4
+#: Reads of at least this much from a piece are handed on as views of it (:meth:`PieceReader.read_view`):
+#: copying them held the interpreter's lock in a restore's parsing thread; smaller ones are
+#: copied, so that a few bytes never keep a whole piece alive.
+VIEW_MIN = 1 << 16
 
 _EOF = object()
 
@@ -280,6 +284,19 @@ class PieceReader(io.RawIOBase):
         self._offset += n
         return out
 
+    def read_view(self, size: int) -> bytes | memoryview:
+        """Up to ``size`` bytes of the current piece, as :meth:`read` gives them, but a view of
+        the piece instead of a copy when that is at least :data:`VIEW_MIN` bytes (it keeps the
+        whole piece alive while it lives)."""
+        if not self._fill():
+            return b""
+        n = min(size, len(self._piece) - self._offset)
+        if n < VIEW_MIN or (self._offset == 0 and n == len(self._piece)):
+            return self.read(n)
+        view = self._piece[self._offset : self._offset + n]
+        self._offset += n
+        return view
+
     def read_piece(self) -> bytes:
         """The rest of the current piece or the next whole piece; ``b""`` at the end."""
         if not self._fill():
@@ -428,7 +445,11 @@ def in_flight(workers: int) -> int:
     return 2 * workers + 2
 
 
-def ordered_map(work: Callable[[bytes], bytes], pieces: Iterable[bytes], workers: int) -> Iterator[bytes]:
+#: What :func:`ordered_map` hands its workers (bytes, buffers, memoryviews).
+_Piece = TypeVar("_Piece")
+
+
+def ordered_map(work: Callable[[_Piece], bytes], pieces: Iterable[_Piece], workers: int) -> Iterator[bytes]:
     """``work(piece)`` for every piece on ``workers`` threads, yielded in the order of ``pieces``.
 
     At most ``in_flight(workers)`` pieces are taken and not yet yielded, so memory stays bounded.
@@ -456,12 +477,12 @@ def ordered_map(work: Callable[[bytes], bytes], pieces: Iterable[bytes], workers
         pool.stop()
 
 
-class _FramePool:
+class _FramePool(Generic[_Piece]):
     """Worker threads taking numbered pieces and giving back numbered results (or errors)."""
 
-    def __init__(self, work: Callable[[bytes], bytes], workers: int) -> None:
+    def __init__(self, work: Callable[[_Piece], bytes], workers: int) -> None:
         self._work = work
-        self._todo: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[tuple[int, _Piece] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[int, bytes | None, BaseException | None]] = queue.SimpleQueue()
         self._arrived: dict[int, tuple[bytes | None, BaseException | None]] = {}
         self._submitted = self._yielded = 0
@@ -474,7 +495,7 @@ class _FramePool:
         """Pieces submitted whose results were not taken yet."""
         return self._submitted - self._yielded
 
-    def submit(self, piece: bytes) -> None:
+    def submit(self, piece: _Piece) -> None:
         self._todo.put((self._submitted, piece))
         self._submitted += 1
 

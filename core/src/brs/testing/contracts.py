@@ -227,7 +227,7 @@ class CompressionContract:
         """A method that overrides :meth:`Compression.frame_length` lets restores decompress
         frames on several threads: it must find each frame's end, say ``None`` for a frame that
         is not complete yet or is larger than ``frame_size``, and :meth:`decompress_frame` must
-        give back each frame's input. ``frame_length`` is given bytes, bytearrays and memoryviews."""
+        give back each frame's input. Both are given memoryviews, as restores pass them."""
         if type(compression).frame_length is Compression.frame_length:
             assert compression.frame_length(compression.compress_frame(b"data") if compression.frame_size else b"x") is None
             return
@@ -239,7 +239,7 @@ class CompressionContract:
             assert compression.frame_length(stream) == len(frame)
             assert compression.frame_length(memoryview(stream)) == len(frame)  # a slice of a piece
             assert compression.frame_length(bytearray(stream[: len(frame) - 1])) is None
-            restored.append(compression.decompress_frame(stream[: len(frame)]))
+            restored.append(compression.decompress_frame(memoryview(stream)[: len(frame)]))
             stream = stream[len(frame) :]
         assert b"".join(restored) == data
         assert compression.decompress_frame(compression.compress_frame(b"")) == b""

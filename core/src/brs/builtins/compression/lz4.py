@@ -54,7 +54,7 @@ class Lz4(Compression):
             position += (block & _SIZE_MASK) + block_checksum
         return None
 
-    def decompress_frame(self, frame: bytes) -> bytes:
+    def decompress_frame(self, frame: bytes | memoryview) -> bytes:
         decompressor = lz4.frame.LZ4FrameDecompressor()
         try:
             # One byte beyond frame_size: a frame whose content exceeds its header's size stops

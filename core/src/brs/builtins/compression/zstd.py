@@ -46,7 +46,7 @@ class Zstd(Compression):
         except zstd.ZstdError:  # incomplete, or not a zstd frame
             return None
 
-    def decompress_frame(self, frame: bytes) -> bytes:
+    def decompress_frame(self, frame: bytes | memoryview) -> bytes:
         decompressor = zstd.ZstdDecompressor()
         try:
             # One byte beyond frame_size: a frame whose content exceeds its header's size stops

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from brs.writebehind import WriteBehind
@@ -55,3 +57,26 @@ def test_a_batch_runs_like_calls_submitted_one_by_one() -> None:
         writer.submit_batch([(lambda: done.append("refused"), False), (lambda: done.append("x"), True)])
     writer.close()
     assert done == ["a", "b", "closed", "closed later"]
+
+
+def test_the_submitter_waits_once_depth_hand_offs_are_queued_and_drain_after_close_returns() -> None:
+    """Memory stays bounded: with the thread busy, ``depth`` more hand-offs queue and the next
+    submitter waits until the thread takes one."""
+    release, started = threading.Event(), threading.Event()
+    writer = WriteBehind(depth=2)
+    writer.submit(lambda: (started.set(), release.wait()))
+    assert started.wait(5)
+    writer.submit(lambda: None)
+    writer.submit(lambda: None)
+    assert writer.backlog == 2
+    blocked = threading.Thread(target=writer.submit, args=(lambda: None,))
+    blocked.start()
+    blocked.join(0.3)
+    assert blocked.is_alive()  # waits for room
+    release.set()
+    blocked.join(5)
+    assert not blocked.is_alive()
+    writer.drain()
+    assert writer.backlog == 0
+    writer.close()
+    writer.drain()  # nothing is queued after close: returns at once

@@ -79,9 +79,10 @@ class WriteBehind:
     def drain(self) -> None:
         """Wait until every queued call has run; raise the first error of any of them."""
         # Calls run in order, so once this one has run every call queued before it has too.
-        done = threading.Event()
-        self.submit(done.set, cleanup=True)
-        done.wait()
+        if self._thread.is_alive():  # after close() nothing is queued
+            done = threading.Event()
+            self.submit(done.set, cleanup=True)
+            done.wait()
         if self._error is not None:
             raise self._error
 

@@ -156,7 +156,8 @@ class Monitor(threading.Thread):
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
             except OSError:
                 continue
-            is_file = target.startswith("/") and not target.startswith(("/dev/", "/proc/"))
+            # /sys too: libraries read the cgroup's CPU quota there (cgroup v1's cpu.cfs_period_us).
+            is_file = target.startswith("/") and not target.startswith(("/dev/", "/proc/", "/sys/"))
             if is_file and not any(target == root or target.startswith(root + "/") for root in self.allowed):
                 self.unexpected.add(target)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import struct
 import tarfile
+import zlib
 
-__all__ = ["ENCODING", "member_header"]
+__all__ = ["ENCODING", "block_sum", "member_header"]
 
 #: The encoding of names that :class:`tarfile.TarFile` uses by default (and brs always has).
 ENCODING = "utf-8"
@@ -91,8 +92,20 @@ def _block(
         _LAYOUT.pack(name, mode, uid, gid, size, mtime, b"        ", kind, linkname, tarfile.POSIX_MAGIC, uname, gname)
     )
     # The checksum counts its own field as spaces, which is what the block holds now.
-    block[_CHECKSUM_AT : _CHECKSUM_AT + 7] = b"%06o\0" % sum(block)
+    block[_CHECKSUM_AT : _CHECKSUM_AT + 7] = b"%06o\0" % block_sum(block)
     return bytes(block)
+
+
+def block_sum(block: bytes | bytearray) -> int:
+    """The sum of the bytes of a 512-byte block, as the tar header checksum counts them.
+
+    Adler-32's first half is 1 plus the sum of the bytes modulo 65521; for 256 bytes (at most
+    65280) the modulo never applies, so two C calls sum the block exactly, in a third of the
+    time of ``sum()`` over its 512 integers (a backup's tar thread did that twice per member
+    while holding the interpreter's lock).
+    """
+    with memoryview(block) as view:
+        return (zlib.adler32(view[:256]) & 0xFFFF) + (zlib.adler32(view[256:]) & 0xFFFF) - 2
 
 
 def _record(keyword: str, value: str) -> bytes:

@@ -1,5 +1,5 @@
 """``tarlz4``: lz4 frames without a content checksum (the checksum halves throughput, and the
-stored object is covered by SHA-256, and by AES-GCM when encrypted)."""
+stored object is covered by the digest in its manifest, and by AES-GCM when encrypted)."""
 
 from __future__ import annotations
 

@@ -17,9 +17,10 @@ its queue, and the first error here must stop every later call but the clean-ups
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable
+
+from brs.pipeline import BoundedQueue
 
 __all__ = ["WriteBehind"]
 
@@ -40,14 +41,7 @@ class WriteBehind:
     """
 
     def __init__(self, name: str = "brs-write-behind", depth: int = DEPTH) -> None:
-        # Two SimpleQueues, as in brs.pipeline.Channel: the batches, and one token per free
-        # place that the submitter takes first. A bounded queue.Queue runs its locking in Python
-        # while holding the interpreter's lock, about three times as long per hand-off.
-        self._calls: queue.SimpleQueue[list[Call] | None] = queue.SimpleQueue()
-        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
-        for _ in range(depth):
-            self._room.put(None)
-        self._submitted = self._taken = 0
+        self._calls: BoundedQueue[list[Call] | None] = BoundedQueue(depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -62,8 +56,6 @@ class WriteBehind:
         one of them is a clean-up."""
         if self._error is not None and not all(cleanup for _, cleanup in calls):
             raise self._error
-        self._room.get()
-        self._submitted += 1
         self._calls.put(calls)
 
     @property
@@ -74,7 +66,7 @@ class WriteBehind:
     @property
     def backlog(self) -> int:
         """Hand-offs queued and not yet taken (approximate: the thread moves on meanwhile)."""
-        return self._submitted - self._taken
+        return self._calls.qsize()
 
     def drain(self) -> None:
         """Wait until every queued call has run; raise the first error of any of them."""
@@ -89,13 +81,11 @@ class WriteBehind:
     def close(self) -> None:
         """Run what is queued (only clean-ups after an error) and stop the thread."""
         if self._thread.is_alive():
-            self._calls.put(_STOP)  # beyond the bound: the thread takes it after the rest
+            self._calls.put_beyond(_STOP)  # the thread takes it after the rest
             self._thread.join()
 
     def _run(self) -> None:
         while (batch := self._calls.get()) is not _STOP:
-            self._taken += 1
-            self._room.put(None)
             for call, cleanup in batch:
                 if self._error is None or cleanup:
                     try:

@@ -15,10 +15,12 @@ the journal is only written once the staging copy is complete and verified.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,23 +97,34 @@ def _flush_to_disk(staging: Path) -> None:
 
     The extractor writes into the page cache; without this, a power loss soon after a swap
     (whose renames are journalled and fsynced) could leave the new data directory with files
-    that are empty or short, and the previous content already deleted. ``syncfs`` writes back
-    the one file system that holds the staging directory (``os.sync`` would flush every file
-    system of the node); Python has no binding for it, hence ctypes, with ``os.sync`` where the
-    C library lacks it.
+    that are empty or short, and the previous content already deleted.
     """
-    import ctypes
+    with opened(staging) as fd:
+        syncfs(fd)
 
-    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+
+@contextlib.contextmanager
+def opened(directory: Path) -> Iterator[int]:
+    """A descriptor of ``directory``, closed on leaving."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None:
-            os.sync()
-        elif syncfs(fd) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, os.strerror(error))
+        yield fd
     finally:
         os.close(fd)
+
+
+def syncfs(fd: int) -> None:
+    """Write back the one file system that holds ``fd`` (``os.sync`` would flush every file
+    system of the node). Python has no binding for ``syncfs``, hence ctypes, with ``os.sync``
+    where the C library lacks it."""
+    import ctypes
+
+    call = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    if call is None:
+        os.sync()
+    elif call(fd) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
 
 
 def prepare_staging(data_dir: Path, label: str) -> Path:

@@ -66,6 +66,7 @@ from brs.pipeline import (
     ordered_map,
 )
 from brs.streams import FullReader
+from brs.syncbehind import SyncBehind
 from brs.units import format_size
 
 if TYPE_CHECKING:
@@ -720,11 +721,14 @@ class Engine:
         return manifest
 
     # -- reading a backup ------------------------------------------------------------------
-    def _read(self, manifest: Manifest, consume: Callable[[BinaryIO], Any], phase: str) -> Any:
+    def _read(
+        self, manifest: Manifest, consume: Callable[[BinaryIO], Any], phase: str, *, passed: Callable[[int], None] | None = None
+    ) -> Any:
         """Stream a backup through download, decryption and decompression into ``consume``.
 
         Returns ``consume``'s result only if the stored object matched the manifest's size and
-        digest and every layer ended cleanly.
+        digest and every layer ended cleanly. ``passed`` is told the size of each piece of the
+        tar stream handed to ``consume`` (not for old backups).
         """
         compression = self.drivers.compression_for(manifest.compression)
         if isinstance(manifest, LegacyBackup):
@@ -800,6 +804,8 @@ class Engine:
             try:
                 for piece in decompressed(PieceReader(plain), compression, cores()):
                     tar_in.put(piece)
+                    if passed is not None:
+                        passed(len(piece))
             except IntegrityError as error:
                 if below and error is below[0]:
                     raise
@@ -813,7 +819,14 @@ class Engine:
         pipe.stage("fetch", fetch)
         return pipe.run(lambda: consume(ChannelReader(tar_in)), name=phase)  # type: ignore[arg-type]
 
-    def _read_archive(self, manifest: Manifest, consume: Callable[[ArchiveReader], Any], phase: str) -> Any:
+    def _read_archive(
+        self,
+        manifest: Manifest,
+        consume: Callable[[ArchiveReader], Any],
+        phase: str,
+        *,
+        passed: Callable[[int], None] | None = None,
+    ) -> Any:
         from brs.archive import ArchiveReader
 
         def run(stream: BinaryIO) -> Any:
@@ -826,7 +839,7 @@ class Engine:
                 )
             return result
 
-        return self._read(manifest, run, phase)
+        return self._read(manifest, run, phase, passed=passed)
 
     # -- restore -----------------------------------------------------------------------------
     def _restorable_here(self, backup_db: str) -> bool:
@@ -866,7 +879,13 @@ class Engine:
         database = self.database
         restore = database.restore_legacy if isinstance(manifest, LegacyBackup) else database.restore
         try:
-            self._read_archive(manifest, lambda archive: restore(archive, staging), "restore")
+            # The restored data goes to disk while more arrives, so the last sync waits only for
+            # the end of it (brs.syncbehind). Every sync goes through one descriptor opened before
+            # the first write: syncfs reports the write-back errors since its descriptor was opened.
+            with datadir.opened(staging) as staging_fd:
+                with SyncBehind(lambda: datadir.syncfs(staging_fd)) as syncing:
+                    self._read_archive(manifest, lambda archive: restore(archive, staging), "restore", passed=syncing.wrote)
+                datadir.syncfs(staging_fd)
             killpoints.reached("restore-staged")
             previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
         except BaseException as error:

@@ -41,7 +41,7 @@ class SyncBehind:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
-        #: Syncs that have run to their end (for tests and curiosity).
+        #: Syncs that have run to their end (tests read it).
         self.completed = 0
 
     def wrote(self, size: int) -> None:

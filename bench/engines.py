@@ -26,6 +26,7 @@ checked (files, directories and bytes against the corpus). Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -127,54 +128,44 @@ def _libarchive_flags() -> int:
     )
 
 
-def extract_libarchive(archive: Path, target: Path) -> None:
+@contextlib.contextmanager
+def _libarchive_entries(archive: Path, target: Path) -> Iterator[Any]:
+    """The archive's entries read by libarchive, with ``target`` as the working directory, against
+    which libarchive's disk writer resolves names."""
     import libarchive
+
+    with (
+        contextlib.chdir(target),
+        open(archive, "rb", buffering=0) as stream,
+        libarchive.stream_reader(stream, "tar", block_size=_PIECE) as entries,
+    ):
+        yield entries
+
+
+def extract_libarchive(archive: Path, target: Path) -> None:
     from libarchive import extract
 
-    # libarchive's disk writer resolves names against the working directory.
-    previous = os.getcwd()
-    os.chdir(target)
-    try:
-        with open(archive, "rb", buffering=0) as stream, libarchive.stream_reader(stream, "tar", block_size=_PIECE) as entries:
-            extract.extract_entries(entries, _libarchive_flags())
-    finally:
-        os.chdir(previous)
+    with _libarchive_entries(archive, target) as entries:
+        extract.extract_entries(entries, _libarchive_flags())
 
 
 class _EntryKind:
-    """What :meth:`brs.extract.MemberRules.admit` asks of a member, from a libarchive entry."""
+    """What :meth:`brs.extract.MemberRules.admit` asks of a member (``isreg()``, ``issym()``, ...,
+    ``linkname``, ``type``), from a libarchive entry, which has the same names as properties."""
 
     def __init__(self, entry: Any) -> None:
         self._entry = entry
         self.linkname = entry.linkpath or ""
         self.type = b"?"
 
-    def isreg(self) -> bool:
-        return bool(self._entry.isreg)
-
-    def isdir(self) -> bool:
-        return bool(self._entry.isdir)
-
-    def issym(self) -> bool:
-        return bool(self._entry.issym)
-
-    def islnk(self) -> bool:
-        return bool(self._entry.islnk)
-
-    def ischr(self) -> bool:
-        return bool(self._entry.ischr)
-
-    def isblk(self) -> bool:
-        return bool(self._entry.isblk)
-
-    def isfifo(self) -> bool:
-        return bool(self._entry.isfifo)
+    def __getattr__(self, name: str) -> Callable[[], bool]:
+        value = bool(getattr(self._entry, name))
+        return lambda: value
 
 
 def extract_libarchive_ruled(archive: Path, target: Path) -> None:
     """libarchive's reader and disk writer, each member first admitted by brs's own rules (the
     per-member Python an engine change would keep), symlinks resolved at the end as brs does."""
-    import libarchive
     from libarchive import extract
 
     from brs.extract import MemberRules
@@ -186,14 +177,9 @@ def extract_libarchive_ruled(archive: Path, target: Path) -> None:
             entry.pathname = rules.admit(entry.pathname, cast(Any, _EntryKind(entry))) or "."
             yield entry
 
-    previous = os.getcwd()
-    os.chdir(target)
-    try:
-        with open(archive, "rb", buffering=0) as stream, libarchive.stream_reader(stream, "tar", block_size=_PIECE) as entries:
-            extract.extract_entries(admitted(entries), _libarchive_flags())
-        rules.check_links()
-    finally:
-        os.chdir(previous)
+    with _libarchive_entries(archive, target) as entries:
+        extract.extract_entries(admitted(entries), _libarchive_flags())
+    rules.check_links()
 
 
 def extract_gnu_tar(archive: Path, target: Path) -> None:

@@ -137,21 +137,23 @@ def test_a_disk_error_seen_by_a_sync_behind_the_upload_fails_it_and_leaves_nothi
 # -- restores ------------------------------------------------------------------------------
 
 
-def _big_data(tmp_path: Path) -> Path:
+@pytest.fixture
+def backed_up(tmp_path: Path, make_engine: Callable[..., Engine]) -> tuple[Engine, Path]:
+    """An engine and its data directory (a 40 MiB relation and 20 small files), backed up."""
     data = tmp_path / "data"
     (data / "base").mkdir(parents=True)
     (data / "base" / "relation").write_bytes(os.urandom(40 * _MIB))
     for n in range(20):
         (data / "base" / f"small-{n}").write_bytes(os.urandom(5000))
-    return data
+    engine = make_engine(data, compression="tarlz4")
+    engine.backup()
+    return engine, data
 
 
 def test_a_restore_syncs_behind_the_extraction_and_brings_back_every_byte(
-    tmp_path: Path, make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+    backed_up: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = _big_data(tmp_path)
-    engine = make_engine(data, compression="tarlz4")
-    engine.backup()
+    engine, data = backed_up
     before = tree_snapshot(data)
     (data / "base" / "relation").write_bytes(b"changed")
     synced: list[int] = []
@@ -171,12 +173,10 @@ def test_a_restore_syncs_behind_the_extraction_and_brings_back_every_byte(
 
 
 def test_a_write_back_error_during_a_restore_fails_it_and_leaves_the_data_directory(
-    tmp_path: Path, make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backed_up: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A failing disk cannot be had here: the error is injected where syncfs reports it.
-    data = _big_data(tmp_path)
-    engine = make_engine(data, compression="tarlz4")
-    engine.backup()
+    engine, data = backed_up
     (data / "base" / "relation").write_bytes(b"current")
     current = tree_snapshot(data)
 

@@ -92,13 +92,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _flush_to_disk(staging: Path) -> None:
+def _flush_to_disk(staging: Path, staging_fd: int | None) -> None:
     """Write the restored content to disk before the swap makes it the data directory.
 
     The extractor writes into the page cache; without this, a power loss soon after a swap
     (whose renames are journalled and fsynced) could leave the new data directory with files
-    that are empty or short, and the previous content already deleted.
+    that are empty or short, and the previous content already deleted. Through ``staging_fd``
+    when the caller has one: syncfs reports the write-back errors since its descriptor was opened.
     """
+    if staging_fd is not None:
+        syncfs(staging_fd)
+        return
     with opened(staging) as fd:
         syncfs(fd)
 
@@ -229,14 +233,16 @@ def _finish(journal: dict[str, Any], data_dir: Path) -> None:
     _fsync_dir(data_dir.parent)
 
 
-def swap_in(staging: Path, data_dir: Path, keep_previous: bool = True) -> Path | None:
+def swap_in(staging: Path, data_dir: Path, keep_previous: bool = True, *, staging_fd: int | None = None) -> Path | None:
     """Put the verified ``staging`` content in place of ``data_dir``'s.
 
+    :param staging_fd: a descriptor of ``staging`` opened before its content was written, for
+        the sync that comes first (one is opened here otherwise).
     :returns: where the previous content was kept, or ``None`` if there was none or it was
         discarded on request (only after the new content is in place).
     """
     try:
-        _flush_to_disk(staging)
+        _flush_to_disk(staging, staging_fd)
         in_place = is_mount_point(data_dir)
         aside: Path | None = None
         old: list[str] = []

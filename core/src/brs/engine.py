@@ -879,15 +879,14 @@ class Engine:
         database = self.database
         restore = database.restore_legacy if isinstance(manifest, LegacyBackup) else database.restore
         try:
-            # The restored data goes to disk while more arrives, so the last sync waits only for
+            # The restored data goes to disk while more arrives, so the swap's sync waits only for
             # the end of it (brs.syncbehind). Every sync goes through one descriptor opened before
             # the first write: syncfs reports the write-back errors since its descriptor was opened.
             with datadir.opened(staging) as staging_fd:
                 with SyncBehind(lambda: datadir.syncfs(staging_fd)) as syncing:
                     self._read_archive(manifest, lambda archive: restore(archive, staging), "restore", passed=syncing.wrote)
-                datadir.syncfs(staging_fd)
-            killpoints.reached("restore-staged")
-            previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous)
+                killpoints.reached("restore-staged")
+                previous = datadir.swap_in(staging, data_dir, keep_previous=keep_previous, staging_fd=staging_fd)
         except BaseException as error:
             local = _local_failure(error, staging)
             datadir.discard_staging(staging)

@@ -74,9 +74,10 @@ test-unit: dev
 test-deploy: dev deploy-tools
 	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
-## bench: CLI start-up against python -c pass; pipeline throughput and memory against the shell pipeline; memory and throughput through the S3, GCS and Azure emulators; a PostgreSQL base backup against pg_basebackup; the tar engines alone (brs's, libarchive's through libarchive-c, installed for it, and GNU tar's)
+## bench: CLI start-up against python -c pass; the memory each layer of code takes before data moves; pipeline throughput and memory against the shell pipeline; memory and throughput through the S3, GCS and Azure emulators; a PostgreSQL base backup against pg_basebackup; the tar engines alone (brs's, libarchive's through libarchive-c, installed for it, and GNU tar's)
 bench: dev
 	$(PY) bench/startup.py
+	$(PY) bench/memory.py
 	$(PY) bench/pipeline.py
 	$(VENV)/bin/pip install -q libarchive-c && $(PY) bench/engines.py
 	. scripts/test-servers.env && $(PY) bench/storage.py

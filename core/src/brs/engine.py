@@ -67,6 +67,7 @@ from brs.pipeline import (
 )
 from brs.streams import FullReader
 from brs.syncbehind import SyncBehind
+from brs.throttle import RateLimit, paced
 from brs.units import format_size
 
 if TYPE_CHECKING:
@@ -110,6 +111,10 @@ class Settings:
     retention_after_backup: bool = True
     #: The retention policy (``--keep-*``); None: ``object_max_keep`` and ``object_days_max_keep``.
     retention_rules: retention.Policy | None = None
+    #: Bytes per second a backup reads at most (its archive stream; 0: no limit).
+    disk_rate_limit: int = 0
+    #: Bytes per second a backup sends to the storage at most (0: no limit).
+    upload_rate_limit: int = 0
 
     def retention_policy(self) -> retention.Policy:
         """The policy in force; the old options map onto ``keep_last`` and ``keep_within``."""
@@ -176,7 +181,7 @@ def _encrypting(seal: Callable[..., bytes], *data: bytes) -> bytes:
 class _HashingReader:
     """Counts and hashes what the storage driver reads from the pipeline."""
 
-    def __init__(self, source: ChannelReader, progress: Progress) -> None:
+    def __init__(self, source: PieceReader, progress: Progress) -> None:
         self._source = source
         self._progress = progress
         self.digest = new_digest(CURRENT_DIGEST)
@@ -487,6 +492,7 @@ class Engine:
         pipe = Pipeline("backup")
         tar_out, sealed = pipe.channel(), pipe.channel()
         counts: dict[str, int] = {}
+        disk_limit, upload_limit = self._rate_limits(pipe)
 
         from brs.archive import ArchiveWriter  # tarfile and the tree walker: operations only
 
@@ -511,11 +517,12 @@ class Engine:
             sink.finish()
 
         def compressed() -> Iterator[bytes]:
+            archive = paced(tar_out, disk_limit)
             if frame_size:
-                yield from ordered_map(compress_frame, tar_out, workers)
+                yield from ordered_map(compress_frame, archive, workers)
                 return
             compressor = self.compression.compressor()
-            for piece in tar_out:
+            for piece in archive:
                 yield compressor.compress(piece)
             yield compressor.flush()
 
@@ -529,7 +536,7 @@ class Engine:
                 sealed.put(_encrypting(encryptor.finalize))
             sealed.close()
 
-        reader = _HashingReader(ChannelReader(sealed), self.progress)
+        reader = _HashingReader(PieceReader(paced(sealed, upload_limit)), self.progress)
 
         def upload() -> None:
             self.storage.upload(object_name, cast(BinaryIO, reader))  # reads like a file: read(n) and readinto
@@ -545,6 +552,22 @@ class Engine:
         except BaseException as error:
             raise _StageFailed(pipe.failed_stage or "upload", error) from error
         return _Stored(raw=counts["raw"], members=counts["members"], size=reader.size, blake3=reader.digest.hexdigest())
+
+    def _rate_limits(self, pipe: Pipeline) -> tuple[RateLimit | None, RateLimit | None]:
+        """The paces of ``--disk-rate-limit`` and ``--upload-rate-limit`` (None: unpaced); a
+        cancelled pipeline ends their waits."""
+        disk, upload = self.settings.disk_rate_limit, self.settings.upload_rate_limit
+        if disk or upload:
+            unlimited = "no limit"
+            log.info(
+                "backup paced: reads at most %s, uploads at most %s",
+                f"{format_size(disk)}/s" if disk else unlimited,
+                f"{format_size(upload)}/s" if upload else unlimited,
+            )
+        return (
+            RateLimit(disk, wait=pipe.pause) if disk else None,
+            RateLimit(upload, wait=pipe.pause) if upload else None,
+        )
 
     def _manifest(
         self,

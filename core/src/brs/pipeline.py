@@ -434,6 +434,11 @@ class Pipeline:
         """Cancel every stage (e.g. on shutdown)."""
         self.cancel.set()
 
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` in a stage; a cancellation ends the sleep with :class:`Cancelled`."""
+        if self.cancel.wait(seconds):
+            raise Cancelled
+
 
 #: Compression threads at most: beyond this the pieces in flight, not the cores, set the pace
 #: (and each holds a piece of memory).

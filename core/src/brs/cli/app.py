@@ -21,6 +21,7 @@ from brs.cli.context import (
     common_options,
     compression_option,
     lock_option,
+    rate_limit_options,
     restore_options,
     retention_options,
 )
@@ -117,6 +118,7 @@ class _ProgressLine:
 @cli.command(cls=BrsCommand)
 @common_options
 @compression_option
+@rate_limit_options
 @lock_option
 @retention_options
 @click.option(

@@ -33,6 +33,7 @@ __all__ = [
     "common_options",
     "compression_option",
     "lock_option",
+    "rate_limit_options",
     "restore_options",
     "retention_options",
     "selected_plugin_options",
@@ -207,6 +208,29 @@ def compression_option(func: F) -> F:
         show_default=True,
         help="tar, targz, tarlz4 or tarzst (or a plugin's method).",
     )(func)
+
+
+class _RateType(click.ParamType[Any]):
+    name = "rate"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from brs.units import parse_rate
+
+        try:
+            return parse_rate(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+def rate_limit_options(func: F) -> F:
+    """``--disk-rate-limit`` and ``--upload-rate-limit``: how fast a backup may read and upload (:mod:`brs.throttle`)."""
+    for name, what in (  # applied last to first: --help lists them the other way round
+        ("upload-rate-limit", "Send a backup to the storage at most this fast"),
+        ("disk-rate-limit", "Read a backup's data at most this fast, before compression"),
+    ):
+        text = f"{what} (bytes per second: 50MiB, 200M, 1GB; 0: no limit)."
+        func = _option(name, default=None, type=_RateType(), metavar="RATE", help=text)(func)
+    return func
 
 
 def lock_option(func: F) -> F:
@@ -489,5 +513,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         lock_wait=float(params.get("lock_wait") or 0.0),
         allow_other_identity=bool(params.get("allow_other_identity")),
         retention_after_backup=not params.get("no_retention"),
+        disk_rate_limit=int(params.get("disk_rate_limit") or 0),
+        upload_rate_limit=int(params.get("upload_rate_limit") or 0),
     )
     return assemble(settings, params), params

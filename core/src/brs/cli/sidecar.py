@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from brs import loglevels
-from brs.cli.context import BrsCommand, build_engine, common_options, compression_option, restore_options, retention_options
+from brs.cli.context import (
+    BrsCommand,
+    build_engine,
+    common_options,
+    compression_option,
+    rate_limit_options,
+    restore_options,
+    retention_options,
+)
 
 if TYPE_CHECKING:
     from brs.sidecar.client import SidecarClient
@@ -49,6 +57,7 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @common_options
 @restore_options
 @compression_option
+@rate_limit_options
 @retention_options
 @_option(
     "pre-exec-cmds",

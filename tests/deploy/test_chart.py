@@ -64,6 +64,7 @@ def test_bad_values_are_refused_by_the_schema() -> None:
         ({"backup": {"schedule": "hourly"}}, "backup.schedule"),
         ({"backup": {"keep": 0}}, "backup.keep"),
         ({"backup": {"uploadRateLimit": "fast"}}, "backup.uploadRateLimit"),
+        ({"backup": {"compressionLevel": "max"}}, "backup.compressionLevel"),
         ({"databse": {}}, "databse"),
     ):
         with pytest.raises(RuntimeError, match=message):
@@ -150,20 +151,31 @@ def test_extra_config_reaches_the_config_file() -> None:
     assert set(config) <= _known_options("postgres", "s3", "tarzst")
 
 
+def _config_file(values: dict[str, Any]) -> dict[str, Any]:
+    documents = render.documents(render.helm_template(values))
+    (config_map,) = [d for d in documents if d["metadata"]["name"].endswith("-config")]
+    return dict(yaml.safe_load(config_map["data"]["config.yaml"]))
+
+
 def test_rate_limits_reach_the_config_file_as_brs_takes_them() -> None:
     from brs.units import parse_rate
 
-    def config_file(values: dict[str, Any]) -> dict[str, Any]:
-        documents = render.documents(render.helm_template(values))
-        (config_map,) = [d for d in documents if d["metadata"]["name"].endswith("-config")]
-        return dict(yaml.safe_load(config_map["data"]["config.yaml"]))
-
     values = render.combination("redis", "s3")
-    assert not {"disk-rate-limit", "upload-rate-limit"} & set(config_file(values))  # unset: unpaced
+    assert not {"disk-rate-limit", "upload-rate-limit"} & set(_config_file(values))  # unset: unpaced
     values["backup"] = {"diskRateLimit": "50MiB", "uploadRateLimit": "20MB/s"}
-    config = config_file(values)
+    config = _config_file(values)
     assert parse_rate(config["disk-rate-limit"]) == 50 << 20 and parse_rate(config["upload-rate-limit"]) == 20_000_000
     assert set(config) <= _known_options("redis", "s3", "tarzst")
+
+
+def test_a_compression_level_of_zero_is_a_level_not_unset() -> None:
+    values = render.combination("etcd", "gcs")
+    assert "compression-level" not in _config_file(values)
+    values["backup"] = {"compression": "tarlz4", "compressionLevel": 0}
+    assert _config_file(values)["compression-level"] == 0
+    values["backup"] = {"compression": "tarzst", "compressionLevel": 19}
+    config = _config_file(values)
+    assert config["compression-level"] == 19 and set(config) <= _known_options("etcd", "gcs", "tarzst")
 
 
 def test_network_policy_admits_only_the_database_and_metrics_ports(good_renders: list[Render]) -> None:

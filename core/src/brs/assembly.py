@@ -142,6 +142,9 @@ def assemble(
         compression_method=settings.compression_method,
         database=database(settings.db, values, data_dir=settings.data_dir) if settings.db else None,
     )
+    if settings.compression_level is not None:
+        # Made now rather than at the first backup, so that a level the method lacks stops `brs start`.
+        drivers.compression.use_level(settings.compression_level)
     lifecycle = Lifecycle()
     if load_hooks:
         lifecycle.load_entry_points()

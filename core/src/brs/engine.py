@@ -97,6 +97,8 @@ class Settings:
     #: Backups younger than this many days are kept even beyond ``object_max_keep``.
     object_days_max_keep: int | None = None
     compression_method: str = defaults.COMPRESSION
+    #: ``--compression-level`` of new backups (None: the method's default).
+    compression_level: int | None = None
     keyring: Keyring = field(default_factory=Keyring)
     #: Restore setuid, setgid and sticky bits (stripped by default).
     keep_special_bits: bool = False

@@ -22,7 +22,7 @@ from pathlib import Path
 import functools
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, Protocol, TypeVar
 
-from brs.errors import BrsError, DatabaseError, StorageError
+from brs.errors import BrsError, ConfigError, DatabaseError, StorageError
 from brs.options import NoOptions, PluginOptions
 
 if TYPE_CHECKING:
@@ -304,6 +304,26 @@ class Compression(Plugin[NoOptions]):
     #: Bytes of tar stream per self-contained frame (:meth:`compress_frame`); 0 when the method
     #: can only stream through :meth:`compressor`.
     frame_size: ClassVar[int] = 0
+    #: The levels (lowest, highest) ``--compression-level`` may choose, or ``None`` when the
+    #: method has none. Levels change the stored size and the CPU a backup takes, never how a
+    #: backup is read.
+    levels: ClassVar[tuple[int, int] | None] = None
+    #: The level new backups use (the method's default until :meth:`use_level`); read it in
+    #: :meth:`compressor` and :meth:`compress_frame`.
+    level: int = 0
+
+    def use_level(self, level: int) -> None:
+        """Compress at ``level`` from now on (``--compression-level``).
+
+        Raises:
+            ConfigError: the method has no levels, or not this one.
+        """
+        if self.levels is None:
+            raise ConfigError(f"--compression-level: {self.context.name} has no compression levels")
+        low, high = self.levels
+        if not low <= level <= high:
+            raise ConfigError(f"--compression-level {level}: {self.context.name} takes {low} to {high}")
+        self.level = level
 
     @abstractmethod
     def compressor(self) -> Compressor:

@@ -202,6 +202,13 @@ def restore_options(func: F) -> F:
 
 
 def compression_option(func: F) -> F:
+    """``--compression-method`` and ``--compression-level`` of new backups."""
+    func = _option(
+        "compression-level",
+        default=None,
+        type=int,
+        help="Level of new backups: tarzst -7 to 22 (default 3), targz 0 to 3 (1), tarlz4 0 to 12 (0); higher: smaller, slower.",
+    )(func)
     return _option(
         "compression-method",
         default=defaults.COMPRESSION,
@@ -508,6 +515,7 @@ def build_engine(ctx: click.Context, *, need_db: bool = False) -> tuple[Engine, 
         retention_rules=_policy(params),
         allow_unencrypted=bool(params.get("allow_unencrypted")),
         compression_method=compression,
+        compression_level=_optional_int(params.get("compression_level")),
         keyring=_keyring(params),
         keep_special_bits=bool(params.get("keep_special_bits")),
         lock_wait=float(params.get("lock_wait") or 0.0),

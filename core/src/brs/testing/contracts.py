@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 import pytest
 
 from brs.archive import ArchiveReader, ArchiveWriter
-from brs.errors import BackupNotFound, BrsError, DatabaseError, IntegrityError, StorageError
+from brs.errors import BackupNotFound, BrsError, ConfigError, DatabaseError, IntegrityError, StorageError
 from brs.interfaces import Compression, Database, DataDirStatus, Storage
 
 __all__ = ["BULK", "CompressionContract", "DatabaseContract", "StorageContract"]
@@ -208,6 +208,34 @@ class CompressionContract:
             return
         with pytest.raises(IntegrityError):
             self._decompress(compression, garbage)
+
+    def test_every_level_reads_back_and_a_level_outside_the_range_is_refused(self, compression: Compression) -> None:
+        """``--compression-level`` (:attr:`Compression.levels`) changes what is stored, never
+        what a restore reads: the lowest and highest level round-trip through the streaming
+        compressor and frames, and a level outside the range is a one-line ConfigError."""
+        levels = type(compression).levels
+        if levels is None:
+            with pytest.raises(ConfigError, match="has no compression levels"):
+                compression.use_level(1)
+            return
+        low, high = levels
+        assert low <= compression.level <= high, "the default level must be one of the levels"
+        data = b"".join(b"row %d of a table, %s\n" % (n, b"abc" * (n % 7)) for n in range(20_000))
+        stored = {}
+        for level in (low, high):
+            compression.use_level(level)
+            stored[level] = self._compress(compression, data)
+            assert self._decompress(compression, stored[level])[0] == data
+            if type(compression).frame_size:
+                assert (
+                    self._decompress(compression, compression.compress_frame(data[: type(compression).frame_size]))[0]
+                    == (data[: type(compression).frame_size])
+                )
+        assert len(stored[high]) <= len(stored[low])
+        for outside in (low - 1, high + 1):
+            with pytest.raises(ConfigError, match=f"--compression-level {outside}: .* takes {low} to {high}"):
+                compression.use_level(outside)
+        assert compression.level == high  # a refused level changes nothing
 
     def test_frames_compressed_apart_read_back_as_one_stream(self, compression: Compression) -> None:
         """With ``frame_size`` set, the engine stores independently compressed frames one after

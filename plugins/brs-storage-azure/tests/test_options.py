@@ -8,7 +8,7 @@ from brs_storage_azure import AzureOptions
 
 FLAGS = {
     "azure-container", "azure-account-url", "azure-connection-string", "azure-trusted-ca-cert",
-    "azure-create-container", "azure-max-retries", "azure-block-size-mib",
+    "azure-create-container", "azure-max-retries", "azure-block-size-mib", "azure-upload-concurrency",
 }  # fmt: skip
 SAS_URL = "https://acct.blob.core.windows.net/?sv=2024-01-01&sig=c2VjcmV0"
 
@@ -31,6 +31,7 @@ def test_neither_repr_nor_describe_shows_a_sas_token() -> None:
         ({"azure_container": "backups"}, "set exactly one of"),
         ({"azure_container": "backups", "azure_account_url": "", "azure_connection_string": "x"}, None),
         ({"azure_container": "backups", "azure_account_url": SAS_URL, "azure_block_size_mib": 0}, "at least 1"),
+        ({"azure_container": "backups", "azure_account_url": SAS_URL, "azure_upload_concurrency": 9}, "at most 8"),
     ],
 )
 def test_rules_and_one_line_config_errors(values: dict[str, object], message: str | None) -> None:

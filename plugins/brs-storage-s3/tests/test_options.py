@@ -10,7 +10,7 @@ from brs_storage_s3 import S3Options, S3Storage
 FLAGS = {
     "s3-bucket-name", "s3-region", "s3-endpoint", "s3-access-key", "s3-secret-key", "s3-trusted-ca-cert",
     "s3-insecure-skip-verify", "s3-request-checksum-calculation", "s3-create-bucket", "s3-retry-mode",
-    "s3-max-attempts", "s3-part-size-mib", "s3-lifecycle-days",
+    "s3-max-attempts", "s3-part-size-mib", "s3-upload-concurrency", "s3-lifecycle-days",
 }  # fmt: skip
 
 
@@ -40,6 +40,8 @@ def test_empty_values_mean_unset_as_before() -> None:
         ({"s3_bucket_name": "b", "s3_access_key": "id"}, "set both --s3-access-key and --s3-secret-key"),
         ({"s3_bucket_name": "b", "s3_endpoint": "ftp://x"}, r"is not an http\(s\) URL"),
         ({"s3_bucket_name": "b", "s3_part_size_mib": 4}, "--s3-part-size-mib must be at least 5"),
+        ({"s3_bucket_name": "b", "s3_upload_concurrency": 0}, "--s3-upload-concurrency must be at least 1"),
+        ({"s3_bucket_name": "b", "s3_upload_concurrency": 17}, "--s3-upload-concurrency must be at most 16"),
         ({"s3_bucket_name": "b", "s3_trusted_ca_cert": "/nonexistent/ca.pem"}, "does not exist"),
     ],
 )

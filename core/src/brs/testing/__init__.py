@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from brs.testing.certificates import make_certificates
 from brs.testing.contracts import BULK, CompressionContract, DatabaseContract, StorageContract
-from brs.testing.faults import FlakyProxy, RelayProxy
+from brs.testing.faults import FlakyProxy, InFlightProxy, RelayProxy
 from brs.testing.helpers import (
     LocalStoreCLI,
     archive_of,
@@ -61,6 +61,7 @@ __all__ = [
     "CompressionContract",
     "DatabaseContract",
     "FlakyProxy",
+    "InFlightProxy",
     "LocalStoreCLI",
     "RelayProxy",
     "ServerProcess",

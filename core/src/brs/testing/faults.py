@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import urlsplit
 
-__all__ = ["FlakyProxy", "RelayProxy"]
+__all__ = ["FlakyProxy", "InFlightProxy", "RelayProxy"]
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
 """Headers that belong to one connection and are never relayed."""
@@ -121,6 +122,36 @@ class RelayProxy:
             self._server.shutdown()
             self._server.server_close()
             thread.join()
+
+
+class InFlightProxy(RelayProxy):
+    """A relay that holds every upload of at least ``min_body`` bytes (a part, a block) for
+    ``hold`` seconds before passing it on, and records in :attr:`peak` how many were held at
+    once: how many parts the client really sends in parallel::
+
+        with InFlightProxy(server.endpoint).running() as proxy:
+            ...  # upload through proxy.endpoint
+        assert proxy.peak == 4
+    """
+
+    def __init__(self, upstream: str, hold: float = 0.5, min_body: int = 1 << 20) -> None:
+        super().__init__(upstream)
+        self.hold, self.min_body = hold, min_body
+        #: Uploads held at once, at most; and how many were held in all.
+        self.peak = self.held = 0
+        self._now = 0
+        self._lock = threading.Lock()
+
+    def intercept(self, handler: BaseHTTPRequestHandler) -> bool:
+        if handler.command == "PUT" and int(handler.headers.get("Content-Length") or 0) >= self.min_body:
+            with self._lock:
+                self._now += 1
+                self.held += 1
+                self.peak = max(self.peak, self._now)
+            time.sleep(self.hold)
+            with self._lock:
+                self._now -= 1
+        return False
 
 
 class FlakyProxy(RelayProxy):

@@ -32,8 +32,13 @@ class AzureOptions(PluginOptions):
     trusted_ca_cert: str | None = option(None, "PEM file of CA certificates to trust.", metavar="FILE")
     create_container: bool = option(True, "Create the container when missing.")
     max_retries: int = option(5, "Retries of a transiently failing request.", minimum=0)
-    # 4 MiB is the SDK's own block size; three blocks are held in memory.
-    block_size_mib: int = option(4, "Upload block size.", minimum=1, maximum=4000)
+    # 4 MiB is the SDK's own block size; (concurrency + 1) blocks are held in memory.
+    block_size_mib: int = option(
+        4, "Upload block size; memory use is about (--azure-upload-concurrency + 1) blocks.", minimum=1, maximum=4000
+    )
+    # At most 8: the SDK's connection pool (requests') keeps 10 connections, and a block sent
+    # beyond it would open and drop a connection each time.
+    upload_concurrency: int = option(2, "Blocks uploaded at once.", minimum=1, maximum=8)
 
     def __post_init__(self) -> None:
         container = self.container

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AzureStorage"]
 
-#: Blocks staged at once; memory is about (CONCURRENCY + 1) blocks.
-CONCURRENCY = 2
-
 
 class AzureStorage(Storage[AzureOptions]):
     """Blobs ``<prefix>/<name>`` in ``--azure-container``.
@@ -92,7 +89,7 @@ class AzureStorage(Storage[AzureOptions]):
 
     def upload(self, name: str, source: BinaryIO) -> int:
         blob = self.container.get_blob_client(self.keys.key(name))
-        upload = BlockUpload(blob, source, self.settings.block_size, concurrency=CONCURRENCY)
+        upload = BlockUpload(blob, source, self.settings.block_size, concurrency=self.settings.upload_concurrency)
         try:
             return upload.run()
         except AZURE_ERRORS as error:

@@ -13,12 +13,9 @@ from botocore.config import Config
 
 from brs_storage_s3.options import S3Options
 
-__all__ = ["CONCURRENCY", "DEFAULT_REGION", "make_client"]
+__all__ = ["DEFAULT_REGION", "make_client"]
 
 DEFAULT_REGION = "us-east-1"
-#: Parts uploaded at once. Two keep a link busy while the next part is read; memory is about
-#: (CONCURRENCY + 1) parts.
-CONCURRENCY = 2
 
 
 def make_client(settings: S3Options) -> Any:
@@ -31,7 +28,7 @@ def make_client(settings: S3Options) -> Any:
         "retries": {"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
         "connect_timeout": 10,
         "read_timeout": 60,
-        "max_pool_connections": CONCURRENCY + 2,
+        "max_pool_connections": settings.upload_concurrency + 2,
         "user_agent_extra": "brs-storage-s3",
     }
     if settings.endpoint:

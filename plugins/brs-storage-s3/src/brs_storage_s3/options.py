@@ -43,8 +43,13 @@ class S3Options(PluginOptions):
     max_attempts: int = option(5, "Attempts per request, the first one included.", minimum=1)
     # S3 refuses parts below 5 MiB (except the last one); the parts grow for very large
     # backups (brs.kit.uploads.part_size_for). 8 MiB is also the AWS CLI's part size: larger
-    # parts cost memory (three are held) and gain nothing measurable in throughput.
-    part_size_mib: int = option(8, "Size of the first multipart parts; memory use is about three parts.", minimum=5)
+    # parts cost memory (concurrency + 1 are held) and gain nothing measurable in throughput.
+    part_size_mib: int = option(
+        8, "Size of the first multipart parts; memory use is about (--s3-upload-concurrency + 1) parts.", minimum=5
+    )
+    # Two keep a link busy while the next part is read; a fast link to a distant region needs
+    # more (the AWS CLI sends up to 10). botocore's pool holds that many connections and two more.
+    upload_concurrency: int = option(2, "Parts uploaded at once.", minimum=1, maximum=16)
     lifecycle_days: int | None = option(
         None,
         "Also install a lifecycle rule that expires objects under the prefix after N days (a safety net; "

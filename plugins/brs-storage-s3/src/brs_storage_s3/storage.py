@@ -22,7 +22,7 @@ from brs.kit.objects import ObjectKeys
 from brs.legacy.naming import is_bucket_name
 
 from brs_storage_s3 import lifecycle
-from brs_storage_s3.client import CONCURRENCY, DEFAULT_REGION, make_client
+from brs_storage_s3.client import DEFAULT_REGION, make_client
 from brs_storage_s3.errors import describe, error_code
 from brs_storage_s3.multipart import MultipartUpload
 from brs_storage_s3.options import S3Options
@@ -142,7 +142,7 @@ class S3Storage(Storage[S3Options]):
             self.keys.key(name),
             source,
             part_size=self.settings.part_size,
-            concurrency=CONCURRENCY,
+            concurrency=self.settings.upload_concurrency,
             checksum=None if self._checksum_mode() == "when_required" else "CRC32",
         )
         try:

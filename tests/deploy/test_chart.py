@@ -120,9 +120,18 @@ def test_secrets_are_files_never_environment(good_renders: list[Render]) -> None
                 assert key.endswith(("-file", "passwordfile")), (r.name, key)
 
 
-def _config(r: Render) -> dict[str, Any]:
-    (config_map,) = [d for d in r.kind("ConfigMap") if d["metadata"]["name"].endswith("-config")]
+def _config_of(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The brs config file that the chart's ConfigMap among ``documents`` holds."""
+    (config_map,) = [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config")]
     return dict(yaml.safe_load(config_map["data"]["config.yaml"]))
+
+
+def _config(r: Render) -> dict[str, Any]:
+    return _config_of(r.kind("ConfigMap"))
+
+
+def _config_file(values: dict[str, Any]) -> dict[str, Any]:
+    return _config_of(render.documents(render.helm_template(values)))
 
 
 def _known_options(db: str, storage: str, compression: str) -> set[str]:
@@ -145,16 +154,9 @@ def test_config_keys_are_brs_options(good_renders: list[Render]) -> None:
 def test_extra_config_reaches_the_config_file() -> None:
     values = render.combination("postgres", "s3")
     values["brs"] = {"extraConfig": {"postgres-backup-method": "dumpall", "s3-lifecycle-days": 30}}
-    (config_map,) = [d for d in render.documents(render.helm_template(values)) if d["metadata"]["name"].endswith("-config")]
-    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    config = _config_file(values)
     assert config["postgres-backup-method"] == "dumpall" and config["s3-lifecycle-days"] == 30
     assert set(config) <= _known_options("postgres", "s3", "tarzst")
-
-
-def _config_file(values: dict[str, Any]) -> dict[str, Any]:
-    documents = render.documents(render.helm_template(values))
-    (config_map,) = [d for d in documents if d["metadata"]["name"].endswith("-config")]
-    return dict(yaml.safe_load(config_map["data"]["config.yaml"]))
 
 
 def test_rate_limits_reach_the_config_file_as_brs_takes_them() -> None:

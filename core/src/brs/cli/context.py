@@ -137,18 +137,33 @@ def common_options(func: F) -> F:
     return func
 
 
-class _DurationType(click.ParamType[Any]):
-    name = "duration"
+class _ParsedType(click.ParamType[Any]):
+    """An option written as text (``1y5m``, ``50MiB``) and read by ``parse``, whose ValueError
+    becomes click's usage error (the parsers are imported on use: ``--help`` needs none)."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
+        self.name = name
+        self._parse = parse
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from brs import retention
-
-        if isinstance(value, retention.Duration):
-            return value
+        if not isinstance(value, str | int):
+            return value  # parsed already
         try:
-            return retention.parse_duration(str(value))
+            return self._parse(str(value))
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+def _duration(text: str) -> Any:
+    from brs.retention import parse_duration
+
+    return parse_duration(text)
+
+
+def _rate(text: str) -> int:
+    from brs.units import parse_rate
+
+    return parse_rate(text)
 
 
 _KEEP_RULES = ("hourly", "daily", "weekly", "monthly", "yearly")
@@ -170,7 +185,7 @@ def retention_options(func: F) -> F:
         _option(
             "keep-within",
             default=None,
-            type=_DurationType(),
+            type=_ParsedType("duration", _duration),
             help="Keep every backup younger than DURATION (1y5m7d2h: years, months, days, hours) counted from the newest.",
         ),
         _option(
@@ -217,18 +232,6 @@ def compression_option(func: F) -> F:
     )(func)
 
 
-class _RateType(click.ParamType[Any]):
-    name = "rate"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from brs.units import parse_rate
-
-        try:
-            return parse_rate(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
-
-
 def rate_limit_options(func: F) -> F:
     """``--disk-rate-limit`` and ``--upload-rate-limit``: how fast a backup may read and upload (:mod:`brs.throttle`)."""
     for name, what in (  # applied last to first: --help lists them the other way round
@@ -236,7 +239,7 @@ def rate_limit_options(func: F) -> F:
         ("disk-rate-limit", "Read a backup's data at most this fast, before compression"),
     ):
         text = f"{what} (bytes per second: 50MiB, 200M, 1GB; 0: no limit)."
-        func = _option(name, default=None, type=_RateType(), metavar="RATE", help=text)(func)
+        func = _option(name, default=None, type=_ParsedType("rate", _rate), metavar="RATE", help=text)(func)
     return func
 
 
